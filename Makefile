@@ -1,0 +1,77 @@
+# sandlua - a Lua 5.4 interpreter for code you do not trust.
+#
+#   make            build build/sandlua
+#   make demo       install missing dependencies, build, run the demo
+#   make check      install missing dependencies, build, run every test
+#   make check-asan the same suites on an ASan+UBSan build (build-asan/)
+#   make deps       install missing Debian build and test dependencies
+#   make bench      run the side-by-side benchmarks under bench/
+#   make clean
+#
+# Project flags live in their own variables, so CFLAGS/CPPFLAGS/LDFLAGS from
+# the environment (dpkg-buildflags hardening) are added, not replaced.
+
+PKGS     = lua5.4 libwebsockets yaml-0.1 libseccomp openssl libcares zlib
+WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wformat=2
+CFLAGS  ?= -O2 -g
+XCFLAGS  = -std=c11 -D_GNU_SOURCE $(WARN) $(shell pkg-config --cflags $(PKGS))
+LIBS     = $(shell pkg-config --libs $(PKGS)) -lm
+# Build folder; the sanitizer build uses its own.
+B       ?= build
+# The Python that has Debian's python3-websockets and python3-pytest.
+PYTHON  ?= /usr/bin/python3
+SAN      = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+           -fno-omit-frame-pointer
+
+SRCS     = $(sort $(wildcard interp/*.c stdlib/*.c stdlib/websocket/*.c \
+                             security/*.c sandbox/*.c))
+OBJS     = $(SRCS:%.c=$(B)/%.o)
+LIBOBJS  = $(filter-out $(B)/interp/main.o,$(OBJS))
+UNITS    = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
+
+all: $(B)/sandlua
+
+$(B)/sandlua: $(OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/tests/test_%: tests/unit/test_%.c $(LIBOBJS)
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) -Wno-missing-prototypes $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
+	  -o $@ $< $(LIBOBJS) $(LIBS) -lcmocka
+
+units: $(UNITS)
+
+deps:
+	@scripts/deps.sh
+
+# Every suite; the last line is "N passed, N failed".
+check: deps
+	@$(MAKE) --no-print-directory all units
+	@B=$(B) PYTHON=$(PYTHON) tests/run.sh
+
+check-asan: deps
+	@$(MAKE) --no-print-directory B=build-asan CFLAGS='$(SAN)' \
+	  LDFLAGS='-fsanitize=address,undefined' all units
+	@B=build-asan PYTHON=$(PYTHON) SANITIZED=1 tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@B=$(B) PYTHON=$(PYTHON) examples/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@for b in bench/*/run; do echo "== $$b"; B=$(B) $$b || exit 1; done
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+# Each module may add targets (fuzz, benchmarks, ...) in a fragment.
+-include mk/*.mk
+-include $(OBJS:.o=.d)
+
+.PHONY: all units deps check check-asan demo bench clean

@@ -1,0 +1,516 @@
+/*
+** main.c - the sandlua executable: a lua.c-compatible command line.
+**
+** main() parses the command line, creates the state and calls pmain() in
+** protected mode; pmain() opens the libraries, runs -e/-l/-W in order, the
+** script and the REPL.  Usage errors exit 2, script errors 1.
+*/
+#include "interp.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "../stdlib/sl.h"
+
+#define LUA_INIT_VAR "LUA_INIT"
+#define LUA_INITVARVERSION LUA_INIT_VAR LUA_VERSUFFIX
+
+/* Flags seen on the command line (lua.c's has_* bits). */
+enum {
+  HAS_I = 2,      /* -i */
+  HAS_V = 4,      /* -v */
+  HAS_E = 8,      /* -e */
+  HAS_BIGE = 16   /* -E */
+};
+
+static lua_State *globalL = NULL;
+
+/* {======================================================
+** Reporting
+** ======================================================= */
+
+static void print_usage(FILE *f) {
+  fprintf(f,
+      "usage: " INTERP_PROGNAME " [options] [script [args]]\n"
+      "Available options are:\n"
+      "  -e stat   execute string 'stat'\n"
+      "  -i        enter interactive mode after executing 'script'\n"
+      "  -l mod    require library 'mod' into global 'mod'\n"
+      "  -l g=mod  require library 'mod' into global 'g'\n"
+      "  -v        show version information\n"
+      "  -E        ignore environment variables\n"
+      "  -W        turn warnings on\n"
+      "  --        stop handling options\n"
+      "  -         stop handling options and execute stdin\n"
+      "  --help    show this help and exit\n"
+      "  --version show sandlua's and its libraries' versions and exit\n");
+}
+
+/* A usage error: one line saying what is wrong, one hint. */
+__attribute__((format(printf, 1, 2)))
+static int usage_error(const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, INTERP_PROGNAME ": ");
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\nTry '" INTERP_PROGNAME " --help' for more information.\n");
+  return INTERP_EXIT_USAGE;
+}
+
+static const char *progname = INTERP_PROGNAME;
+
+static void l_message(const char *msg) {
+  if (progname) fprintf(stderr, "%s: ", progname);
+  fprintf(stderr, "%s\n", msg);
+  fflush(stderr);
+}
+
+/* Print the message at the top of the stack when status is an error. */
+static int report(lua_State *L, int status) {
+  if (status != LUA_OK) {
+    const char *msg = lua_tostring(L, -1);
+    l_message(msg ? msg : "(error object is not a string)");
+    lua_pop(L, 1);
+  }
+  return status;
+}
+
+/*
+** Message handler: turn any error value into a string (using __tostring,
+** which error objects have) and append a traceback.
+*/
+static int msghandler(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) {
+      if (sl_iserror(L, 1) < 0)
+        return 1;  /* as lua.c: an object with __tostring, no traceback */
+      msg = lua_tostring(L, -1);
+    } else
+      msg = lua_pushfstring(L, "(error object is a %s value)",
+                            luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+/* }====================================================== */
+
+/* {======================================================
+** Running chunks
+** ======================================================= */
+
+static void lstop(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  luaL_error(L, "interrupted!");
+}
+
+/* SIGINT: only set a hook; a signal handler must not touch the state. */
+static void laction(int i) {
+  int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
+  signal(i, SIG_DFL);
+  lua_sethook(globalL, lstop, flag, 1);
+}
+
+/* Call the function below its narg arguments with the message handler. */
+static int docall(lua_State *L, int narg, int nres) {
+  int base = lua_gettop(L) - narg;
+  lua_pushcfunction(L, msghandler);
+  lua_insert(L, base);
+  globalL = L;
+  signal(SIGINT, laction);
+  int status = lua_pcall(L, narg, nres, base);
+  signal(SIGINT, SIG_DFL);
+  lua_remove(L, base);
+  return status;
+}
+
+static int dochunk(lua_State *L, int status) {
+  if (status == LUA_OK) status = docall(L, 0, 0);
+  return report(L, status);
+}
+
+static int dostring(lua_State *L, const char *s, const char *name) {
+  return dochunk(L, luaL_loadbuffer(L, s, strlen(s), name));
+}
+
+/* -l [g=]mod: require mod into global g (or mod). */
+static int dolibrary(lua_State *L, char *spec) {
+  char *eq = strchr(spec, '=');
+  char *modname = eq ? eq + 1 : spec;
+  lua_getglobal(L, "require");
+  lua_pushstring(L, modname);
+  int status = docall(L, 1, 1);
+  if (status == LUA_OK) {
+    if (eq) *eq = '\0';
+    lua_setglobal(L, spec);
+    if (eq) *eq = '=';
+  }
+  return report(L, status);
+}
+
+/* Push the script's arguments (arg[1..n]); returns n. */
+static int pushargs(lua_State *L) {
+  if (lua_getglobal(L, "arg") != LUA_TTABLE)
+    luaL_error(L, "'arg' is not a table");
+  int n = (int)luaL_len(L, -1);
+  luaL_checkstack(L, n + 3, "too many arguments to script");
+  for (int i = 1; i <= n; i++) lua_rawgeti(L, -i, i);
+  lua_remove(L, -(n + 1));
+  return n;
+}
+
+static int handle_script(lua_State *L, char **argv) {
+  const char *fname = argv[0];
+  if (strcmp(fname, "-") == 0 && strcmp(argv[-1], "--") != 0)
+    fname = NULL;  /* stdin */
+  int status = luaL_loadfile(L, fname);
+  if (status == LUA_OK) {
+    int n = pushargs(L);
+    status = docall(L, n, LUA_MULTRET);
+  }
+  return report(L, status);
+}
+
+/* }====================================================== */
+
+/* {======================================================
+** Command line
+** ======================================================= */
+
+/*
+** sandlua's own long options.  They stand among lua.c's options, before the
+** script, and keep their place in `arg` (negative indices), as lua.c's do.
+** `apply` returns NULL or a message for a bad value.
+*/
+typedef struct longopt {
+  const char *name;
+  int has_arg;
+  const char *(*apply)(interp_config *cfg, const char *value);
+} longopt;
+
+static const char *opt_help(interp_config *cfg, const char *value) {
+  (void)value;
+  cfg->exit_now = 1;
+  print_usage(stdout);
+  return NULL;
+}
+
+static const char *opt_version(interp_config *cfg, const char *value) {
+  (void)value;
+  cfg->exit_now = 1;
+  interp_print_version();
+  return NULL;
+}
+
+static const longopt longopts[] = {
+  {"--help", 0, opt_help},
+  {"--version", 0, opt_version},
+  {NULL, 0, NULL}
+};
+
+static const longopt *findlongopt(const char *arg) {
+  for (const longopt *o = longopts; o->name; o++)
+    if (strcmp(o->name, arg) == 0) return o;
+  return NULL;
+}
+
+/*
+** Scan the command line: lua.c's options (collected as has_* bits) and
+** sandlua's long options (applied to cfg in order).  Sets cfg->script to the
+** index of the script (argc when there is none).  Returns the bits, or -1
+** after printing a usage error.
+*/
+static int collectargs(int argc, char **argv, interp_config *cfg) {
+  int args = 0;
+  int i;
+  for (i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    cfg->script = i;
+    if (a[0] != '-') return args;  /* the script */
+    switch (a[1]) {
+      case '-': {
+        if (a[2] == '\0') {  /* '--' */
+          cfg->script = i + 1;
+          return args;
+        }
+        const longopt *o = findlongopt(a);
+        if (o == NULL) return usage_error("unrecognized option '%s'", a), -1;
+        const char *value = NULL;
+        if (o->has_arg) {
+          if (++i >= argc) return usage_error("'%s' needs a value", a), -1;
+          value = argv[i];
+        }
+        const char *why = o->apply(cfg, value);
+        if (why != NULL) {
+          fprintf(stderr, INTERP_PROGNAME ": %s %s: %s\n", a, value ? value : "",
+                  why);
+          return -1;
+        }
+        if (cfg->exit_now) return args;
+        break;
+      }
+      case '\0':  /* '-' */
+        return args;
+      case 'E':
+      case 'W':
+      case 'i':
+      case 'v':
+        if (a[2] != '\0') return usage_error("unrecognized option '%s'", a), -1;
+        if (a[1] == 'E') args |= HAS_BIGE;
+        if (a[1] == 'i') args |= HAS_I | HAS_V;  /* -i implies -v */
+        if (a[1] == 'v') args |= HAS_V;
+        break;
+      case 'e':
+      case 'l':
+        if (a[1] == 'e') args |= HAS_E;
+        if (a[2] == '\0') {
+          i++;
+          if (i >= argc || argv[i][0] == '-')
+            return usage_error("'%s' needs an argument", a), -1;
+        }
+        break;
+      default:
+        return usage_error("unrecognized option '%s'", a), -1;
+    }
+  }
+  cfg->script = i;
+  return args;
+}
+
+/* Run -e, -l and -W in the order given. */
+static int runargs(lua_State *L, char **argv, int n) {
+  for (int i = 1; i < n; i++) {
+    int option = argv[i][1];
+    switch (option) {
+      case 'e':
+      case 'l': {
+        char *extra = argv[i] + 2;
+        if (*extra == '\0') extra = argv[++i];
+        int status = option == 'e'
+                         ? dostring(L, extra, "=(command line)")
+                         : dolibrary(L, extra);
+        if (status != LUA_OK) return 0;
+        break;
+      }
+      case 'W':
+        lua_warning(L, "@on", 0);
+        break;
+      case '-': {  /* a long option: skip its value */
+        const longopt *o = findlongopt(argv[i]);
+        if (o != NULL && o->has_arg) i++;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return 1;
+}
+
+/* arg: script at 0, what comes before it negative, its arguments 1..n. */
+static void createargtable(lua_State *L, char **argv, int argc, int script) {
+  if (script == argc) script = 0;  /* no script: arg[0] is the program */
+  int narg = argc - (script + 1);
+  lua_createtable(L, narg, script + 1);
+  for (int i = 0; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i - script);
+  }
+  lua_setglobal(L, "arg");
+}
+
+static int handle_luainit(lua_State *L) {
+  const char *name = "=" LUA_INITVARVERSION;
+  const char *init = getenv(name + 1);
+  if (init == NULL) {
+    name = "=" LUA_INIT_VAR;
+    init = getenv(name + 1);
+  }
+  if (init == NULL) return LUA_OK;
+  if (init[0] == '@') return dochunk(L, luaL_loadfile(L, init + 1));
+  return dostring(L, init, name);
+}
+
+/* }====================================================== */
+
+/* {======================================================
+** REPL (plain stdio, as lua.c without readline)
+** ======================================================= */
+
+#define MAXINPUT 512
+
+static const char *get_prompt(lua_State *L, int firstline) {
+  if (lua_getglobal(L, firstline ? "_PROMPT" : "_PROMPT2") == LUA_TNIL) {
+    lua_pop(L, 1);
+    return firstline ? "> " : ">> ";
+  }
+  const char *p = luaL_tolstring(L, -1, NULL);
+  lua_remove(L, -2);
+  lua_pop(L, 1);  /* the string stays referenced by the global */
+  return p;
+}
+
+/* Read a line into a new string at the top; returns 0 at end of input. */
+static int pushline(lua_State *L, int firstline) {
+  char buffer[MAXINPUT];
+  fputs(get_prompt(L, firstline), stdout);
+  fflush(stdout);
+  if (fgets(buffer, sizeof buffer, stdin) == NULL) return 0;
+  size_t l = strlen(buffer);
+  if (l > 0 && buffer[l - 1] == '\n') buffer[--l] = '\0';
+  lua_pushlstring(L, buffer, l);
+  return 1;
+}
+
+static int incomplete(lua_State *L, int status) {
+  if (status == LUA_ERRSYNTAX) {
+    size_t lmsg;
+    const char *msg = lua_tolstring(L, -1, &lmsg);
+    static const char eof[] = "<eof>";
+    if (lmsg >= sizeof eof - 1 &&
+        strcmp(msg + lmsg - (sizeof eof - 1), eof) == 0) {
+      lua_pop(L, 1);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Try the line as "return <line>"; on success leave the chunk. */
+static int addreturn(lua_State *L) {
+  const char *line = lua_tostring(L, -1);
+  const char *retline = lua_pushfstring(L, "return %s;", line);
+  int status = luaL_loadbuffer(L, retline, strlen(retline), "=stdin");
+  if (status == LUA_OK)
+    lua_remove(L, -2);  /* the modified line */
+  else
+    lua_pop(L, 2);      /* the result and the modified line */
+  return status;
+}
+
+static int multiline(lua_State *L) {
+  for (;;) {
+    size_t len;
+    const char *line = lua_tolstring(L, 1, &len);
+    int status = luaL_loadbuffer(L, line, len, "=stdin");
+    if (!incomplete(L, status) || !pushline(L, 0)) return status;
+    lua_pushliteral(L, "\n");
+    lua_insert(L, -2);
+    lua_concat(L, 3);
+  }
+}
+
+/* Read and compile one statement; returns -1 at end of input. */
+static int loadline(lua_State *L) {
+  lua_settop(L, 0);
+  if (!pushline(L, 1)) return -1;
+  int status = addreturn(L);
+  if (status != LUA_OK) status = multiline(L);
+  lua_remove(L, 1);  /* the line */
+  return status;
+}
+
+static void l_print(lua_State *L) {
+  int n = lua_gettop(L);
+  if (n > 0) {
+    luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
+    lua_getglobal(L, "print");
+    lua_insert(L, 1);
+    if (lua_pcall(L, n, 0, 0) != LUA_OK)
+      l_message(lua_pushfstring(L, "error calling 'print' (%s)",
+                                lua_tostring(L, -1)));
+  }
+}
+
+static void doREPL(lua_State *L) {
+  int status;
+  const char *oldprogname = progname;
+  progname = NULL;  /* as lua.c: no program name before REPL errors */
+  while ((status = loadline(L)) != -1) {
+    if (status == LUA_OK) status = docall(L, 0, LUA_MULTRET);
+    if (status == LUA_OK)
+      l_print(L);
+    else
+      report(L, status);
+  }
+  lua_settop(L, 0);
+  fputs("\n", stdout);
+  fflush(stdout);
+  progname = oldprogname;
+}
+
+/* }====================================================== */
+
+static void print_lua_version(void) {
+  fputs(LUA_COPYRIGHT "\n", stdout);
+  fflush(stdout);
+}
+
+/*
+** The protected main: the configuration as light userdata.  Returns true on
+** success (lua.c's contract).
+*/
+static int pmain(lua_State *L) {
+  interp_config *cfg = (interp_config *)lua_touserdata(L, 1);
+  int argc = cfg->argc, script = cfg->script, args = cfg->args;
+  char **argv = cfg->argv;
+  luaL_checkversion(L);
+  if (args & HAS_V) print_lua_version();
+  if (args & HAS_BIGE) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
+  }
+  luaL_openlibs(L);
+  sl_openlibs(L);
+  createargtable(L, argv, argc, script);
+  lua_gc(L, LUA_GCGEN, 0, 0);
+  if (!(args & HAS_BIGE) && handle_luainit(L) != LUA_OK) return 0;
+  if (!runargs(L, argv, script)) return 0;
+  if (script < argc && handle_script(L, argv + script) != LUA_OK) return 0;
+  if (args & HAS_I) {
+    doREPL(L);
+  } else if (script == argc && !(args & (HAS_E | HAS_V))) {
+    if (isatty(0)) {
+      print_lua_version();
+      doREPL(L);
+    } else {
+      dochunk(L, luaL_loadfile(L, NULL));
+    }
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  interp_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.argc = argc;
+  cfg.argv = argv;
+  cfg.args = collectargs(argc, argv, &cfg);
+  if (cfg.args < 0) return INTERP_EXIT_USAGE;
+  if (cfg.exit_now) return INTERP_EXIT_OK;
+  lua_State *L = luaL_newstate();
+  if (L == NULL) {
+    l_message("cannot create state: not enough memory");
+    return INTERP_EXIT_SCRIPT;
+  }
+  lua_pushcfunction(L, pmain);
+  lua_pushlightuserdata(L, &cfg);
+  int status = lua_pcall(L, 1, 1, 0);
+  int ok = lua_toboolean(L, -1);
+  report(L, status);
+  lua_close(L);
+  return (ok && status == LUA_OK) ? INTERP_EXIT_OK : INTERP_EXIT_SCRIPT;
+}

@@ -1,0 +1,37 @@
+"""Shared fixtures of the integration tests: the binaries under test."""
+import os
+import pathlib
+import shutil
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def sandlua_path():
+    return os.environ.get("SANDLUA") or str(ROOT / "build" / "sandlua")
+
+
+@pytest.fixture
+def sandlua():
+    path = sandlua_path()
+    assert os.access(path, os.X_OK), f"{path} is not built"
+    return path
+
+
+@pytest.fixture
+def run(sandlua):
+    """run(*args, input=None, env=None) -> CompletedProcess of sandlua."""
+    def _run(*args, input=None, env=None, timeout=60, cwd=None):
+        return subprocess.run([sandlua, *args], input=input, env=env,
+                              capture_output=True, text=True,
+                              timeout=timeout, cwd=cwd)
+    return _run
+
+
+@pytest.fixture
+def lua54():
+    path = shutil.which("lua5.4")
+    assert path, "lua5.4 (Debian package lua5.4) is needed"
+    return path

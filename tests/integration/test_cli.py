@@ -1,0 +1,149 @@
+"""The command line behaves as stock lua5.4's on the same inputs."""
+import os
+import subprocess
+
+import pytest
+
+
+def both(sandlua, lua54, args, stdin=None, env_extra=None, tmp_path=None):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("LUA_")}
+    env.update(env_extra or {})
+    out = []
+    for exe, name in ((sandlua, "sandlua"), (lua54, "lua5.4")):
+        p = subprocess.run([exe, *args], input=stdin, capture_output=True,
+                           text=True, env=env, timeout=30, cwd=tmp_path)
+        # The program name is the only expected difference.
+        err = p.stderr.replace(exe + ":", "PROG:").replace(name + ":", "PROG:")
+        out.append((p.returncode, p.stdout, err))
+    return out
+
+
+SCRIPT = """
+local lo = 0
+while arg[lo - 1] do lo = lo - 1 end
+for i = lo + 1, #arg do print(i, arg[i]) end
+print("n", select("#", ...), ...)
+"""
+
+CASES = [
+    ["-v"],
+    ["-e", "print(1 + 1)"],
+    ["-eprint('attached')"],
+    ["-e", "x = 41", "-e", "print(x + 1)"],
+    ["-l", "string", "-e", "print(type(string))"],
+    ["-l", "s=string", "-e", "print(s.upper('ok'))"],
+    ["-W", "-e", "warn('hello')"],
+    ["-e", "warn('quiet')"],
+    ["-e", "error('boom')"],
+    ["-e", "error({})"],
+    ["-e", "error(setmetatable({}, {__tostring = function() return 'TS' end}))"],
+    ["-e", "x ="],
+    ["-e", "os.exit(7)"],
+    ["-e", "os.exit(false)"],
+    ["-v", "-e", "print('after version')"],
+    ["nonexistent.lua"],
+    ["-l", "nonexistent_module"],
+]
+
+
+@pytest.mark.parametrize("args", CASES, ids=lambda a: " ".join(a))
+def test_same_as_lua(sandlua, lua54, args):
+    a, b = both(sandlua, lua54, args)
+    assert a == b
+
+
+def test_script_args_and_arg_table(sandlua, lua54, tmp_path):
+    (tmp_path / "s.lua").write_text(SCRIPT)
+    for args in (["s.lua", "a", "b c"], ["-W", "s.lua", "x"],
+                 ["-e", "y=1", "--", "s.lua", "-e"], ["s.lua"]):
+        a, b = both(sandlua, lua54, args, tmp_path=tmp_path)
+        assert a == b, args
+        assert a[0] == 0
+
+
+def test_stdin_dash_and_implicit(sandlua, lua54, tmp_path):
+    for args in (["-"], ["-", "p", "q"], [], ["-W"]):
+        a, b = both(sandlua, lua54, args, stdin=SCRIPT, tmp_path=tmp_path)
+        assert a == b, args
+
+
+def test_dash_after_double_dash_is_a_file(sandlua, lua54, tmp_path):
+    (tmp_path / "-").write_text("print('file named dash')")
+    a, b = both(sandlua, lua54, ["--", "-"], tmp_path=tmp_path)
+    assert a == b
+
+
+def test_interactive(sandlua, lua54):
+    stdin = "1 + 2\nx = 5\nprint(x)\nfunction f()\nreturn 9 end\nf()\nerror('e')\n"
+    a, b = both(sandlua, lua54, ["-i"], stdin=stdin)
+    # Debian's lua5.4 uses readline, which echoes each input line after its
+    # prompt when stdin is not a terminal; compare what the chunks printed.
+    def results(out):
+        return [l for l in out.replace("> ", "\n").replace(">> ", "\n")
+                .splitlines() if l and l not in stdin.splitlines()
+                and l not in (">", ">>")]
+    assert a[0] == b[0] and a[2] == b[2]
+    assert results(a[1]) == results(b[1]) == [
+        "Lua 5.4.4  Copyright (C) 1994-2022 Lua.org, PUC-Rio", "3", "5", "9"]
+
+
+def test_lua_init(sandlua, lua54, tmp_path):
+    env = {"LUA_INIT": "print('init ran')"}
+    a, b = both(sandlua, lua54, ["-e", "print('main')"], env_extra=env)
+    assert a == b and a[1] == "init ran\nmain\n"
+    a, b = both(sandlua, lua54, ["-E", "-e", "print('main')"], env_extra=env)
+    assert a == b and a[1] == "main\n"
+    (tmp_path / "init.lua").write_text("print('from file')")
+    env = {"LUA_INIT_5_4": "@" + str(tmp_path / "init.lua"),
+           "LUA_INIT": "print('not me')"}
+    a, b = both(sandlua, lua54, ["-e", ""], env_extra=env)
+    assert a == b and a[1] == "from file\n"
+
+
+def test_uncaught_error_format(run, tmp_path):
+    (tmp_path / "bad.lua").write_text("local x = 1\nerror('boom')\n")
+    p = run("bad.lua", cwd=tmp_path)
+    assert p.returncode == 1
+    assert p.stderr.startswith("sandlua: bad.lua:2: boom\nstack traceback:")
+
+
+def test_error_object_uses_its_message(run):
+    p = run("-e", "error(errors.new{kind = errors.INVALID, message = 'nope'})")
+    assert p.returncode == 1
+    assert p.stderr.startswith("sandlua: nope\nstack traceback:")
+
+
+@pytest.mark.parametrize("args,what", [
+    (["-x"], "unrecognized option '-x'"),
+    (["-vx"], "unrecognized option '-vx'"),
+    (["-e"], "'-e' needs an argument"),
+    (["-l"], "'-l' needs an argument"),
+    (["-e", "-v"], "'-e' needs an argument"),
+    (["--nope"], "unrecognized option '--nope'"),
+])
+def test_usage_errors_exit_2_with_hint(run, args, what):
+    p = run(*args)
+    assert p.returncode == 2
+    assert p.stdout == ""
+    lines = p.stderr.splitlines()
+    assert lines[0] == "sandlua: " + what
+    assert lines[1] == "Try 'sandlua --help' for more information."
+
+
+def test_help_and_version(run):
+    p = run("--help")
+    assert p.returncode == 0 and p.stdout.startswith("usage: sandlua")
+    assert "--version" in p.stdout
+    p = run("--version")
+    assert p.returncode == 0
+    for lib in ("sandlua ", "Lua 5.4", "libwebsockets", "OpenSSL",
+                "libseccomp", "libyaml"):
+        assert lib in p.stdout, lib
+
+
+def test_long_options_keep_their_place_in_arg(run):
+    p = run("--version", "-e", "print(arg[-2])")
+    assert p.returncode == 0  # --version exits first
+    p = run("-e", "print(arg[-1], arg[0])", "--", "x")
+    assert p.stdout == "--\tx\n" or p.returncode == 1
