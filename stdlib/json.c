@@ -11,12 +11,13 @@
 ** and byte; encode: the path of the value, e.g. $.users[3].name) and whose
 ** details carry the same facts.  docs/json.md is the user documentation.
 **
-** Memory: buffers live in a "box" userdata whose __gc/__close frees them,
-** allocated with the state's allocator, so a raised error (memory error)
-** leaks nothing.  One box is cached per module and reused by calls; a
-** nested call (from a finalizer run by the GC during decode) gets its own.
-** The encoder never holds a pointer to a Lua string that is not anchored on
-** the Lua stack while Lua may run a GC step.
+** Memory: buffers are allocated with the state's allocator (so a memory
+** cap applies) and owned by a "box" userdata, the shared upvalue of both
+** functions, whose __gc frees them: a raised error (a memory error) leaks
+** nothing, and calls reuse the buffers (big ones are dropped after a call).
+** See box_get for why a call made from a finalizer cannot disturb them.
+** The encoder sorts object keys through pointers to key strings that stay
+** anchored on the Lua stack while it uses them.
 */
 #include "sl.h"
 
@@ -51,7 +52,6 @@ typedef struct jbox {
   size_t len, cap;
   jkey *keys;     /* encode: keys of the objects on the current path */
   size_t nkeys, kcap;
-  int busy;       /* in use by a call */
 } jbox;
 
 static void box_free(lua_State *L, jbox *b) {
@@ -67,16 +67,6 @@ static void box_free(lua_State *L, jbox *b) {
 /* __gc: free everything. */
 static int box_gc(lua_State *L) {
   box_free(L, (jbox *)luaL_checkudata(L, 1, JSON_BOX_MT));
-  return 0;
-}
-
-/* __close at the end of a call: release the box, keep modest buffers. */
-static int box_close(lua_State *L) {
-  jbox *b = (jbox *)luaL_checkudata(L, 1, JSON_BOX_MT);
-  b->busy = 0;
-  b->len = b->nkeys = 0;
-  if (b->cap > JSON_KEEP || b->kcap * sizeof(jkey) > JSON_KEEP)
-    box_free(L, b);
   return 0;
 }
 
@@ -131,23 +121,23 @@ static jkey *box_keys(lua_State *L, jbox *b, size_t n) {
 }
 
 /*
-** Get a box for this call and put it at the top of the stack: the cached
-** one (marked to-be-closed, so it is released even on error) unless it is
-** busy, else a fresh one that the GC frees.  Stack: +1.
+** The box of this module (the functions' shared upvalue).  A call uses it
+** only in stretches where no Lua code can run: the encoder creates no
+** collectable object while it writes (so no finalizer runs), and the
+** decoder copies a string out of it before the GC can step.  So a call from
+** a finalizer, in the middle of another, cannot disturb it.
 */
-static jbox *box_acquire(lua_State *L) {
+static jbox *box_get(lua_State *L) {
   jbox *b = (jbox *)lua_touserdata(L, lua_upvalueindex(1));
-  if (likely(!b->busy)) {
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_toclose(L, -1);
-  } else {
-    b = (jbox *)lua_newuserdatauv(L, sizeof(*b), 0);
-    memset(b, 0, sizeof(*b));
-    luaL_setmetatable(L, JSON_BOX_MT);
-  }
-  b->busy = 1;
   b->len = 0;
+  b->nkeys = 0;
   return b;
+}
+
+/* After a call: don't keep big buffers. */
+static void box_release(lua_State *L, jbox *b) {
+  if (unlikely(b->cap > JSON_KEEP || b->kcap * sizeof(jkey) > JSON_KEEP))
+    box_free(L, b);
 }
 
 /* }====================================================== */
@@ -228,6 +218,11 @@ static inline int plain8(const unsigned char *p) {
                 ((v - ONES * 0x20) & ~v)) & HIGHS;
   return t == 0;
 }
+
+static const double pow10tab[] = {
+  1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
+};
 
 /* Bytes that can be copied into or out of a JSON string as they are. */
 static unsigned char plainbyte[256];
@@ -396,8 +391,38 @@ static inline int fmt_int(char *o, lua_Integer v) {
 }
 
 /*
-** Write float d: the shortest of %.15g and %.17g that reads back as d,
-** with ".0" added when it would otherwise read back as an integer.  inf
+** Write |xi| / 10^k in decimal (k >= 1), without trailing zeros in the
+** fraction.  Returns the length.
+*/
+static int fmt_fixed(char *o, int64_t xi, int k) {
+  char dg[24];
+  int n = 0;
+  uint64_t u = xi < 0 ? 0 - (uint64_t)xi : (uint64_t)xi;
+  while (u % 10 == 0 && k > 0) u /= 10, k--;
+  do {
+    dg[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  char *q = o;
+  if (xi < 0) *q++ = '-';
+  if (n <= k) {
+    *q++ = '0';
+    *q++ = '.';
+    for (int i = n; i < k; i++) *q++ = '0';
+    while (n > 0) *q++ = dg[--n];
+  } else {
+    while (n > k) *q++ = dg[--n];
+    *q++ = '.';
+    while (n > 0) *q++ = dg[--n];
+  }
+  return (int)(q - o);
+}
+
+/*
+** Write float d so that it reads back as the same float, and as a float:
+** integral values get ".0" ("1.0"), so decode(encode(x)) keeps math.type.
+** A value with few decimals is written exactly that way ("0.1", "1234.56"),
+** else the shortest of %.15g, %.16g and %.17g that reads back as d.  inf
 ** and nan are written as null.
 */
 static void enc_float(encoder *e, double d) {
@@ -410,16 +435,32 @@ static void enc_float(encoder *e, double d) {
     return;
   }
   int n;
-  if (fabs(d) < 1e15 && d == (double)(int64_t)d) {  /* integral value */
-    if (d == 0 && signbit(d)) *o++ = '-', b->len++;
-    n = fmt_int(o, (lua_Integer)d);
-    o[n++] = '.';
-    o[n++] = '0';
-    b->len += (size_t)n;
-    return;
+  if (fabs(d) < 1e15) {
+    if (d == (double)(int64_t)d) {  /* integral value */
+      if (d == 0 && signbit(d)) *o++ = '-', b->len++;
+      n = fmt_int(o, (lua_Integer)d);
+      o[n++] = '.';
+      o[n++] = '0';
+      b->len += (size_t)n;
+      return;
+    }
+    /* Fixed point: d * 10^k is an integer xi that (xi / 10^k) gives back
+    ** d exactly; both are exact doubles, so strtod of the text is d. */
+    for (int k = 1; k <= 17; k++) {
+      double x = d * pow10tab[k];
+      if (fabs(x) >= 9007199254740992.0) break;  /* 2^53 */
+      int64_t xi = (int64_t)x;
+      if ((double)xi == x && (double)xi / pow10tab[k] == d) {
+        b->len += (size_t)fmt_fixed(o, xi, k);
+        return;
+      }
+    }
   }
   n = snprintf(o, 32, "%.15g", d);
-  if (strtod(o, NULL) != d) n = snprintf(o, 32, "%.17g", d);
+  if (strtod(o, NULL) != d) {
+    n = snprintf(o, 32, "%.16g", d);
+    if (strtod(o, NULL) != d) n = snprintf(o, 32, "%.17g", d);
+  }
   int plain = 1;
   for (int i = 0; i < n; i++) {
     char c = o[i];
@@ -440,10 +481,13 @@ static int enc_seen(encoder *e, const void *t) {
   return 0;
 }
 
+/* Byte order, as Go sorts map keys. */
 static inline int keycmp(const jkey *a, const jkey *b) {
   size_t n = a->len < b->len ? a->len : b->len;
-  int c = memcmp(a->s, b->s, n);
-  if (c != 0) return c;
+  const unsigned char *x = (const unsigned char *)a->s;
+  const unsigned char *y = (const unsigned char *)b->s;
+  for (size_t i = 0; i < n; i++)
+    if (x[i] != y[i]) return (int)x[i] - (int)y[i];
   return (a->len > b->len) - (a->len < b->len);
 }
 
@@ -542,7 +586,10 @@ static int enc_table(encoder *e, int idx) {
                         keytype(L, -1));
       }
       lua_pop(L, 1);
-      if ((++n & 31) == 0) luaL_checkstack(L, 40, "json.encode");
+      if ((++n & 31) == 0 && !lua_checkstack(L, 40)) {
+        lua_settop(L, top);
+        return enc_fail(e, "object with too many keys to sort (%zu)", n);
+      }
       lua_pushvalue(L, -1);
     }
     if (enc_object(e, idx, top, n) != E_OK) return E_FAIL;
@@ -636,13 +683,14 @@ static int json_encode(lua_State *L) {
   encoder e;
   e.L = L;
   e.depth = 0;
-  e.b = box_acquire(L);  /* slot 2 */
+  e.b = box_get(L);
   if (enc_value(&e, 1) != E_OK) {
     enc_pushpath(&e);
     const char *path = lua_tostring(L, -1);
     lua_pushnil(L);
     sl_pusherror(L, SL_INVALID, SL_RETRY_DEFAULT, "json.encode: %s at %s",
                  e.msg, path);
+    box_release(L, e.b);
     lua_createtable(L, 0, 1);
     lua_pushvalue(L, -4);
     lua_setfield(L, -2, "path");
@@ -650,6 +698,7 @@ static int json_encode(lua_State *L) {
     return 2;
   }
   lua_pushlstring(L, e.b->buf, e.b->len);
+  box_release(L, e.b);
   return 1;
 }
 
@@ -819,12 +868,9 @@ static inline int dec_string(decoder *d, const unsigned char **pp) {
   }
 }
 
-static const double pow10tab[] = {
-  1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
-};
 
-/* strtod in the "C" locale's syntax, whatever the current locale. */
+/* strtod in the "C" locale's syntax, whatever the current locale.  May
+** return HUGE_VAL (the caller refuses it). */
 static __attribute__((noinline)) double slow_strtod(decoder *d,
                                                     const unsigned char *s,
                                                     size_t n) {
@@ -937,7 +983,9 @@ static int dec_number(decoder *d, const unsigned char **pp) {
     lua_pushnumber(L, neg ? -v : v);
     return E_OK;
   }
-  lua_pushnumber(L, slow_strtod(d, start, (size_t)(p - start)));
+  double v = slow_strtod(d, start, (size_t)(p - start));
+  if (isinf(v)) return dec_fail(d, start, "number out of range");
+  lua_pushnumber(L, v);
   return E_OK;
 }
 
@@ -950,24 +998,50 @@ static int dec_literal(decoder *d, const unsigned char **pp, const char *lit,
   return E_OK;
 }
 
+/*
+** Arrays and objects collect their first values on the stack, then make a
+** table of the right size (no rehash while it fills); bigger ones are
+** filled CHUNK values at a time.
+*/
+#define ARRAY_CHUNK 128
+#define OBJECT_CHUNK 32
+
+/* Move the n values at the top into t[from + 1 .. from + n]. */
+static void flush_array(lua_State *L, int *t, int base, lua_Integer from,
+                        int n) {
+  if (*t == 0) {
+    lua_createtable(L, n, 0);
+    lua_insert(L, base + 1);
+    *t = base + 1;
+  }
+  for (int i = n; i > 0; i--) lua_rawseti(L, *t, from + i);  /* pops */
+}
+
 static int dec_array(decoder *d, const unsigned char **pp) {
   lua_State *L = d->L;
   const unsigned char *p = skip_ws(*pp);
-  lua_createtable(L, 0, 0);
   if (*p == ']') {
+    lua_createtable(L, 0, 0);
     *pp = p + 1;
     return E_OK;
   }
-  lua_Integer i = 0;
+  luaL_checkstack(L, ARRAY_CHUNK + 8, "json.decode");
+  int base = lua_gettop(L), t = 0, n = 0;
+  lua_Integer done = 0;
   for (;;) {
     if (dec_value(d, &p) != E_OK) return E_FAIL;
-    lua_rawseti(L, -2, ++i);
+    if (++n == ARRAY_CHUNK) {
+      flush_array(L, &t, base, done, n);
+      done += n;
+      n = 0;
+    }
     p = skip_ws(p);
     if (*p == ',') {
       p = skip_ws(p + 1);
       if (*p == ']') return dec_fail(d, p, "trailing comma before ']'");
     } else if (*p == ']') {
       *pp = p + 1;
+      if (n > 0 || t == 0) flush_array(L, &t, base, done, n);
       return E_OK;
     } else {
       return dec_unexpected(d, p, " (expected ',' or ']')");
@@ -975,14 +1049,33 @@ static int dec_array(decoder *d, const unsigned char **pp) {
   }
 }
 
+/* Set the n key/value pairs at the top into t, in order (the last of
+** duplicate keys wins), and pop them. */
+static void flush_object(lua_State *L, int *t, int base, int n) {
+  if (*t == 0) {
+    lua_createtable(L, 0, n);
+    lua_insert(L, base + 1);
+    *t = base + 1;
+  }
+  int first = lua_gettop(L) - 2 * n + 1;
+  for (int i = 0; i < n; i++) {
+    lua_pushvalue(L, first + 2 * i);
+    lua_pushvalue(L, first + 2 * i + 1);
+    lua_rawset(L, *t);
+  }
+  lua_settop(L, *t);
+}
+
 static int dec_object(decoder *d, const unsigned char **pp) {
   lua_State *L = d->L;
   const unsigned char *p = skip_ws(*pp);
-  lua_createtable(L, 0, 0);
   if (*p == '}') {
+    lua_createtable(L, 0, 0);
     *pp = p + 1;
     return E_OK;
   }
+  luaL_checkstack(L, 2 * OBJECT_CHUNK + 8, "json.decode");
+  int base = lua_gettop(L), t = 0, n = 0;
   for (;;) {
     if (*p != '"') return dec_unexpected(d, p, " (expected a string key)");
     p++;
@@ -991,13 +1084,17 @@ static int dec_object(decoder *d, const unsigned char **pp) {
     if (*p != ':') return dec_unexpected(d, p, " (expected ':')");
     p = skip_ws(p + 1);
     if (dec_value(d, &p) != E_OK) return E_FAIL;
-    lua_rawset(L, -3);
+    if (++n == OBJECT_CHUNK) {
+      flush_object(L, &t, base, n);
+      n = 0;
+    }
     p = skip_ws(p);
     if (*p == ',') {
       p = skip_ws(p + 1);
       if (*p == '}') return dec_fail(d, p, "trailing comma before '}'");
     } else if (*p == '}') {
       *pp = p + 1;
+      if (n > 0) flush_object(L, &t, base, n);
       return E_OK;
     } else {
       return dec_unexpected(d, p, " (expected ',' or '}')");
@@ -1104,17 +1201,20 @@ static int json_decode(lua_State *L) {
   d.s = (const unsigned char *)s;
   d.end = d.s + n;
   d.depth = 0;
-  d.b = box_acquire(L);  /* slot 2 */
-  luaL_checkstack(L, 3 * JSON_MAXDEPTH + 8, "json.decode");
+  d.b = box_get(L);
   const unsigned char *p = skip_ws(d.s);
   if (p == d.end) {
     dec_fail(&d, p, "empty input");
   } else if (dec_value(&d, &p) == E_OK) {
     p = skip_ws(p);
-    if (p == d.end) return 1;
+    if (p == d.end) {
+      box_release(L, d.b);
+      return 1;
+    }
     dec_unexpected(&d, p, " after the value");
   }
-  lua_settop(L, 2);
+  box_release(L, d.b);
+  lua_settop(L, 1);
   return dec_error(&d);
 }
 
@@ -1131,8 +1231,6 @@ int luaopen_json(lua_State *L) {
   if (luaL_newmetatable(L, JSON_BOX_MT)) {
     lua_pushcfunction(L, box_gc);
     lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, box_close);
-    lua_setfield(L, -2, "__close");
   }
   lua_pop(L, 1);
   luaL_newlibtable(L, json_funcs);
