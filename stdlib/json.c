@@ -140,6 +140,16 @@ static void box_release(lua_State *L, jbox *b) {
     box_free(L, b);
 }
 
+/*
+** Room for n more stack slots, else raise: with a bounded depth, running
+** out means running out of memory (luaL_checkstack would say "stack
+** overflow").
+*/
+static void need_stack(lua_State *L, int n, const char *who) {
+  if (unlikely(!lua_checkstack(L, n)))
+    luaL_error(L, "not enough memory or stack space (%s)", who);
+}
+
 /* }====================================================== */
 
 /* {======================================================
@@ -566,7 +576,7 @@ static int enc_table(encoder *e, int idx) {
   int d = e->depth++;
   e->seen[d] = t;
   e->keyidx[d] = -1;
-  luaL_checkstack(L, 8, "json.encode");
+  need_stack(L, 8, "json.encode");
   int top = lua_gettop(L);
   lua_pushnil(L);
   if (!lua_next(L, idx)) {
@@ -1025,7 +1035,7 @@ static int dec_array(decoder *d, const unsigned char **pp) {
     *pp = p + 1;
     return E_OK;
   }
-  luaL_checkstack(L, ARRAY_CHUNK + 8, "json.decode");
+  need_stack(L, ARRAY_CHUNK + 8, "json.decode");
   int base = lua_gettop(L), t = 0, n = 0;
   lua_Integer done = 0;
   for (;;) {
@@ -1074,7 +1084,7 @@ static int dec_object(decoder *d, const unsigned char **pp) {
     *pp = p + 1;
     return E_OK;
   }
-  luaL_checkstack(L, 2 * OBJECT_CHUNK + 8, "json.decode");
+  need_stack(L, 2 * OBJECT_CHUNK + 8, "json.decode");
   int base = lua_gettop(L), t = 0, n = 0;
   for (;;) {
     if (*p != '"') return dec_unexpected(d, p, " (expected a string key)");
