@@ -249,6 +249,13 @@ static void init_tables(void) {
 
 /* }====================================================== */
 
+/* Raise when a non-nil argument follows the first: there are no options. */
+static void noextra(lua_State *L, const char *msg) {
+  for (int i = lua_gettop(L); i > 1; i--)
+    luaL_argcheck(L, lua_isnil(L, i), i, msg);
+  lua_settop(L, 1);
+}
+
 /* {======================================================
 ** Encoder
 ** ======================================================= */
@@ -689,7 +696,7 @@ static int enc_value(encoder *e, int idx) {
 */
 static int json_encode(lua_State *L) {
   luaL_checkany(L, 1);
-  luaL_argcheck(L, lua_gettop(L) == 1, 2, "json.encode takes one value");
+  noextra(L, "json.encode takes one value");
   encoder e;
   e.L = L;
   e.depth = 0;
@@ -1203,7 +1210,7 @@ static int dec_error(decoder *d) {
 */
 static int json_decode(lua_State *L) {
   luaL_checktype(L, 1, LUA_TSTRING);
-  luaL_argcheck(L, lua_gettop(L) == 1, 2, "json.decode takes one string");
+  noextra(L, "json.decode takes one string");
   size_t n;
   const char *s = lua_tolstring(L, 1, &n);
   decoder d;

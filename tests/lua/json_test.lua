@@ -222,6 +222,9 @@ T.test("encode argument errors raise", function()
   T.checkerr("bad argument #1 to 'json.encode' (value expected)", json.encode)
   T.checkerr("bad argument #2 to 'json.encode' (json.encode takes one value)",
              json.encode, 1, 2)
+  T.checkerr("bad argument #3 to 'json.encode' (json.encode takes one value)",
+             json.encode, 1, nil, {})
+  T.eq(json.encode(1, nil), "1")
 end)
 
 -- }======================================================
@@ -485,6 +488,11 @@ T.test("decode argument errors raise", function()
              json.decode, nil)
   T.checkerr("bad argument #2 to 'json.decode' (json.decode takes one string)",
              json.decode, "1", 2)
+  T.eq(json.decode("1", nil), 1)
+  -- called directly, the message names the function as called
+  local ok, err = pcall(function() return json.decode(42) end)
+  T.truthy(not ok and err:find("bad argument #1 to 'decode' (string " ..
+                               "expected, got number)", 1, true), err)
 end)
 
 -- }======================================================
