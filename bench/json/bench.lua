@@ -12,7 +12,7 @@ if impl == "cjson" then
 else
   J = json
 end
-local budget = tonumber(arg[2]) or 0.4  -- CPU seconds per measure
+local budget = tonumber(arg[2]) or 1  -- CPU seconds per measure
 
 -- Deterministic pseudo-random numbers (LCG), identical in both runs.
 local seed = 12345
