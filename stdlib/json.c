@@ -284,6 +284,21 @@ static int enc_fail(encoder *e, const char *fmt, ...) {
   return E_FAIL;
 }
 
+/* Is s[0..n) valid UTF-8? */
+static int utf8_valid(const char *str, size_t n) {
+  const unsigned char *p = (const unsigned char *)str, *end = p + n;
+  while (p < end) {
+    if (*p < 0x80) {
+      p++;
+      continue;
+    }
+    size_t l = utf8_seq(p, (size_t)(end - p));
+    if (l == 0) return 0;
+    p += l;
+  }
+  return 1;
+}
+
 /* Is s[0..n) a Lua-style identifier (printed as .name in a path)? */
 static int isident(const char *s, size_t n) {
   if (n == 0 || n > 64) return 0;
@@ -314,11 +329,13 @@ static void enc_pushpath(encoder *e) {
         luaL_addchar(&pb, '.');
         luaL_addlstring(&pb, k, n);
       } else {
+        int utf8 = utf8_valid(k, n);
         luaL_addstring(&pb, "[\"");
         for (size_t j = 0; j < n && j < 64; j++) {
           unsigned char c = (unsigned char)k[j];
           char esc[8];
-          if (c < 0x20 || c >= 0x7F || c == '"' || c == '\\') {
+          if (c < 0x20 || c == 0x7F || c == '"' || c == '\\' ||
+              (c >= 0x80 && !utf8)) {
             snprintf(esc, sizeof(esc), "\\x%02X", c);
             luaL_addstring(&pb, esc);
           } else {

@@ -216,6 +216,9 @@ T.test("encode refuses functions, userdata and threads", function()
   encerr({e = errors.new("x")}, "cannot encode a userdata", "$.e")
   encerr({["a key"] = {print}}, "cannot encode a function", '$["a key"][1]')
   encerr({["q\"\n"] = print}, "cannot encode a function", '$["q\\x22\\x0A"]')
+  encerr({["caf\u{e9}"] = print}, "cannot encode a function", '$["caf\u{e9}"]')
+  encerr({["a\xe9b"] = {}}, "invalid UTF-8 at byte 2 of key",
+         '$["a\\xE9b"]')
 end)
 
 T.test("encode argument errors raise", function()
