@@ -31,6 +31,8 @@ subprotocol, negotiated extensions, frames/messages received, close code),
 counts TCP connections in `.accepted` and keeps exceptions raised by its
 handler or script in `.errors` (assert it is empty).
 Frame helpers: frame(), close_frame(), Deflater, Inflater, read_frame().
+Conformance cases for the scripted server (Autobahn categories) are in
+wscases.py.
 
 conftest.py imports the fixtures with one line:
     from wsservers import certs, echo_server, fake_dns, ws_servers
@@ -115,6 +117,7 @@ class ConnInfo:
     messages: list = dataclasses.field(default_factory=list)  # received data
     frames: list = dataclasses.field(default_factory=list)    # raw servers
     close_code: int = None   # the client's close code, if it sent one
+                             # (raw servers: 1005 for an empty payload)
     close_reason: str = None
     closed: bool = False     # the connection has ended
 
@@ -462,8 +465,9 @@ class RawConn:
             self.info.frames.append(f)
             if f["opcode"] == OP_CLOSE:
                 p = f["payload"]
+                # 1005 ("no status") stands for an empty close payload.
                 self.info.close_code = struct.unpack("!H", p[:2])[0] \
-                    if len(p) >= 2 else None
+                    if len(p) >= 2 else 1005 if not p else None
                 self.info.close_reason = p[2:].decode("utf-8", "replace")
         return f
 
