@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/buffer.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -30,6 +31,9 @@ struct ca_ctx {
   SSL_CTX *ctx;
   struct ca_ctx *next;
 };
+
+/* A drained memory BIO whose buffer grew past this is replaced. */
+#define BIO_KEEP_MAX 16384
 
 static SSL_CTX *default_ctx;
 static struct ca_ctx *ca_ctxs;
@@ -229,6 +233,29 @@ static int fail(sl_tls_conn *c, const char *what) {
   return SL_TLS_ERROR;
 }
 
+/*
+** Memory BIOs never shrink: once one is drained, swap it for a new one if
+** its buffer grew big (a large message), so an idle connection stays small.
+** ssl frees the old BIO.  On allocation failure the old one is kept.
+*/
+static void trim(sl_tls_conn *c, int write_side) {
+  BIO *b = write_side ? c->wbio : c->rbio, *n;
+  BUF_MEM *bm = NULL;
+  if (BIO_ctrl_pending(b) != 0) return;
+  BIO_get_mem_ptr(b, &bm);
+  if (bm == NULL || bm->max <= BIO_KEEP_MAX) return;
+  n = BIO_new(BIO_s_mem());
+  if (n == NULL) return;
+  if (write_side) {
+    SSL_set0_wbio(c->ssl, n);
+    c->wbio = n;
+  } else {
+    BIO_set_mem_eof_return(n, -1);
+    SSL_set0_rbio(c->ssl, n);
+    c->rbio = n;
+  }
+}
+
 int sl_tls_feed(sl_tls_conn *c, const void *data, size_t len) {
   const char *p = data;
   while (len > 0) {
@@ -282,6 +309,11 @@ ssize_t sl_tls_read(sl_tls_conn *c, void *buf, size_t len) {
   switch (SSL_get_error(c->ssl, r)) {
     case SSL_ERROR_WANT_READ:
     case SSL_ERROR_WANT_WRITE:
+      /* Drained: give back the 16 KiB record buffer of an idle connection
+         (SSL_MODE_RELEASE_BUFFERS misses it after post-handshake messages
+         such as TLS 1.3 session tickets). */
+      SSL_free_buffers(c->ssl);
+      trim(c, 0);
       return SL_TLS_AGAIN;
     case SSL_ERROR_ZERO_RETURN:
       c->peer_closed = 1;
@@ -316,6 +348,7 @@ size_t sl_tls_take(sl_tls_conn *c, void *buf, size_t len) {
   int r;
   if (len == 0) return 0;
   r = BIO_read(c->wbio, buf, len > INT_MAX ? INT_MAX : (int)len);
+  trim(c, 1);
   return r > 0 ? (size_t)r : 0;
 }
 
