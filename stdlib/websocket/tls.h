@@ -137,6 +137,9 @@ size_t sl_tls_take(sl_tls_conn *c, void *buf, size_t len);
 int sl_tls_close(sl_tls_conn *c);
 
 /*
+** After SL_TLS_ERROR, sl_tls_pending() may still hold an alert for the peer
+** (e.g. "bad certificate"): send it if the socket takes it, then close.
+**
 ** Why c failed ("" if it has not): "certificate verify failed: hostname
 ** mismatch", "TLS handshake failed: ...", "TLS error: ...".  Owned by c.
 */

@@ -389,3 +389,16 @@ def test_free_port_refuses():
     port = free_port()
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_echo_many_connections(echo_server):
+    async def one(i):
+        async with websockets.connect(echo_server.url(),
+                                      compression=None) as ws:
+            await ws.send(f"n{i}")
+            return await ws.recv()
+
+    async def go():
+        return await asyncio.gather(*(one(i) for i in range(300)))
+    assert run(go()) == [f"n{i}" for i in range(300)]
+    assert echo_server.accepted == 300
