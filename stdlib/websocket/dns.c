@@ -18,7 +18,7 @@
 
 /* One name -> address line of the hosts file. */
 typedef struct hosts_entry {
-  char *name;  /* lower case, no trailing dot */
+  char *name; /* lower case, no trailing dot */
   sl_dns_addr addr;
 } hosts_entry;
 
@@ -27,12 +27,12 @@ struct sl_dns_query {
   sl_dns_cb cb;
   void *ud;
   char *name;
-  int outstanding;    /* c-ares lookups not yet called back (0-2) */
+  int outstanding; /* c-ares lookups not yet called back (0-2) */
   int cancelled;
-  int status4, status6;  /* ARES_* results of the A and AAAA lookups */
+  int status4, status6; /* ARES_* results of the A and AAAA lookups */
   sl_dns_addr v4[SL_DNS_MAX_ADDRS], v6[SL_DNS_MAX_ADDRS];
   size_t n4, n6;
-  sl_dns_query *next;   /* in r's ready list */
+  sl_dns_query *next; /* in r's ready list */
 };
 
 struct sl_dns {
@@ -41,8 +41,8 @@ struct sl_dns {
   void *watch_ud;
   hosts_entry *hosts;
   size_t nhosts;
-  sl_dns_query *ready, *ready_tail;  /* finished, not yet delivered */
-  size_t pending;                     /* started, not delivered/cancelled */
+  sl_dns_query *ready, *ready_tail; /* finished, not yet delivered */
+  size_t pending;                   /* started, not delivered/cancelled */
   int destroying;
 };
 
@@ -106,8 +106,8 @@ static int parse_port(const char *s, size_t n) {
   return v >= 1 && v <= 65535 ? (int)v : -1;
 }
 
-int sl_dns_parse_server(const char *s, sl_dns_addr *addr, int *port,
-                        char *err, size_t errlen) {
+int sl_dns_parse_server(const char *s, sl_dns_addr *addr, int *port, char *err,
+                        size_t errlen) {
   char host[64];
   const char *colon, *why;
   size_t hlen;
@@ -217,7 +217,7 @@ static int add_host(sl_dns *r, size_t *cap, const char *name,
   hosts_entry *e;
   size_t n = strlen(name);
   if (n > 0 && name[n - 1] == '.') n--;
-  if (n == 0 || check_name(name) != NULL) return 0;  /* skip odd names */
+  if (n == 0 || check_name(name) != NULL) return 0; /* skip odd names */
   if (r->nhosts == *cap) {
     size_t ncap = *cap ? *cap * 2 : 16;
     hosts_entry *h = realloc(r->hosts, ncap * sizeof *h);
@@ -258,7 +258,7 @@ static int load_hosts(sl_dns *r, const char *path, char *err, size_t errlen) {
     else if (inet_pton(AF_INET6, tok, a.ip) == 1)
       a.family = AF_INET6;
     else
-      continue;  /* not an address (e.g. fe80::1%lo0): skip the line */
+      continue; /* not an address (e.g. fe80::1%lo0): skip the line */
     while ((tok = strtok_r(NULL, " \t\r\n", &save)) != NULL) {
       if (add_host(r, &cap, tok, &a) != 0) {
         fclose(f);
@@ -278,8 +278,7 @@ static int lookup_hosts(sl_dns *r, sl_dns_query *q) {
   if (n > 0 && q->name[n - 1] == '.') n--;
   for (size_t i = 0; i < r->nhosts; i++) {
     const hosts_entry *e = &r->hosts[i];
-    if (strlen(e->name) != n || strncasecmp(e->name, q->name, n) != 0)
-      continue;
+    if (strlen(e->name) != n || strncasecmp(e->name, q->name, n) != 0) continue;
     found = 1;
     if (e->addr.family == AF_INET && q->n4 < SL_DNS_MAX_ADDRS)
       q->v4[q->n4++] = e->addr;
@@ -400,7 +399,7 @@ void sl_dns_cancel(sl_dns_query *q) {
   if (q == NULL || q->cancelled) return;
   r = q->r;
   r->pending--;
-  if (q->outstanding > 0) {  /* c-ares still holds it: free when it's done */
+  if (q->outstanding > 0) { /* c-ares still holds it: free when it's done */
     q->cancelled = 1;
     return;
   }
@@ -498,7 +497,7 @@ static void deliver(sl_dns *r) {
       snprintf(msg, sizeof msg, "lookup %s: %s", q->name,
                status_text(res.status, st));
     res.error = msg;
-    q->cancelled = 1;  /* a cancel from inside cb is a no-op */
+    q->cancelled = 1; /* a cancel from inside cb is a no-op */
     if (q->cb != NULL) q->cb(q->ud, &res);
     free_query(q);
   }
@@ -564,7 +563,7 @@ sl_dns *sl_dns_new(const sl_dns_config *cfg, char *err, size_t errlen) {
   int mask, rc;
   sl_dns_addr server;
   int port = 53;
-  char *lookups = (char *)"b";  /* DNS only: we read the hosts file */
+  char *lookups = (char *)"b"; /* DNS only: we read the hosts file */
   sl_dns *r;
 
   if (cfg == NULL || cfg->watch == NULL) {
@@ -600,8 +599,15 @@ sl_dns *sl_dns_new(const sl_dns_config *cfg, char *err, size_t errlen) {
     goto fail;
   }
   memset(&o, 0, sizeof o);
-  mask = ARES_OPT_FLAGS | ARES_OPT_SOCK_STATE_CB | ARES_OPT_LOOKUPS;
-  o.flags = ARES_FLAG_NOALIASES;  /* never read $HOSTALIASES */
+  mask = ARES_OPT_FLAGS | ARES_OPT_SOCK_STATE_CB | ARES_OPT_LOOKUPS |
+         ARES_OPT_SOCK_SNDBUF | ARES_OPT_SOCK_RCVBUF;
+  /* Room for bursts: with the default socket buffers, ~130 lookups started
+     at once lose answers (and c-ares 1.18 drops a query whose send finds
+     the buffer full).  The kernel caps 1 MiB at 2 * net.core.[rw]mem_max
+     (425,984 bytes by default: ~400 answers in flight). */
+  o.socket_send_buffer_size = 1 << 20;
+  o.socket_receive_buffer_size = 1 << 20;
+  o.flags = ARES_FLAG_NOALIASES; /* never read $HOSTALIASES */
   o.sock_state_cb = sock_state;
   o.sock_state_cb_data = r;
   o.lookups = lookups;
@@ -666,7 +672,7 @@ void sl_dns_free(sl_dns *r) {
   sl_dns_query *q;
   if (r == NULL) return;
   r->destroying = 1;
-  ares_destroy(r->channel);  /* calls back every lookup: finish() frees */
+  ares_destroy(r->channel); /* calls back every lookup: finish() frees */
   ares_library_cleanup();
   while ((q = r->ready) != NULL) {
     r->ready = q->next;

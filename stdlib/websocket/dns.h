@@ -56,14 +56,14 @@ typedef enum sl_dns_status {
                          failed (c-ares 1.18 merges these cases) */
   SL_DNS_BADRESP,     /* malformed or unexpected answer, FORMERR */
   SL_DNS_NOMEM,
-  SL_DNS_FAILED       /* anything else (message says what) */
+  SL_DNS_FAILED /* anything else (message says what) */
 } sl_dns_status;
 
 typedef struct sl_dns_result {
   sl_dns_status status;
-  const char *name;          /* the name asked for */
-  const char *error;         /* "" or "lookup NAME: no such host", ... */
-  const sl_dns_addr *addrs;  /* status OK: naddrs >= 1 addresses */
+  const char *name;         /* the name asked for */
+  const char *error;        /* "" or "lookup NAME: no such host", ... */
+  const sl_dns_addr *addrs; /* status OK: naddrs >= 1 addresses */
   size_t naddrs;
 } sl_dns_result;
 
@@ -103,7 +103,7 @@ sl_dns *sl_dns_new(const sl_dns_config *cfg, char *err, size_t errlen);
 /*
 ** Free r: ends every lookup (their callbacks are NOT called; outstanding
 ** query handles become invalid), closes its sockets (watch callbacks with
-** 0, 0 first).  NULL is fine.
+** 0, 0 first).  NULL is fine.  Not from inside a result callback.
 */
 void sl_dns_free(sl_dns *r);
 
@@ -148,8 +148,8 @@ const char *sl_dns_servers(sl_dns *r, char *buf, size_t len);
 ** ambiguous).  No host names.  Port 1-65535, default 53.  Returns 0, or -1
 ** with "invalid DNS server \"...\": why" in err.
 */
-int sl_dns_parse_server(const char *s, sl_dns_addr *addr, int *port,
-                        char *err, size_t errlen);
+int sl_dns_parse_server(const char *s, sl_dns_addr *addr, int *port, char *err,
+                        size_t errlen);
 
 /*
 ** 1 if s is an IP literal, storing the address in *out (if not NULL): the

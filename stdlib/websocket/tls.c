@@ -16,12 +16,12 @@
 
 struct sl_tls_conn {
   SSL *ssl;
-  BIO *rbio;               /* ciphertext from the peer (owned by ssl) */
-  BIO *wbio;               /* ciphertext to send (owned by ssl) */
+  BIO *rbio; /* ciphertext from the peer (owned by ssl) */
+  BIO *wbio; /* ciphertext to send (owned by ssl) */
   int established;
   int failed;
-  int peer_closed;         /* read the peer's close_notify */
-  int close_sent;          /* queued our close_notify */
+  int peer_closed; /* read the peer's close_notify */
+  int close_sent;  /* queued our close_notify */
   char error[256];
 };
 
@@ -152,10 +152,10 @@ sl_tls_conn *sl_tls_new(const char *host, const char *cafile, char *err,
     return NULL;
   }
   n = host != NULL ? strlen(host) : 0;
-  if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {  /* [IPv6] */
+  if (n >= 2 && host[0] == '[' && host[n - 1] == ']') { /* [IPv6] */
     host++;
     n -= 2;
-  } else if (n > 1 && host[n - 1] == '.') {  /* absolute name */
+  } else if (n > 1 && host[n - 1] == '.') { /* absolute name */
     n--;
   }
   if (n == 0 || n >= sizeof name) {
@@ -164,7 +164,8 @@ sl_tls_conn *sl_tls_new(const char *host, const char *cafile, char *err,
   }
   memcpy(name, host, n);
   name[n] = '\0';
-  is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
+  is_ip =
+      inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
 
   if (cafile != NULL && *cafile != '\0') {
     ctx = ca_ctx_get(cafile, err, errlen);
@@ -189,19 +190,19 @@ sl_tls_conn *sl_tls_new(const char *host, const char *cafile, char *err,
     free(c);
     return NULL;
   }
-  BIO_set_mem_eof_return(c->rbio, -1);  /* empty means "retry", not EOF */
-  SSL_set_bio(c->ssl, c->rbio, c->wbio);  /* ssl owns both now */
+  BIO_set_mem_eof_return(c->rbio, -1);   /* empty means "retry", not EOF */
+  SSL_set_bio(c->ssl, c->rbio, c->wbio); /* ssl owns both now */
   SSL_set_connect_state(c->ssl);
   if (is_ip) {
-    if (!X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), name))
-      goto fail;
+    if (!X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), name)) goto fail;
   } else {
     SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     if (!SSL_set_tlsext_host_name(c->ssl, name) || !SSL_set1_host(c->ssl, name))
       goto fail;
   }
   /* SSL_set_alpn_protos returns 0 on success. */
-  if (SSL_set_alpn_protos(c->ssl, (const unsigned char *)"\x08http/1.1", 9) != 0)
+  if (SSL_set_alpn_protos(c->ssl, (const unsigned char *)"\x08http/1.1", 9) !=
+      0)
     goto fail;
   return c;
 fail:
@@ -283,10 +284,8 @@ int sl_tls_handshake(sl_tls_conn *c) {
   }
   switch (SSL_get_error(c->ssl, r)) {
     case SSL_ERROR_WANT_READ:
-    case SSL_ERROR_WANT_WRITE:
-      return SL_TLS_AGAIN;
-    default:
-      return fail(c, "TLS handshake failed");
+    case SSL_ERROR_WANT_WRITE: return SL_TLS_AGAIN;
+    default: return fail(c, "TLS handshake failed");
   }
 }
 
@@ -315,11 +314,8 @@ ssize_t sl_tls_read(sl_tls_conn *c, void *buf, size_t len) {
       SSL_free_buffers(c->ssl);
       trim(c, 0);
       return SL_TLS_AGAIN;
-    case SSL_ERROR_ZERO_RETURN:
-      c->peer_closed = 1;
-      return SL_TLS_CLOSED;
-    default:
-      return fail(c, "TLS error");
+    case SSL_ERROR_ZERO_RETURN: c->peer_closed = 1; return SL_TLS_CLOSED;
+    default: return fail(c, "TLS error");
   }
 }
 
@@ -358,7 +354,7 @@ int sl_tls_close(sl_tls_conn *c) {
   if (!c->established || c->close_sent) return SL_TLS_OK;
   c->close_sent = 1;
   ERR_clear_error();
-  r = SSL_shutdown(c->ssl);  /* 0: sent, waiting for the peer's; 1: both */
+  r = SSL_shutdown(c->ssl); /* 0: sent, waiting for the peer's; 1: both */
   if (r < 0 && SSL_get_error(c->ssl, r) != SSL_ERROR_WANT_READ)
     return fail(c, "TLS error");
   return SL_TLS_OK;

@@ -76,7 +76,7 @@ void sl_tls_cleanup(void);
 /*
 ** A new client connection for host (a DNS name or an IP literal, IPv6 with
 ** or without brackets; it is what the certificate must match), trusting the
-** default store plus cafile if not NULL.  The caller owns the result and
+** default store plus cafile if not NULL or "".  The caller owns the result and
 ** frees it with sl_tls_free().  Returns NULL with a message in err on
 ** failure (no init, empty host, CA file cannot be loaded, out of memory).
 ** The handshake starts at the first sl_tls_handshake() call.

@@ -39,14 +39,14 @@ static const struct {
     {"both.test", T_A, "192.0.2.10"},
     {"both.test", T_AAAA, "2001:db8::10"},
     {"both.test", T_AAAA, "2001:db8::11"},
-    {"empty.test", 0, NULL},  /* exists, no address: NOERROR, no answer */
+    {"empty.test", 0, NULL}, /* exists, no address: NOERROR, no answer */
 };
 
 typedef struct {
   int fd;
   int port;
   int family;
-  int queries;  /* packets received */
+  int queries; /* packets received */
 } fake;
 
 static int fake_open(fake *f, int family) {
@@ -57,6 +57,11 @@ static int fake_open(fake *f, int family) {
   f->family = family;
   f->fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (f->fd < 0) return -1;
+  {
+    /* Room for a burst of queries (the kernel caps it at rmem_max * 2). */
+    int size = 1 << 20;
+    setsockopt(f->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  }
   if (family == AF_INET) {
     struct sockaddr_in *in = (struct sockaddr_in *)&ss;
     in->sin_family = AF_INET;
@@ -103,7 +108,7 @@ static size_t fake_answer(fake *f, const unsigned char *q, size_t n,
   name[nl] = '\0';
   if (pos + 5 > n) return 0;
   type = q[pos + 1] << 8 | q[pos + 2];
-  pos += 5;  /* root label, type, class */
+  pos += 5; /* root label, type, class */
   if (strcasecmp(name, "silent.test") == 0) return 0;
   memcpy(out, q, pos);
   len = pos;
@@ -114,10 +119,10 @@ static size_t fake_answer(fake *f, const unsigned char *q, size_t n,
     exists = 1;
     if (zone[i].type != type) continue;
     inet_pton(type == T_A ? AF_INET : AF_INET6, zone[i].ip, ip);
-    memcpy(out + len, "\xc0\x0c", 2);             /* name: the question's */
+    memcpy(out + len, "\xc0\x0c", 2); /* name: the question's */
     out[len + 2] = 0;
     out[len + 3] = (unsigned char)type;
-    memcpy(out + len + 4, "\x00\x01\x00\x00\x00\x3c", 6);  /* IN, TTL 60 */
+    memcpy(out + len + 4, "\x00\x01\x00\x00\x00\x3c", 6); /* IN, TTL 60 */
     out[len + 10] = 0;
     out[len + 11] = (unsigned char)iplen;
     memcpy(out + len + 12, ip, iplen);
@@ -128,7 +133,7 @@ static size_t fake_answer(fake *f, const unsigned char *q, size_t n,
   if (strcasecmp(name, "refused.test") == 0) rcode = 5;
   if (strcasecmp(name, "servfail.test") == 0) rcode = 2;
   if (strcasecmp(name, "formerr.test") == 0) rcode = 1;
-  out[2] = (unsigned char)(0x80 | (q[2] & 0x01));  /* QR, RD copied */
+  out[2] = (unsigned char)(0x80 | (q[2] & 0x01)); /* QR, RD copied */
   out[3] = (unsigned char)(0x80 | rcode);         /* RA, rcode */
   out[4] = 0;
   out[5] = 1;
@@ -163,7 +168,8 @@ static int nwatch;
 static void on_watch(void *ud, int fd, int r, int w) {
   int i;
   (void)ud;
-  for (i = 0; i < nwatch && watches[i].fd != fd; i++) {}
+  for (i = 0; i < nwatch && watches[i].fd != fd; i++) {
+  }
   if (r == 0 && w == 0) {
     if (i < nwatch) watches[i] = watches[--nwatch];
     return;
@@ -179,7 +185,7 @@ typedef struct {
   int calls;
   sl_dns_status status;
   char error[400];
-  char addrs[1024];  /* "a,b,c" */
+  char addrs[1024]; /* "a,b,c" */
   size_t naddrs;
 } outcome;
 
@@ -187,16 +193,17 @@ static void on_result(void *ud, const sl_dns_result *res) {
   outcome *o = ud;
   size_t used = 0;
   o->calls++;
-  if (getenv("TEST_DNS_VERBOSE")) fprintf(stderr, "  %s: %d %s\n", res->name, res->status, res->error);
+  if (getenv("TEST_DNS_VERBOSE"))
+    fprintf(stderr, "  %s: %d %s\n", res->name, res->status, res->error);
   o->status = res->status;
   snprintf(o->error, sizeof o->error, "%s", res->error);
   o->addrs[0] = '\0';
   o->naddrs = res->naddrs;
   for (size_t i = 0; i < res->naddrs; i++) {
     char one[SL_DNS_ADDRSTRLEN];
-    used += (size_t)snprintf(o->addrs + used, sizeof o->addrs - used, "%s%s",
-                             i ? "," : "",
-                             sl_dns_format(&res->addrs[i], -1, one, sizeof one));
+    used += (size_t)snprintf(
+        o->addrs + used, sizeof o->addrs - used, "%s%s", i ? "," : "",
+        sl_dns_format(&res->addrs[i], -1, one, sizeof one));
   }
 }
 
@@ -219,8 +226,8 @@ static void run(sl_dns *r, fake *f) {
     }
     for (int i = 0; i < nwatch; i++) {
       p[n].fd = watches[i].fd;
-      p[n++].events = (short)((watches[i].r ? POLLIN : 0) |
-                              (watches[i].w ? POLLOUT : 0));
+      p[n++].events =
+          (short)((watches[i].r ? POLLIN : 0) | (watches[i].w ? POLLOUT : 0));
     }
     if (t < 0 || t > 100) t = 100;
     rc = poll(p, (nfds_t)n, t);
@@ -235,7 +242,8 @@ static void run(sl_dns *r, fake *f) {
         fake_serve(f);
         continue;
       }
-      sl_dns_process(r, p[i].fd, (p[i].revents & (POLLIN | POLLERR | POLLHUP)) != 0,
+      sl_dns_process(r, p[i].fd,
+                     (p[i].revents & (POLLIN | POLLERR | POLLHUP)) != 0,
                      (p[i].revents & POLLOUT) != 0);
     }
   }
@@ -267,7 +275,7 @@ static outcome lookup(sl_dns *r, fake *f, const char *name) {
   memset(&o, 0, sizeof o);
   if (sl_dns_resolve(r, name, on_result, &o, err, sizeof err) == NULL)
     fail_msg("resolve %s: %s", name, err);
-  assert_int_equal(o.calls, 0);  /* never from inside resolve */
+  assert_int_equal(o.calls, 0); /* never from inside resolve */
   run(r, f);
   assert_int_equal(o.calls, 1);
   return o;
@@ -290,7 +298,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   fixture *x = *state;
   sl_dns_free(x->r);
-  assert_int_equal(nwatch, 0);  /* every socket unwatched before close */
+  assert_int_equal(nwatch, 0); /* every socket unwatched before close */
   fake_close(&x->f);
   free(x);
   return 0;
@@ -304,7 +312,7 @@ static void test_a(void **state) {
   assert_int_equal(o.status, SL_DNS_OK);
   assert_string_equal(o.error, "");
   assert_string_equal(o.addrs, "192.0.2.1,192.0.2.2");
-  assert_int_equal(x->f.queries, 2);  /* A and AAAA */
+  assert_int_equal(x->f.queries, 2); /* A and AAAA */
 }
 
 static void test_aaaa(void **state) {
@@ -319,7 +327,7 @@ static void test_both(void **state) {
   outcome o = lookup(x->r, &x->f, "both.test");
   assert_int_equal(o.status, SL_DNS_OK);
   assert_string_equal(o.addrs, "192.0.2.10,2001:db8::10,2001:db8::11");
-  o = lookup(x->r, &x->f, "BOTH.Test.");  /* case, absolute name */
+  o = lookup(x->r, &x->f, "BOTH.Test."); /* case, absolute name */
   assert_int_equal(o.status, SL_DNS_OK);
   assert_int_equal(o.naddrs, 3);
 }
@@ -343,10 +351,10 @@ static void test_timeout(void **state) {
   fixture *x = *state;
   outcome o = lookup(x->r, &x->f, "silent.test");
   assert_int_equal(o.status, SL_DNS_TIMEOUT);
-  assert_string_equal(o.error,
-                      "lookup silent.test: DNS timeout (no answer from the server)");
-  assert_int_equal(x->f.queries, 2);  /* one try each */
-  assert_int_equal(sl_dns_timeout_ms(x->r), -1);  /* nothing outstanding */
+  assert_string_equal(
+      o.error, "lookup silent.test: DNS timeout (no answer from the server)");
+  assert_int_equal(x->f.queries, 2);             /* one try each */
+  assert_int_equal(sl_dns_timeout_ms(x->r), -1); /* nothing outstanding */
 }
 
 static void test_server_errors(void **state) {
@@ -369,12 +377,13 @@ static void test_unreachable(void **state) {
   outcome o;
   (void)state;
   assert_int_equal(fake_open(&closed, AF_INET), 0);
-  fake_close(&closed);  /* nothing listens on that port now */
+  fake_close(&closed); /* nothing listens on that port now */
   r = resolver(&closed, 1000, 1, NULL);
   o = lookup(r, NULL, "v4.test");
   assert_int_equal(o.status, SL_DNS_UNREACHABLE);
-  assert_string_equal(o.error,
-                      "lookup v4.test: no usable DNS server (unreachable, refused or failed)");
+  assert_string_equal(
+      o.error,
+      "lookup v4.test: no usable DNS server (unreachable, refused or failed)");
   sl_dns_free(r);
   assert_int_equal(nwatch, 0);
 }
@@ -385,7 +394,7 @@ static void test_ipv6_server(void **state) {
   outcome o;
   char buf[128];
   (void)state;
-  if (fake_open(&f6, AF_INET6) != 0) skip();  /* no IPv6 loopback here */
+  if (fake_open(&f6, AF_INET6) != 0) skip(); /* no IPv6 loopback here */
   r = resolver(&f6, 300, 1, NULL);
   snprintf(buf, sizeof buf, "[::1]:%d", f6.port);
   {
@@ -408,11 +417,14 @@ static void test_concurrent_and_cancel(void **state) {
   memset(&b, 0, sizeof b);
   memset(&c, 0, sizeof c);
   memset(&d, 0, sizeof d);
-  assert_non_null(sl_dns_resolve(x->r, "v4.test", on_result, &a, err, sizeof err));
-  assert_non_null(sl_dns_resolve(x->r, "nope.test", on_result, &b, err, sizeof err));
+  assert_non_null(
+      sl_dns_resolve(x->r, "v4.test", on_result, &a, err, sizeof err));
+  assert_non_null(
+      sl_dns_resolve(x->r, "nope.test", on_result, &b, err, sizeof err));
   qc = sl_dns_resolve(x->r, "v6.test", on_result, &c, err, sizeof err);
   assert_non_null(qc);
-  assert_non_null(sl_dns_resolve(x->r, "silent.test", on_result, &d, err, sizeof err));
+  assert_non_null(
+      sl_dns_resolve(x->r, "silent.test", on_result, &d, err, sizeof err));
   assert_int_equal(sl_dns_pending(x->r), 4);
   assert_true(sl_dns_timeout_ms(x->r) > 0);
   sl_dns_cancel(qc);
@@ -422,9 +434,37 @@ static void test_concurrent_and_cancel(void **state) {
   assert_string_equal(a.addrs, "192.0.2.1,192.0.2.2");
   assert_int_equal(b.calls, 1);
   assert_int_equal(b.status, SL_DNS_NOTFOUND);
-  assert_int_equal(c.calls, 0);  /* cancelled */
+  assert_int_equal(c.calls, 0); /* cancelled */
   assert_int_equal(d.calls, 1);
   assert_int_equal(d.status, SL_DNS_TIMEOUT);
+}
+
+static void test_many_lookups(void **state) {
+  enum { N = 150 }; /* 300 queries at once: default buffers lose some */
+  fixture *x = *state;
+  static outcome o[N];
+  static sl_dns_query *q[N];
+  char err[256];
+  static const char *const names[] = {"v4.test", "v6.test", "both.test",
+                                      "nope.test", "empty.test"};
+  memset(o, 0, sizeof o);
+  for (int i = 0; i < N; i++) {
+    q[i] =
+        sl_dns_resolve(x->r, names[i % 5], on_result, &o[i], err, sizeof err);
+    assert_non_null(q[i]);
+  }
+  for (int i = 0; i < N; i += 7) sl_dns_cancel(q[i]);
+  run(x->r, &x->f);
+  for (int i = 0; i < N; i++) {
+    static const sl_dns_status want[] = {SL_DNS_OK, SL_DNS_OK, SL_DNS_OK,
+                                         SL_DNS_NOTFOUND, SL_DNS_NODATA};
+    if (i % 7 == 0) {
+      assert_int_equal(o[i].calls, 0);
+      continue;
+    }
+    assert_int_equal(o[i].calls, 1);
+    assert_int_equal(o[i].status, want[i % 5]);
+  }
 }
 
 static void test_cancel_then_free(void **state) {
@@ -433,8 +473,10 @@ static void test_cancel_then_free(void **state) {
   char err[256];
   memset(&o, 0, sizeof o);
   /* A lookup in flight when the resolver goes: no callback, no leak. */
-  assert_non_null(sl_dns_resolve(x->r, "silent.test", on_result, &o, err, sizeof err));
-  assert_non_null(sl_dns_resolve(x->r, "v4.test", on_result, &o, err, sizeof err));
+  assert_non_null(
+      sl_dns_resolve(x->r, "silent.test", on_result, &o, err, sizeof err));
+  assert_non_null(
+      sl_dns_resolve(x->r, "v4.test", on_result, &o, err, sizeof err));
   assert_true(nwatch > 0);
   sl_dns_free(x->r);
   x->r = resolver(&x->f, 300, 1, NULL);
@@ -458,13 +500,15 @@ static void test_hosts_file(void **state) {
   outcome o;
   sl_dns_query *q;
   assert_true(fd >= 0);
-  assert_int_equal(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+  assert_int_equal(write(fd, text, sizeof text - 1),
+                   (ssize_t)(sizeof text - 1));
   close(fd);
   r = resolver(&x->f, 300, 1, path);
-  unlink(path);  /* read at creation only */
+  unlink(path); /* read at creation only */
   /* Found in hosts: no packet, but still delivered from process only. */
   memset(&o, 0, sizeof o);
-  assert_non_null(sl_dns_resolve(r, "MyHost.test.", on_result, &o, err, sizeof err));
+  assert_non_null(
+      sl_dns_resolve(r, "MyHost.test.", on_result, &o, err, sizeof err));
   assert_int_equal(o.calls, 0);
   assert_int_equal(sl_dns_timeout_ms(r), 0);
   sl_dns_process(r, -1, 0, 0);
@@ -512,7 +556,8 @@ static void test_resolv_conf(void **state) {
   sl_dns *r;
   (void)state;
   assert_true(fd >= 0);
-  assert_int_equal(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+  assert_int_equal(write(fd, text, sizeof text - 1),
+                   (ssize_t)(sizeof text - 1));
   close(fd);
   memset(&cfg, 0, sizeof cfg);
   cfg.resolv_conf = path;
@@ -557,7 +602,8 @@ static void test_bad_names(void **state) {
   memset(&o, 0, sizeof o);
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     err[0] = '\0';
-    assert_null(sl_dns_resolve(x->r, bad[i].name, on_result, &o, err, sizeof err));
+    assert_null(
+        sl_dns_resolve(x->r, bad[i].name, on_result, &o, err, sizeof err));
     if (strstr(err, bad[i].why) == NULL)
       fail_msg("\"%s\": \"%s\"", bad[i].name, err);
   }
@@ -565,12 +611,13 @@ static void test_bad_names(void **state) {
   label[64] = '\0';
   assert_null(sl_dns_resolve(x->r, label, on_result, &o, err, sizeof err));
   assert_non_null(strstr(err, "longer than 63"));
-  label[63] = '\0';  /* 63 is fine */
+  label[63] = '\0'; /* 63 is fine */
   assert_non_null(sl_dns_resolve(x->r, label, on_result, &o, err, sizeof err));
   for (int i = 0; i < 127; i++) memcpy(longname + 2 * i, "a.", 2);
-  longname[254] = '\0';  /* 254 characters with the final dot: fine */
-  assert_non_null(sl_dns_resolve(x->r, longname, on_result, &o, err, sizeof err));
-  longname[253] = 'b';   /* 254 without a final dot: too long */
+  longname[254] = '\0'; /* 254 characters with the final dot: fine */
+  assert_non_null(
+      sl_dns_resolve(x->r, longname, on_result, &o, err, sizeof err));
+  longname[253] = 'b'; /* 254 without a final dot: too long */
   assert_null(sl_dns_resolve(x->r, longname, on_result, &o, err, sizeof err));
   if (strstr(err, "longer than 253") == NULL) fail_msg("%s", err);
   assert_null(sl_dns_resolve(x->r, NULL, on_result, &o, err, sizeof err));
@@ -631,10 +678,12 @@ static void test_parse_server(void **state) {
     sl_dns_addr a;
     int port = -7;
     err[0] = '\0';
-    assert_int_equal(sl_dns_parse_server(bad[i].s, &a, &port, err, sizeof err), -1);
+    assert_int_equal(sl_dns_parse_server(bad[i].s, &a, &port, err, sizeof err),
+                     -1);
     assert_int_equal(port, -7);
     snprintf(want, sizeof want, "invalid DNS server \"%s\": ", bad[i].s);
-    if (strncmp(err, want, strlen(want)) != 0 || strstr(err, bad[i].why) == NULL)
+    if (strncmp(err, want, strlen(want)) != 0 ||
+        strstr(err, bad[i].why) == NULL)
       fail_msg("\"%s\": \"%s\"", bad[i].s, err);
   }
   assert_int_equal(sl_dns_parse_server(NULL, NULL, NULL, err, sizeof err), -1);
@@ -646,7 +695,7 @@ static void test_new_errors(void **state) {
   (void)state;
   memset(&cfg, 0, sizeof cfg);
   cfg.hosts = "";
-  assert_null(sl_dns_new(&cfg, err, sizeof err));  /* no watch callback */
+  assert_null(sl_dns_new(&cfg, err, sizeof err)); /* no watch callback */
   assert_non_null(strstr(err, "watch"));
   assert_null(sl_dns_new(NULL, err, sizeof err));
   cfg.watch = on_watch;
@@ -673,26 +722,32 @@ static void test_ip_literal_and_format(void **state) {
   static const struct {
     const char *s, *ip;
   } lit[] = {
-      {"127.0.0.1", "127.0.0.1"},   {"127.1", "127.0.0.1"},
-      {"0x7f.1", "127.0.0.1"},      {"2130706433", "127.0.0.1"},
-      {"017700000001", "127.0.0.1"}, {"::1", "::1"},
-      {"[::1]", "::1"},             {"::ffff:1.2.3.4", "::ffff:1.2.3.4"},
+      {"127.0.0.1", "127.0.0.1"},
+      {"127.1", "127.0.0.1"},
+      {"0x7f.1", "127.0.0.1"},
+      {"2130706433", "127.0.0.1"},
+      {"017700000001", "127.0.0.1"},
+      {"::1", "::1"},
+      {"[::1]", "::1"},
+      {"::ffff:1.2.3.4", "::ffff:1.2.3.4"},
       {"[2001:DB8::1]", "2001:db8::1"},
   };
   static const char *const names[] = {
-      "example.com", "1.2.3.4.5", "", "[example]", "[1.2.3.4]", "[::1",
-      "::1]", "1.2.3.4 ", "0x", "256.1.1.1.1",
+      "example.com", "1.2.3.4.5", "",         "[example]", "[1.2.3.4]",
+      "[::1",        "::1]",      "1.2.3.4 ", "0x",        "256.1.1.1.1",
   };
   char buf[SL_DNS_ADDRSTRLEN], tiny[8];
   sl_dns_addr a;
   (void)state;
   for (size_t i = 0; i < sizeof lit / sizeof lit[0]; i++) {
     memset(&a, 0, sizeof a);
-    if (!sl_dns_ip_literal(lit[i].s, &a)) fail_msg("\"%s\" not a literal", lit[i].s);
+    if (!sl_dns_ip_literal(lit[i].s, &a))
+      fail_msg("\"%s\" not a literal", lit[i].s);
     assert_string_equal(sl_dns_format(&a, -1, buf, sizeof buf), lit[i].ip);
   }
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-    if (sl_dns_ip_literal(names[i], &a)) fail_msg("\"%s\" taken as IP", names[i]);
+    if (sl_dns_ip_literal(names[i], &a))
+      fail_msg("\"%s\" taken as IP", names[i]);
   assert_false(sl_dns_ip_literal(NULL, NULL));
   assert_true(sl_dns_ip_literal("10.0.0.1", NULL));
   sl_dns_ip_literal("192.0.2.1", &a);
@@ -723,7 +778,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_server_errors, setup, teardown),
       cmocka_unit_test(test_unreachable),
       cmocka_unit_test(test_ipv6_server),
-      cmocka_unit_test_setup_teardown(test_concurrent_and_cancel, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_concurrent_and_cancel, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_many_lookups, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cancel_then_free, setup, teardown),
       cmocka_unit_test_setup_teardown(test_hosts_file, setup, teardown),
       cmocka_unit_test(test_resolv_conf),

@@ -34,9 +34,9 @@ typedef struct {
 } ident;
 
 static char tmpdir[64];
-static char ca_file[128];       /* the CA trusted through SSL_CERT_FILE */
-static char private_ca[128];    /* a CA only named as an extra CA file */
-static char certdir[128];       /* an empty SSL_CERT_DIR */
+static char ca_file[128];    /* the CA trusted through SSL_CERT_FILE */
+static char private_ca[128]; /* a CA only named as an extra CA file */
+static char certdir[128];    /* an empty SSL_CERT_DIR */
 static ident ca, other_ca, priv_ca;
 
 static void add_ext(X509 *x, X509 *issuer, int nid, const char *value) {
@@ -75,9 +75,8 @@ static ident make_ident(const char *cn, const ident *issuer, const char *san,
   name = X509_get_subject_name(id.cert);
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
                              (const unsigned char *)cn, -1, -1, 0);
-  X509_set_issuer_name(id.cert, issuer != NULL
-                                    ? X509_get_subject_name(issuer->cert)
-                                    : name);
+  X509_set_issuer_name(
+      id.cert, issuer != NULL ? X509_get_subject_name(issuer->cert) : name);
   add_ext(id.cert, NULL, NID_subject_key_identifier, "hash");
   if (issuer == NULL) {
     add_ext(id.cert, NULL, NID_basic_constraints, "critical,CA:TRUE");
@@ -150,9 +149,9 @@ typedef struct {
   SSL_CTX *ctx;
   SSL *ssl;
   BIO *rbio, *wbio;
-  char sni[256];        /* the server name the client sent, "" if none */
+  char sni[256]; /* the server name the client sent, "" if none */
   int got_sni;
-  char alpn_offer[64];  /* the client's ALPN list, wire format */
+  char alpn_offer[64]; /* the client's ALPN list, wire format */
   unsigned alpn_offer_len;
 } server;
 
@@ -323,8 +322,8 @@ static void exchange(session *s, const char *msg, size_t chunk) {
 /* ---- tests ---- */
 
 static void test_success_by_name(void **state) {
-  ident leaf = make_ident("localhost", &ca, "DNS:localhost,IP:127.0.0.1",
-                          -DAY, DAY);
+  ident leaf =
+      make_ident("localhost", &ca, "DNS:localhost,IP:127.0.0.1", -DAY, DAY);
   session s;
   char alpn[32];
   (void)state;
@@ -380,8 +379,8 @@ static void test_tls11_refused(void **state) {
 }
 
 static void test_wrong_host(void **state) {
-  ident leaf = make_ident("localhost", &ca, "DNS:localhost,IP:127.0.0.1",
-                          -DAY, DAY);
+  ident leaf =
+      make_ident("localhost", &ca, "DNS:localhost,IP:127.0.0.1", -DAY, DAY);
   session s;
   (void)state;
   open_session(&s, &leaf, "example.org", NULL, 4096);
@@ -433,24 +432,24 @@ static void test_unknown_ca(void **state) {
   session s;
   (void)state;
   open_session(&s, &leaf, "localhost", NULL, 4096);
-  expect_fail(&s,
-              "certificate verify failed: unable to get local issuer certificate");
+  expect_fail(
+      &s, "certificate verify failed: unable to get local issuer certificate");
   close_session(&s);
   open_session(&s, &self, "localhost", NULL, 4096);
-  expect_fail(&s, "certificate verify failed: self");  /* self-signed */
+  expect_fail(&s, "certificate verify failed: self"); /* self-signed */
   close_session(&s);
   free_ident(&leaf);
   free_ident(&self);
 }
 
 static void test_ip_san(void **state) {
-  ident leaf = make_ident("ip", &ca, "DNS:localhost,IP:127.0.0.1,IP:::1",
-                          -DAY, DAY);
+  ident leaf =
+      make_ident("ip", &ca, "DNS:localhost,IP:127.0.0.1,IP:::1", -DAY, DAY);
   session s;
   (void)state;
   open_session(&s, &leaf, "127.0.0.1", NULL, 4096);
   expect_ok(&s);
-  assert_false(s.sv.got_sni);  /* no SNI for an IP literal */
+  assert_false(s.sv.got_sni); /* no SNI for an IP literal */
   exchange(&s, "by address", 4096);
   close_session(&s);
   open_session(&s, &leaf, "[::1]", NULL, 4096);
@@ -638,7 +637,7 @@ static void test_close_notify(void **state) {
   open_session(&s, &leaf, "localhost", NULL, 4096);
   expect_ok(&s);
   assert_int_equal(sl_tls_close(s.c), SL_TLS_OK);
-  assert_int_equal(sl_tls_close(s.c), SL_TLS_OK);  /* idempotent */
+  assert_int_equal(sl_tls_close(s.c), SL_TLS_OK); /* idempotent */
   assert_true(sl_tls_pending(s.c) > 0);
   assert_int_equal(sl_tls_write(s.c, "late", 4), SL_TLS_CLOSED);
   client_to_server(s.c, &s.sv, 4096);
@@ -669,13 +668,13 @@ static void test_garbage_and_misuse(void **state) {
   assert_non_null(c);
   assert_string_equal(sl_tls_error(c), "");
   assert_string_equal(sl_tls_version(c), "");
-  assert_int_equal(sl_tls_write(c, "x", 1), SL_TLS_AGAIN);  /* before */
+  assert_int_equal(sl_tls_write(c, "x", 1), SL_TLS_AGAIN); /* before */
   assert_int_equal(sl_tls_read(c, buf, sizeof buf), SL_TLS_AGAIN);
   assert_int_equal(sl_tls_handshake(c), SL_TLS_AGAIN);
-  assert_true(sl_tls_pending(c) > 0);  /* the ClientHello */
+  assert_true(sl_tls_pending(c) > 0); /* the ClientHello */
   assert_true(sl_tls_take(c, buf, sizeof buf) > 0);
   assert_int_equal(sl_tls_take(c, buf, 0), 0);
-  assert_int_equal(sl_tls_close(c), SL_TLS_OK);  /* no-op before */
+  assert_int_equal(sl_tls_close(c), SL_TLS_OK); /* no-op before */
   assert_int_equal(sl_tls_feed(c, http, sizeof http - 1), 0);
   assert_int_equal(sl_tls_handshake(c), SL_TLS_ERROR);
   if (strncmp(sl_tls_error(c), "TLS handshake failed: ", 22) != 0)
