@@ -18,8 +18,11 @@
 ** only: no file access.
 **
 ** A lookup asks for A and AAAA at once and gives every address: IPv4 ones
-** first, then IPv6, each in the server's order.  IP literals are never
-** resolved: recognise them with sl_dns_ip_literal() and skip DNS.
+** first, then IPv6, each in the server's order.  The result comes when
+** both have answered or failed: a server that ignores AAAA queries delays
+** it by the resolver timeout (the addresses of the other family are kept).
+** IP literals are never resolved: recognise them with sl_dns_ip_literal()
+** and skip DNS.
 **
 ** Results and the caller's callbacks are delivered from sl_dns_process()
 ** only, never from inside sl_dns_resolve() (a hosts-file hit is queued and

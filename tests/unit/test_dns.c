@@ -40,6 +40,7 @@ static const struct {
     {"both.test", T_AAAA, "2001:db8::10"},
     {"both.test", T_AAAA, "2001:db8::11"},
     {"empty.test", 0, NULL}, /* exists, no address: NOERROR, no answer */
+    {"half.test", T_A, "192.0.2.7"}, /* and AAAA queries go unanswered */
 };
 
 typedef struct {
@@ -110,6 +111,7 @@ static size_t fake_answer(fake *f, const unsigned char *q, size_t n,
   type = q[pos + 1] << 8 | q[pos + 2];
   pos += 5; /* root label, type, class */
   if (strcasecmp(name, "silent.test") == 0) return 0;
+  if (strcasecmp(name, "half.test") == 0 && type == T_AAAA) return 0;
   memcpy(out, q, pos);
   len = pos;
   for (size_t i = 0; i < sizeof zone / sizeof zone[0]; i++) {
@@ -355,6 +357,14 @@ static void test_timeout(void **state) {
       o.error, "lookup silent.test: DNS timeout (no answer from the server)");
   assert_int_equal(x->f.queries, 2);             /* one try each */
   assert_int_equal(sl_dns_timeout_ms(x->r), -1); /* nothing outstanding */
+}
+
+static void test_one_family_unanswered(void **state) {
+  fixture *x = *state;
+  /* The A answer is kept while the AAAA query times out. */
+  outcome o = lookup(x->r, &x->f, "half.test");
+  assert_int_equal(o.status, SL_DNS_OK);
+  assert_string_equal(o.addrs, "192.0.2.7");
 }
 
 static void test_server_errors(void **state) {
@@ -775,6 +785,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_nxdomain, setup, teardown),
       cmocka_unit_test_setup_teardown(test_nodata, setup, teardown),
       cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_one_family_unanswered, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_server_errors, setup, teardown),
       cmocka_unit_test(test_unreachable),
       cmocka_unit_test(test_ipv6_server),
