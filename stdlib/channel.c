@@ -207,6 +207,19 @@ static chan *checkchan(lua_State *L, int idx) {
   return luaL_checkudata(L, idx, SL_CHANNEL_MT);
 }
 
+/*
+** The channel argument of a Lua function of this file, whose upvalue 1 is
+** the channel metatable (cheaper than luaL_checkudata's lookup by name).
+*/
+static chan *argchan(lua_State *L, int idx) {
+  chan *c = lua_touserdata(L, idx);
+  if (c == NULL || !lua_getmetatable(L, idx) ||
+      !lua_rawequal(L, -1, lua_upvalueindex(1)))
+    return checkchan(L, idx);  /* raises the usual message */
+  lua_pop(L, 1);
+  return c;
+}
+
 void sl_chan_new(lua_State *L, int cap) {
   chan *c = lua_newuserdatauv(L, sizeof *c, 1);
   memset(c, 0, sizeof *c);
@@ -259,7 +272,7 @@ static int send_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int ch_send(lua_State *L) {
-  chan *c = checkchan(L, 1);
+  chan *c = argchan(L, 1);
   lua_settop(L, 2);
   if (c->closed) return luaL_error(L, "send on closed channel");
   if (can_send(c)) {
@@ -286,7 +299,7 @@ static int recv_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int ch_receive(lua_State *L) {
-  chan *c = checkchan(L, 1);
+  chan *c = argchan(L, 1);
   if (can_recv(c)) {
     lua_pushboolean(L, do_recv(L, c, 1));
     return 2;
@@ -302,7 +315,7 @@ static int ch_receive(lua_State *L) {
 }
 
 static int ch_close(lua_State *L) {
-  chan *c = checkchan(L, 1);
+  chan *c = argchan(L, 1);
   if (c->closed) return 0;
   c->closed = 1;
   waiter *w;
@@ -312,17 +325,17 @@ static int ch_close(lua_State *L) {
 }
 
 static int ch_len(lua_State *L) {
-  lua_pushinteger(L, checkchan(L, 1)->count);
+  lua_pushinteger(L, argchan(L, 1)->count);
   return 1;
 }
 
 static int ch_cap(lua_State *L) {
-  lua_pushinteger(L, checkchan(L, 1)->cap);
+  lua_pushinteger(L, argchan(L, 1)->cap);
   return 1;
 }
 
 static int new_case(lua_State *L, int op) {
-  chan *c = checkchan(L, 1);
+  chan *c = argchan(L, 1);
   lua_settop(L, 2);
   chcase *k = lua_newuserdatauv(L, sizeof *k, 2);
   k->ch = c;
@@ -331,7 +344,8 @@ static int new_case(lua_State *L, int op) {
   lua_setiuservalue(L, -2, 1);
   lua_pushvalue(L, 2);
   lua_setiuservalue(L, -2, 2);
-  luaL_setmetatable(L, CASE_MT);
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_setmetatable(L, -2);
   return 1;
 }
 
@@ -415,7 +429,10 @@ static int ch_select(lua_State *L) {
   luaL_checkstack(L, 2 * n + 8, "too many cases");
   for (int i = 1; i <= n; i++) {
     lua_rawgeti(L, 1, i);
-    if (luaL_testudata(L, -1, CASE_MT) == NULL)
+    int hasmt = lua_getmetatable(L, -1);
+    int iscase = hasmt && lua_rawequal(L, -1, lua_upvalueindex(2));
+    if (hasmt) lua_pop(L, 1);
+    if (!iscase)
       return luaL_error(L, "channel.select: case %d is not a channel case "
                         "(ch:case_send(v) or ch:case_receive()), got %s",
                         i, luaL_typename(L, -1));
@@ -501,13 +518,15 @@ static const luaL_Reg ch_funcs[] = {
 int luaopen_channel(lua_State *L) {
   rng_seed();
   sl_sched_get(L);
-  if (luaL_newmetatable(L, SL_CHANNEL_MT)) {
-    luaL_newlib(L, ch_methods);
-    lua_setfield(L, -2, "__index");
-  }
-  lua_pop(L, 1);
+  luaL_newmetatable(L, SL_CHANNEL_MT);
   luaL_newmetatable(L, CASE_MT);
-  lua_pop(L, 1);
-  luaL_newlib(L, ch_funcs);
+  lua_newtable(L);  /* methods */
+  lua_pushvalue(L, -3);
+  lua_pushvalue(L, -3);
+  luaL_setfuncs(L, ch_methods, 2);
+  lua_setfield(L, -3, "__index");
+  lua_newtable(L);  /* the module */
+  lua_insert(L, -3);
+  luaL_setfuncs(L, ch_funcs, 2);
   return 1;
 }

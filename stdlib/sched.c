@@ -76,6 +76,7 @@ struct sl_sched {
 static char sched_key;   /* registry key of the scheduler userdata */
 static char parked;      /* extra space mark of a parked coroutine */
 static lua_State *volatile running_thread;
+static sl_sched *running_sched;  /* the scheduler running a task */
 
 #define XS(co) (*(void **)lua_getextraspace(co))
 
@@ -316,8 +317,8 @@ static int co_spawn(lua_State *L) {
 }
 
 sl_task *sl_sched_self(lua_State *L, const char *what) {
-  sl_sched *S = sl_sched_get(L);
-  if (S->current == NULL || S->L == L)
+  sl_sched *S = running_sched;
+  if (S == NULL || S->current == NULL || S->L == L)
     luaL_error(L, "%s: cannot block here (not inside a task)", what);
   if (!lua_isyieldable(L) || !S->chain_ok)
     luaL_error(L, "%s: cannot block here (attempt to yield across a "
@@ -327,7 +328,7 @@ sl_task *sl_sched_self(lua_State *L, const char *what) {
 
 int sl_sched_block(lua_State *L, const char *what, lua_KFunction k,
                    lua_KContext ctx) {
-  sl_sched *S = sl_sched_get(L);
+  sl_sched *S = running_sched;
   sl_task *t = S->current;
   t->what = what;
   t->wl = L;
@@ -426,7 +427,10 @@ static int resume_task(sl_sched *S, sl_task *t) {
   S->current = t;
   S->chain_ok = 1;
   running_thread = co;
+  sl_sched *saved = running_sched;
+  running_sched = S;
   int st = lua_resume(co, S->L, nargs, &nres);
+  running_sched = saved;
   running_thread = NULL;
   S->current = NULL;
   if (st == LUA_YIELD) {

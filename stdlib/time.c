@@ -78,6 +78,8 @@ static int getduration(lua_State *L, int idx, int64_t *ns, char *err,
   }
 }
 
+static void pushdurstring(lua_State *L, int64_t d);
+
 /*
 ** The duration argument of `fn`: on success returns 0 and sets *ns; on
 ** failure pushes nil and an INVALID error and returns 2.  `positive`: 1 if
@@ -88,12 +90,12 @@ static int argduration(lua_State *L, int idx, const char *fn, int positive,
   char err[160];
   if (getduration(L, idx, ns, err, sizeof err) != 0)
     return sl_fail(L, SL_INVALID, "%s: %s", fn, err);
-  if (positive > 0 && *ns <= 0)
-    return sl_fail(L, SL_INVALID, "%s: duration must be positive, got %"
-                   PRId64 "ns", fn, *ns);
-  if (positive == 0 && *ns < 0)
-    return sl_fail(L, SL_INVALID, "%s: duration must not be negative, got %"
-                   PRId64 "ns", fn, *ns);
+  if ((positive > 0 && *ns <= 0) || (positive == 0 && *ns < 0)) {
+    pushdurstring(L, *ns);
+    return sl_fail(L, SL_INVALID, "%s: duration must %s, got %s", fn,
+                   positive > 0 ? "be positive" : "not be negative",
+                   lua_tostring(L, -1));
+  }
   return 0;
 }
 

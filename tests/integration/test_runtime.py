@@ -1,0 +1,111 @@
+"""The scheduler seen from outside: exit codes and reports on stderr."""
+import textwrap
+
+
+def script(tmp_path, body, name="prog.lua"):
+    (tmp_path / name).write_text(textwrap.dedent(body))
+    return name  # run with cwd=tmp_path: short names in messages
+
+
+def test_deadlock_report(run, tmp_path):
+    path = script(tmp_path, """\
+        local a, b = channel.new(), channel.new()
+        coroutine.spawn(function()
+          a:send(1)
+        end)
+        coroutine.spawn(function()
+          channel.select{b:case_receive()}
+        end)
+        time.sleep("1ms")
+        b:receive()
+        """)
+    r = run(path, cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stdout == ""
+    lines = r.stderr.splitlines()
+    assert lines[0] == "sandlua: deadlock: all tasks are blocked"
+    assert f"  task 1 (main): channel.receive at {path}:9" in lines
+    assert f"  task 2: channel.send at {path}:3" in lines
+    assert f"  task 3: channel.select at {path}:6" in lines
+    assert len(lines) == 4
+
+
+def test_deadlock_inside_coroutine_names_its_line(run, tmp_path):
+    path = script(tmp_path, """\
+        local gen = coroutine.wrap(function()
+          channel.new():receive()
+        end)
+        gen()
+        """)
+    r = run(path, cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == [
+        "sandlua: deadlock: all tasks are blocked",
+        f"  task 1 (main): channel.receive at {path}:2"]
+
+
+def test_error_in_spawned_task_ends_program(run, tmp_path):
+    path = script(tmp_path, """\
+        coroutine.spawn(function()
+          local t = nil
+          return t.field
+        end)
+        time.sleep("1ms")
+        print("not reached")
+        """)
+    r = run(path, cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stdout == ""
+    assert r.stderr.startswith(f"sandlua: {path}:3: attempt to index a nil "
+                               "value (local 't')\nstack traceback:\n")
+    assert f"{path}:3: in function <{path}:1>" in r.stderr
+
+
+def test_error_object_in_task(run, tmp_path):
+    path = script(tmp_path, """\
+        coroutine.spawn(function() error(errors.new("custom failure")) end)
+        time.sleep(0)
+        """)
+    r = run(path, cwd=tmp_path)
+    assert r.returncode == 1
+    assert "custom failure" in r.stderr
+    assert "stack traceback:" in r.stderr
+
+
+def test_program_ends_when_main_returns(run, tmp_path):
+    path = script(tmp_path, """\
+        coroutine.spawn(function()
+          time.sleep("10s")
+          print("never")
+        end)
+        coroutine.spawn(function() channel.new():receive() end)
+        print("main done")
+        """)
+    r = run(path, timeout=5, cwd=tmp_path)
+    assert r.returncode == 0
+    assert r.stdout == "main done\n"
+    assert r.stderr == ""
+
+
+def test_tasks_run_under_e_and_results(run):
+    r = run("-e", "local c = channel.new() "
+            "coroutine.spawn(function() c:send('hi') end) print(c:receive())")
+    assert r.returncode == 0
+    assert r.stdout == "hi\ttrue\n"
+
+
+def test_blocking_in_gc_at_exit(run, tmp_path):
+    path = script(tmp_path, """\
+        setmetatable({}, {__gc = function()
+          local ok, err = pcall(time.sleep, "1ms")
+          io.stderr:write(tostring(err), "\\n")
+        end})
+        """)
+    r = run(path, cwd=tmp_path)
+    assert r.returncode == 0
+    assert "time.sleep: cannot block here (not inside a task)" in r.stderr
+
+
+def test_repl_tasks(run):
+    r = run("-i", input="c = channel.new(1)\nc:send(5)\nprint(c:receive())\n")
+    assert "5\ttrue" in r.stdout
