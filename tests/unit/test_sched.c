@@ -1,0 +1,225 @@
+/*
+** Unit tests of stdlib/sched.c's C API, used the way a socket module uses
+** it: block a task from a C function, wake it from a timer callback or from
+** an lws callback inside lws_service, results pushed on the task's thread.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "../../stdlib/sched.h"
+#include "../../stdlib/sl.h"
+
+static lua_State *newstate(void) {
+  lua_State *L = luaL_newstate();
+  assert_non_null(L);
+  luaL_openlibs(L);
+  sl_openlibs(L);
+  return L;
+}
+
+/* Run `code` as the main task; returns the status, result or message on
+** top. */
+static int run(lua_State *L, const char *code) {
+  if (luaL_loadstring(L, code) != LUA_OK) fail_msg("%s", lua_tostring(L, -1));
+  return sl_sched_run(L, 0, 1);
+}
+
+/* {======================================================
+** Timers: order, never early, stop
+** ======================================================= */
+
+#define NTIMERS 300
+
+typedef struct tstate {
+  sl_timer tm[NTIMERS];
+  int64_t due[NTIMERS];
+  int stopped[NTIMERS];
+  int fired_order[NTIMERS];
+  int nfired, nwant;
+  int early;
+  sl_task *task;
+} tstate;
+
+static tstate *TS;
+
+static void timer_cb(sl_timer *tm) {
+  int i = (int)(tm - TS->tm);
+  if (sl_now_ns() < tm->due) TS->early++;
+  TS->fired_order[TS->nfired++] = i;
+  if (TS->nfired == TS->nwant) {
+    lua_State *wl = sl_task_thread(TS->task);
+    lua_pushinteger(wl, TS->nfired);
+    sl_sched_wake(TS->task);
+  }
+}
+
+static int wait_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  (void)L;
+  return 1;  /* what the waker pushed */
+}
+
+static int l_wait_timers(lua_State *L) {
+  TS->task = sl_sched_self(L, "wait_timers");
+  sl_sched *S = sl_task_sched(TS->task);
+  unsigned seed = 7;
+  for (int i = 0; i < NTIMERS; i++) {
+    sl_timer_init(&TS->tm[i]);
+    int64_t ns = (int64_t)(rand_r(&seed) % 3000) * 1000;  /* 0..3 ms */
+    sl_timer_start(S, &TS->tm[i], ns, timer_cb);
+    TS->due[i] = TS->tm[i].due;
+  }
+  for (int i = 0; i < NTIMERS; i += 3) {  /* stop a third, re-arm some */
+    assert_int_equal(sl_timer_stop(&TS->tm[i]), 1);
+    assert_int_equal(sl_timer_stop(&TS->tm[i]), 0);
+    TS->stopped[i] = 1;
+  }
+  TS->nwant = NTIMERS - (NTIMERS + 2) / 3;
+  return sl_sched_block(L, "wait_timers", wait_k, 0);
+}
+
+static void test_timers_order_and_stop(void **state) {
+  (void)state;
+  tstate ts;
+  memset(&ts, 0, sizeof ts);
+  TS = &ts;
+  lua_State *L = newstate();
+  lua_register(L, "wait_timers", l_wait_timers);
+  assert_int_equal(run(L, "return wait_timers()"), LUA_OK);
+  assert_int_equal(lua_tointeger(L, -1), ts.nwant);
+  assert_int_equal(ts.nfired, ts.nwant);
+  assert_int_equal(ts.early, 0);
+  for (int k = 0; k < ts.nfired; k++) {
+    int i = ts.fired_order[k];
+    assert_false(ts.stopped[i]);
+    if (k > 0) assert_true(ts.due[ts.fired_order[k - 1]] <= ts.due[i]);
+  }
+  lua_close(L);
+}
+
+/* }====================================================== */
+
+/* {======================================================
+** A wake-up from an lws callback inside lws_service
+** ======================================================= */
+
+typedef struct lwswake {
+  lws_sorted_usec_list_t sul;
+  sl_task *task;
+  sl_sched *S;
+} lwswake;
+
+static lwswake LW;
+
+/* As a socket callback would: runs inside lws_service, wakes the task. */
+static void lws_cb(lws_sorted_usec_list_t *sul) {
+  lwswake *w = lws_container_of(sul, lwswake, sul);
+  lua_pushliteral(sl_task_thread(w->task), "woken by lws");
+  sl_sched_release(w->S);
+  sl_sched_wake(w->task);
+}
+
+static int l_wait_lws(lua_State *L) {
+  struct lws_context *ctx = sl_sched_lws(L);
+  assert_ptr_equal(ctx, sl_sched_lws(L));  /* one context */
+  LW.task = sl_sched_self(L, "wait_lws");
+  LW.S = sl_task_sched(LW.task);
+  sl_sched_hold(LW.S);  /* an open "socket": not a deadlock */
+  lws_sul_schedule(ctx, 0, &LW.sul, lws_cb, 2000);
+  return sl_sched_block(L, "wait_lws", wait_k, 0);
+}
+
+static void test_wake_from_lws_callback(void **state) {
+  (void)state;
+  lua_State *L = newstate();
+  memset(&LW, 0, sizeof LW);
+  lua_register(L, "wait_lws", l_wait_lws);
+  /* without lws_cancel_service the loop would stay in poll() forever */
+  assert_int_equal(run(L, "return wait_lws()"), LUA_OK);
+  assert_string_equal(lua_tostring(L, -1), "woken by lws");
+  lua_close(L);
+}
+
+/* }====================================================== */
+
+/* {======================================================
+** Errors: deadlock, blocking outside a task, errors in tasks
+** ======================================================= */
+
+static void test_deadlock_message(void **state) {
+  (void)state;
+  lua_State *L = newstate();
+  assert_int_equal(run(L, "local c = channel.new()\n"
+                          "coroutine.spawn(function() c:send(1) end)\n"
+                          "channel.new():receive()"),
+                   LUA_ERRRUN);
+  const char *msg = lua_tostring(L, -1);
+  assert_non_null(strstr(msg, "deadlock: all tasks are blocked\n"));
+  assert_non_null(strstr(msg, "task 1 (main): channel.receive at "
+                              "[string \"local c = channel.new()...\"]:3"));
+  assert_non_null(strstr(msg, "task 2: channel.send at"));
+  lua_pop(L, 1);
+  /* the state stays usable: a new main task runs */
+  assert_int_equal(run(L, "return 1 + 1"), LUA_OK);
+  assert_int_equal(lua_tointeger(L, -1), 2);
+  lua_close(L);
+}
+
+static void test_block_outside_task(void **state) {
+  (void)state;
+  lua_State *L = newstate();
+  luaL_loadstring(L, "channel.new():receive()");
+  assert_int_equal(lua_pcall(L, 0, 0, 0), LUA_ERRRUN);
+  assert_non_null(strstr(lua_tostring(L, -1),
+                         "channel.receive: cannot block here (not inside "
+                         "a task)"));
+  lua_close(L);
+}
+
+static void test_error_in_spawned_task(void **state) {
+  (void)state;
+  lua_State *L = newstate();
+  assert_int_equal(run(L, "coroutine.spawn(function() error('in task') end)\n"
+                          "time.sleep('1ms')\nreturn 'not reached'"),
+                   LUA_ERRRUN);
+  const char *msg = lua_tostring(L, -1);
+  assert_non_null(strstr(msg, "in task\nstack traceback:\n"));
+  lua_close(L);
+}
+
+static void test_results_and_arguments(void **state) {
+  (void)state;
+  lua_State *L = newstate();
+  luaL_loadstring(L, "local a, b = ...; time.sleep(0); return b, a");
+  lua_pushinteger(L, 1);
+  lua_pushinteger(L, 2);
+  assert_int_equal(sl_sched_run(L, 2, 3), LUA_OK);
+  assert_int_equal(lua_gettop(L), 3);
+  assert_int_equal(lua_tointeger(L, 1), 2);
+  assert_int_equal(lua_tointeger(L, 2), 1);
+  assert_true(lua_isnil(L, 3));
+  lua_close(L);
+}
+
+/* }====================================================== */
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_timers_order_and_stop),
+    cmocka_unit_test(test_wake_from_lws_callback),
+    cmocka_unit_test(test_deadlock_message),
+    cmocka_unit_test(test_block_outside_task),
+    cmocka_unit_test(test_error_in_spawned_task),
+    cmocka_unit_test(test_results_and_arguments),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
