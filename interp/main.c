@@ -33,7 +33,6 @@ enum {
   HAS_BIGE = 16   /* -E */
 };
 
-static lua_State *globalL = NULL;
 
 /* {======================================================
 ** Reporting
@@ -102,9 +101,10 @@ static void lstop(lua_State *L, lua_Debug *ar) {
 static void laction(int i) {
   int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
   signal(i, SIG_DFL);
-  lua_sethook(globalL, lstop, flag, 1);
+  /* Lua code runs only in tasks: stop the running one, or the loop */
   lua_State *task = sl_sched_running_thread();
   if (task != NULL) lua_sethook(task, lstop, flag, 1);
+  else sl_sched_interrupt();
 }
 
 /*
@@ -113,7 +113,6 @@ static void laction(int i) {
 ** message with its traceback.
 */
 static int docall(lua_State *L, int narg, int nres) {
-  globalL = L;
   signal(SIGINT, laction);
   int status = sl_sched_run(L, narg, nres);
   signal(SIGINT, SIG_DFL);

@@ -18,6 +18,7 @@
 #include "sched.h"
 
 #include <stddef.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -77,6 +78,10 @@ static char sched_key;   /* registry key of the scheduler userdata */
 static char parked;      /* extra space mark of a parked coroutine */
 static lua_State *volatile running_thread;
 static sl_sched *running_sched;  /* the scheduler running a task */
+static struct lws_context *volatile waiting_ctx;  /* in lws_service */
+static volatile sig_atomic_t interrupted;
+
+#define MAX_WAIT_NS (INT64_C(3600) * 1000000000)  /* longest single wait */
 
 #define XS(co) (*(void **)lua_getextraspace(co))
 
@@ -92,6 +97,12 @@ int64_t sl_now_ns(void) {
 }
 
 lua_State *sl_sched_running_thread(void) { return running_thread; }
+
+void sl_sched_interrupt(void) {
+  interrupted = 1;
+  struct lws_context *ctx = waiting_ctx;
+  if (ctx != NULL) lws_cancel_service(ctx);  /* an eventfd write */
+}
 lua_State *sl_task_thread(sl_task *t) { return t->wl; }
 sl_sched *sl_task_sched(sl_task *t) { return t->S; }
 void *sl_task_scratch(sl_task *t) { return t->scratch.bytes; }
@@ -158,7 +169,9 @@ void sl_timer_start(sl_sched *S, sl_timer *t, int64_t ns, sl_timer_cb cb) {
   }
   t->S = S;
   t->cb = cb;
-  t->due = sl_now_ns() + (ns > 0 ? ns : 0);
+  int64_t now = sl_now_ns();
+  if (ns < 0) ns = 0;
+  t->due = ns > INT64_MAX - now ? INT64_MAX : now + ns;
   t->idx = S->nheap;
   S->heap[S->nheap++] = t;
   heap_up(S, t->idx);
@@ -241,11 +254,14 @@ static int wait_events(sl_sched *S) {
   if (S->nheap > 0) {
     int64_t d = S->heap[0]->due - sl_now_ns();
     if (d <= 0) return 0;
+    if (d > MAX_WAIT_NS) d = MAX_WAIT_NS;  /* re-armed on the next turn */
     lws_sul_schedule(S->ctx, 0, &S->sul, sul_cb,
                      (lws_usec_t)(d / 1000 + 1000));
   }
   S->in_service = 1;
-  lws_service(S->ctx, 0);
+  waiting_ctx = S->ctx;
+  if (!interrupted) lws_service(S->ctx, 0);
+  waiting_ctx = NULL;
   S->in_service = 0;
   S->last_poll = sl_now_ns();
   return 0;
@@ -462,6 +478,11 @@ static int resume_task(sl_sched *S, sl_task *t) {
 
 static int loop(sl_sched *S) {
   for (;;) {
+    if (interrupted) {
+      interrupted = 0;
+      lua_pushliteral(S->L, "interrupted!");
+      return LUA_ERRRUN;
+    }
     if (S->nheap > 0) fire_due(S, sl_now_ns());
     for (int n = S->nrunq; n > 0 && S->nrunq > 0; n--) {
       int st = resume_task(S, runq_pop(S));

@@ -95,6 +95,13 @@ int sl_sched_run(lua_State *L, int narg, int nres);
 ** to set a hook on what runs). */
 lua_State *sl_sched_running_thread(void);
 
+/*
+** For a SIGINT handler when no task runs (sl_sched_running_thread() is
+** NULL): the loop stops waiting and sl_sched_run returns "interrupted!".
+** Async-signal-safe.
+*/
+void sl_sched_interrupt(void);
+
 /* }====================================================== */
 
 /* {======================================================

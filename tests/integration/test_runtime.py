@@ -109,3 +109,31 @@ def test_blocking_in_gc_at_exit(run, tmp_path):
 def test_repl_tasks(run):
     r = run("-i", input="c = channel.new(1)\nc:send(5)\nprint(c:receive())\n")
     assert "5\ttrue" in r.stdout
+
+
+def _interrupt(sandlua, tmp_path, body):
+    import signal
+    import subprocess
+    import time
+    (tmp_path / "prog.lua").write_text(body)
+    p = subprocess.Popen([sandlua, "prog.lua"], cwd=tmp_path, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.3)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=5)
+    return p.returncode, err
+
+
+def test_sigint_while_every_task_waits(sandlua, tmp_path):
+    rc, err = _interrupt(sandlua, tmp_path, 'time.sleep("20s")\n')
+    assert rc == 1
+    assert err == "sandlua: interrupted!\n"
+
+
+def test_sigint_in_a_busy_task(sandlua, tmp_path):
+    rc, err = _interrupt(sandlua, tmp_path,
+                         "coroutine.spawn(function() while true do end end)\n"
+                         "time.sleep(0)\n")
+    assert rc == 1
+    assert err.startswith("sandlua: interrupted!\nstack traceback:\n")
+    assert "prog.lua:1: in function <prog.lua:1>" in err
