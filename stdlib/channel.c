@@ -221,7 +221,7 @@ static chan *argchan(lua_State *L, int idx) {
 }
 
 void sl_chan_new(lua_State *L, int cap) {
-  chan *c = lua_newuserdatauv(L, sizeof *c, 1);
+  chan *c = lua_newuserdatauv(L, sizeof *c, 2);
   memset(c, 0, sizeof *c);
   c->cap = cap;
   if (cap > 0) {
@@ -229,6 +229,11 @@ void sl_chan_new(lua_State *L, int cap) {
     lua_setiuservalue(L, -2, 1);
   }
   luaL_setmetatable(L, SL_CHANNEL_MT);
+}
+
+void sl_chan_setowner(lua_State *L, int chidx) {
+  checkchan(L, chidx);
+  lua_setiuservalue(L, chidx, 2);  /* chidx is resolved before the pop */
 }
 
 int sl_chan_trysend(lua_State *L, int chidx, int vidx) {

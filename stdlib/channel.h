@@ -19,6 +19,12 @@ void sl_chan_new(lua_State *L, int cap);
 */
 int sl_chan_trysend(lua_State *L, int chidx, int vidx);
 
+/*
+** Make the channel at `chidx` keep the value at the top alive (popped): the
+** timer behind time.after lives as long as its channel.
+*/
+void sl_chan_setowner(lua_State *L, int chidx);
+
 /* Drop every value buffered in the channel at `chidx`. */
 void sl_chan_drain(lua_State *L, int chidx);
 

@@ -4,8 +4,8 @@
 **
 ** Durations are int64 nanoseconds, given as numbers, Go strings ("1h30m",
 ** "250ms") or Duration values.  A timer or ticker is a userdata holding an
-** sl_timer and, as user value, its channel (buffer 1); it is anchored in the
-** registry while armed, so an unreferenced time.after still fires.
+** sl_timer and, as user value, its channel (buffer 1); see timers_key for
+** how long it lives.
 */
 #include <inttypes.h>
 #include <math.h>
@@ -406,42 +406,39 @@ typedef struct ltimer {
   sl_timer tm;
   sl_sched *S;
   int64_t period;  /* tickers */
-  int ref;         /* anchor while armed, else LUA_NOREF */
 } ltimer;
+
+/*
+** Timers are not anchored: a timer and its channel reference each other
+** (the timer's user value, the channel's owner), so an armed timer lives as
+** long as either is reachable (a task waiting on the channel holds it) and
+** is collected with them otherwise, its __gc disarming it (Go 1.23).  A
+** weak table maps each ltimer to its userdata for the callback.
+*/
+static char timers_key;
 
 static ltimer *totimer(sl_timer *tm) {
   return (ltimer *)((char *)tm - offsetof(ltimer, tm));
 }
 
-static void anchor(lua_State *L, ltimer *t, int idx) {
-  if (t->ref != LUA_NOREF) return;
-  lua_pushvalue(L, idx);
-  t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-}
-
-static void unanchor(lua_State *L, ltimer *t) {
-  if (t->ref == LUA_NOREF) return;
-  luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
-  t->ref = LUA_NOREF;
-}
-
 static void timer_fire(sl_timer *tm) {
   ltimer *t = totimer(tm);
   lua_State *L = sl_sched_state(t->S);
-  int ref = t->ref;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, ref);  /* the timer */
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &timers_key);
+  if (lua_rawgetp(L, -1, t) != LUA_TUSERDATA) {  /* being collected */
+    lua_pop(L, 2);
+    return;
+  }
   if (t->period > 0) {  /* re-arm first, dropping ticks we are late for */
     int64_t now = sl_now_ns();
     int64_t next = tm->due + t->period;
     if (next <= now) next = now + t->period - (now - tm->due) % t->period;
     sl_timer_start(t->S, tm, next - now, timer_fire);
-  } else {
-    unanchor(L, t);
   }
   lua_getiuservalue(L, -1, 1);  /* its channel */
   pushtime(L);
   sl_chan_trysend(L, -2, -1);   /* full: the reader is late, drop it */
-  lua_pop(L, 3);
+  lua_pop(L, 4);
 }
 
 static ltimer *newtimer(lua_State *L, int64_t ns, int64_t period,
@@ -450,11 +447,15 @@ static ltimer *newtimer(lua_State *L, int64_t ns, int64_t period,
   sl_timer_init(&t->tm);
   t->S = sl_sched_get(L);
   t->period = period;
-  t->ref = LUA_NOREF;
   luaL_setmetatable(L, mt);
   sl_chan_new(L, 1);
-  lua_setiuservalue(L, -2, 1);
-  anchor(L, t, -1);
+  lua_pushvalue(L, -2);
+  sl_chan_setowner(L, -2);      /* channel -> timer */
+  lua_setiuservalue(L, -2, 1);  /* timer -> channel */
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &timers_key);
+  lua_pushvalue(L, -2);
+  lua_rawsetp(L, -2, t);
+  lua_pop(L, 1);
   sl_timer_start(t->S, &t->tm, ns, timer_fire);
   return t;
 }
@@ -500,7 +501,6 @@ static int tr_channel(lua_State *L) {
 static int tr_stop(lua_State *L) {
   ltimer *t = checkanytimer(L);
   int was = sl_timer_stop(&t->tm);
-  unanchor(L, t);
   lua_getiuservalue(L, 1, 1);
   sl_chan_drain(L, -1);
   lua_pushboolean(L, was);
@@ -517,7 +517,6 @@ static int tr_reset(lua_State *L) {
   sl_chan_drain(L, -1);
   lua_pop(L, 1);
   if (t->period > 0) t->period = ns;
-  anchor(L, t, 1);
   sl_timer_start(t->S, &t->tm, ns, timer_fire);
   lua_pushboolean(L, was);
   return 1;
@@ -600,6 +599,15 @@ int luaopen_time(lua_State *L) {
   newclass(L, TIME_MT, tm_meta, tm_methods);
   newclass(L, TIMER_MT, tr_meta, tr_methods);
   newclass(L, TICKER_MT, tr_meta, tr_methods);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &timers_key) != LUA_TTABLE) {
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &timers_key);
+  }
+  lua_pop(L, 1);
   luaL_newlib(L, t_funcs);
   static const struct { const char *name; int64_t ns; } units[] = {
     {"NANOSECOND", UNITS_NANOSECOND}, {"MICROSECOND", UNITS_MICROSECOND},
