@@ -244,12 +244,23 @@ static void sul_cb(lws_sorted_usec_list_t *sul) {
 }
 
 /*
-** Wait in lws_service for a socket event or the earliest timer.  lws rounds
+** Wait for a socket event or the earliest timer.  lws rounds
 ** the poll timeout down to whole milliseconds and then spins with poll(0)
 ** until the sul is due; asking for one millisecond more than needed makes
 ** that first poll long enough, at the price of waking up to 1 ms late.
 */
 static int wait_events(sl_sched *S) {
+  if (S->holds == 0 && S->nheap > 0) {
+    /*
+    ** No socket can wake a task, only timers: sleep to the earliest
+    ** deadline with nanosecond precision, without lws (a signal ends
+    ** the sleep early; the loop looks at the clock again).
+    */
+    int64_t due = S->heap[0]->due;
+    struct timespec ts = {(time_t)(due / 1000000000), (long)(due % 1000000000)};
+    if (!interrupted) clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+    return 0;
+  }
   if (ensure_ctx(S) == NULL) return -1;
   if (S->nheap > 0) {
     int64_t d = S->heap[0]->due - sl_now_ns();

@@ -7,8 +7,10 @@
 ** blocking call made from C yields its task to the scheduler; whatever makes
 ** it ready (a channel peer, a timer, a socket callback) wakes it.  When no
 ** task is runnable the scheduler waits in lws_service(), so sockets and
-** timers share one loop.  Switching between runnable tasks costs no system
-** call.
+** timers share one loop; while no socket is held (sl_sched_hold) it sleeps
+** to the next timer with clock_nanosleep instead (lws' poll() only has
+** millisecond resolution).  Switching between runnable tasks costs no
+** system call.
 **
 ** Blocking from a C function (a Lua-facing function of any module):
 **
@@ -45,8 +47,9 @@
 ** one protocol, SL_SCHED_PROTOCOL, whose callback dispatches every event of a
 ** wsi to the sl_io given as the wsi's opaque user data
 ** (lws_client_connect_info.opaque_user_data).  A module that keeps a socket
-** open that may wake a task calls sl_sched_hold() (and sl_sched_release()
-** when it closes), so the deadlock check knows something can still happen.
+** open calls sl_sched_hold() (and sl_sched_release() when its wsi is
+** destroyed): while anything is held the loop waits in lws_service, and
+** the deadlock check knows something can still happen.
 **
 ** All of this is single-threaded: call it only from the loop's thread.
 */

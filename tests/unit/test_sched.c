@@ -45,6 +45,7 @@ typedef struct tstate {
   int fired_order[NTIMERS];
   int nfired, nwant;
   int early;
+  int hold;  /* keep a "socket" open: wait in lws_service */
   sl_task *task;
 } tstate;
 
@@ -55,6 +56,7 @@ static void timer_cb(sl_timer *tm) {
   if (sl_now_ns() < tm->due) TS->early++;
   TS->fired_order[TS->nfired++] = i;
   if (TS->nfired == TS->nwant) {
+    if (TS->hold) sl_sched_release(sl_task_sched(TS->task));
     lua_State *wl = sl_task_thread(TS->task);
     lua_pushinteger(wl, TS->nfired);
     sl_sched_wake(TS->task);
@@ -84,13 +86,14 @@ static int l_wait_timers(lua_State *L) {
     TS->stopped[i] = 1;
   }
   TS->nwant = NTIMERS - (NTIMERS + 2) / 3;
+  if (TS->hold) sl_sched_hold(S);
   return sl_sched_block(L, "wait_timers", wait_k, 0);
 }
 
-static void test_timers_order_and_stop(void **state) {
-  (void)state;
+static void timers_order_and_stop(int hold) {
   tstate ts;
   memset(&ts, 0, sizeof ts);
+  ts.hold = hold;
   TS = &ts;
   lua_State *L = newstate();
   lua_register(L, "wait_timers", l_wait_timers);
@@ -104,6 +107,18 @@ static void test_timers_order_and_stop(void **state) {
     if (k > 0) assert_true(ts.due[ts.fired_order[k - 1]] <= ts.due[i]);
   }
   lua_close(L);
+}
+
+/* Only timers: the loop sleeps with clock_nanosleep. */
+static void test_timers_order_and_stop(void **state) {
+  (void)state;
+  timers_order_and_stop(0);
+}
+
+/* A socket is open: the loop waits in lws_service, timers on one sul. */
+static void test_timers_in_lws_loop(void **state) {
+  (void)state;
+  timers_order_and_stop(1);
 }
 
 /* }====================================================== */
@@ -215,6 +230,7 @@ static void test_results_and_arguments(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_timers_order_and_stop),
+    cmocka_unit_test(test_timers_in_lws_loop),
     cmocka_unit_test(test_wake_from_lws_callback),
     cmocka_unit_test(test_deadlock_message),
     cmocka_unit_test(test_block_outside_task),
