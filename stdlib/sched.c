@@ -59,6 +59,7 @@ struct sl_sched {
   sl_task *main;            /* main task of the current run */
   int main_nres;
   int main_done;
+  int loop_status;
   int running;              /* inside sl_sched_run */
   int chain_ok;             /* every thread from the task down can yield */
   int blocking;             /* a blocking yield is on its way up */
@@ -524,6 +525,14 @@ static int loop(sl_sched *S) {
   }
 }
 
+/* The loop under lua_pcall: its status in S->loop_status, a message on
+** top when it is an error. */
+static int loop_protected(lua_State *L) {
+  sl_sched *S = lua_touserdata(L, 1);
+  S->loop_status = loop(S);
+  return S->loop_status == LUA_OK ? 0 : 1;
+}
+
 int sl_sched_run(lua_State *L, int narg, int nres) {
   sl_sched *S = sl_sched_get(L);
   if (S->running || L != S->L) {
@@ -540,7 +549,18 @@ int sl_sched_run(lua_State *L, int narg, int nres) {
   S->main = t;
   S->main_done = 0;
   S->running = 1;
-  int st = loop(S);
+  lua_pushcfunction(L, loop_protected);
+  lua_pushlightuserdata(L, S);
+  int st = lua_pcall(L, 1, 1, 0);
+  if (st == LUA_OK) {
+    st = S->loop_status;
+    if (st == LUA_OK) lua_pop(L, 1);
+  } else {  /* raised by a timer callback or while reporting */
+    S->current = NULL;
+    S->blocking = 0;
+    running_sched = NULL;
+    running_thread = NULL;
+  }
   S->running = 0;
   S->main = NULL;
   if (st == LUA_OK) {
@@ -550,7 +570,12 @@ int sl_sched_run(lua_State *L, int narg, int nres) {
       lua_pop(co, n - nres);
       n = nres;
     }
-    luaL_checkstack(L, nres + 1, "too many results");
+    if (!lua_checkstack(L, nres + 1)) {
+      lua_pop(co, n);
+      lua_pushliteral(L, "too many results");
+      lua_remove(L, base);
+      return LUA_ERRRUN;
+    }
     lua_xmove(co, L, n);
     for (; n < nres; n++) lua_pushnil(L);
   }
