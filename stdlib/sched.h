@@ -200,6 +200,37 @@ int sl_timer_stop(sl_timer *t);
 ** ======================================================= */
 
 /*
+** A connection, the way a transport module opens one on the shared loop:
+**
+**   struct conn { sl_io io; sl_task *reader; int held; ... };  // io first
+**   static int conn_event(sl_io *io, struct lws *wsi, int reason,
+**                         void *in, size_t len) {
+**     struct conn *c = (struct conn *)io;
+**     switch (reason) {
+**       case LWS_CALLBACK_RAW_RX:        // copy `in`: lws reuses it
+**         if (c->reader) { push on sl_task_thread(c->reader);
+**                          sl_sched_wake(c->reader); c->reader = NULL; }
+**         break;
+**       case LWS_CALLBACK_WSI_DESTROY:   // last event of the wsi
+**         if (c->held) { c->held = 0; sl_sched_release(S); }
+**         ...
+**     }
+**     return 0;
+**   }
+**   c->io.on_event = conn_event;
+**   struct lws_client_connect_info i = {0};
+**   i.context = sl_sched_lws(L);
+**   i.method = "RAW";
+**   i.local_protocol_name = SL_SCHED_PROTOCOL;
+**   i.address = ip; i.port = port; i.host = host;
+**   i.opaque_user_data = &c->io;
+**   c->held = 1;                  // before: callbacks may run inside the call
+**   sl_sched_hold(S);
+**   if (lws_client_connect_via_info(&i) == NULL && c->held) {
+**     c->held = 0;                // failed without WSI_DESTROY
+**     sl_sched_release(S);
+**   }
+**
 ** The C interface of a connection: set it as the wsi's opaque user data
 ** (lws_client_connect_info.opaque_user_data, or lws_set_opaque_user_data).
 ** on_event gets every callback of that wsi (RAW_CONNECTED, RAW_RX, ...,
