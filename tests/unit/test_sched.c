@@ -11,6 +11,11 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <lauxlib.h>
 #include <lualib.h>
 
@@ -167,6 +172,97 @@ static void test_wake_from_lws_callback(void **state) {
 /* }====================================================== */
 
 /* {======================================================
+** A RAW connection on the shared loop, events through sl_io
+** ======================================================= */
+
+typedef struct conn {
+  sl_io io;
+  sl_task *reader;
+  sl_sched *S;
+  int listener, peer;
+  int held, connected, destroyed;
+} conn;
+
+static conn C;
+
+static int conn_event(sl_io *io, struct lws *wsi, int reason, void *in,
+                      size_t len) {
+  conn *c = (conn *)io;
+  (void)wsi;
+  switch (reason) {
+    case LWS_CALLBACK_RAW_CONNECTED:
+      c->connected = 1;
+      c->peer = accept(c->listener, NULL, NULL);
+      assert_true(c->peer >= 0);
+      assert_int_equal(write(c->peer, "hello", 5), 5);
+      break;
+    case LWS_CALLBACK_RAW_RX:
+      if (c->reader != NULL) {
+        lua_pushlstring(sl_task_thread(c->reader), in, len);
+        sl_sched_wake(c->reader);
+        c->reader = NULL;
+      }
+      break;
+    case LWS_CALLBACK_WSI_DESTROY:
+      c->destroyed = 1;
+      if (c->held) {
+        c->held = 0;
+        sl_sched_release(c->S);
+      }
+      break;
+    default:
+      break;
+  }
+  return 0;
+}
+
+static int l_raw_read(lua_State *L) {
+  struct sockaddr_in sa;
+  socklen_t slen = sizeof sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  C.listener = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(C.listener >= 0);
+  assert_int_equal(bind(C.listener, (struct sockaddr *)&sa, sizeof sa), 0);
+  assert_int_equal(listen(C.listener, 1), 0);
+  assert_int_equal(getsockname(C.listener, (struct sockaddr *)&sa, &slen), 0);
+  C.io.on_event = conn_event;
+  C.reader = sl_sched_self(L, "raw_read");
+  C.S = sl_task_sched(C.reader);
+  struct lws_client_connect_info i;
+  memset(&i, 0, sizeof i);
+  i.context = sl_sched_lws(L);
+  i.method = "RAW";
+  i.local_protocol_name = SL_SCHED_PROTOCOL;
+  i.address = "127.0.0.1";
+  i.host = "127.0.0.1";
+  i.port = ntohs(sa.sin_port);
+  i.opaque_user_data = &C.io;
+  C.held = 1;
+  sl_sched_hold(C.S);
+  assert_non_null(lws_client_connect_via_info(&i));
+  return sl_sched_block(L, "raw_read", wait_k, 0);
+}
+
+static void test_raw_connection_events(void **state) {
+  (void)state;
+  memset(&C, 0, sizeof C);
+  C.peer = -1;
+  lua_State *L = newstate();
+  lua_register(L, "raw_read", l_raw_read);
+  assert_int_equal(run(L, "return raw_read()"), LUA_OK);
+  assert_string_equal(lua_tostring(L, -1), "hello");
+  assert_true(C.connected);
+  lua_close(L);  /* destroys the context: the wsi goes with it */
+  assert_true(C.destroyed);
+  close(C.peer);
+  close(C.listener);
+}
+
+/* }====================================================== */
+
+/* {======================================================
 ** Errors: deadlock, blocking outside a task, errors in tasks
 ** ======================================================= */
 
@@ -232,6 +328,7 @@ int main(void) {
     cmocka_unit_test(test_timers_order_and_stop),
     cmocka_unit_test(test_timers_in_lws_loop),
     cmocka_unit_test(test_wake_from_lws_callback),
+    cmocka_unit_test(test_raw_connection_events),
     cmocka_unit_test(test_deadlock_message),
     cmocka_unit_test(test_block_outside_task),
     cmocka_unit_test(test_error_in_spawned_task),
