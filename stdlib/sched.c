@@ -258,6 +258,7 @@ static int wait_events(sl_sched *S) {
     ** the sleep early; the loop looks at the clock again).
     */
     int64_t due = S->heap[0]->due;
+    if (due <= sl_now_ns()) return 0;  /* time.sleep(0): no system call */
     struct timespec ts = {(time_t)(due / 1000000000), (long)(due % 1000000000)};
     if (!interrupted) clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
     return 0;
