@@ -430,18 +430,30 @@ static void push_where(lua_State *L, lua_State *co) {
   lua_pushliteral(L, "?");
 }
 
+#define DEADLOCK_LIST_MAX 50  /* tasks named in the report (and the main) */
+
 static void push_deadlock(sl_sched *S) {
   lua_State *L = S->L;
   luaL_Buffer b;
   luaL_buffinit(L, &b);
   luaL_addstring(&b, "deadlock: all tasks are blocked");
+  int listed = 0, more = 0;
   for (sl_task *t = S->all; t != NULL; t = t->anext) {
     if (t->state != T_BLOCKED) continue;
+    if (listed == DEADLOCK_LIST_MAX && t != S->main) {
+      more++;
+      continue;
+    }
+    listed++;
     lua_pushfstring(L, "\n  task %d%s: %s at ", (int)t->id,
                     t == S->main ? " (main)" : "",
                     t->what ? t->what : "?");
     luaL_addvalue(&b);
     push_where(L, t->wl);
+    luaL_addvalue(&b);
+  }
+  if (more > 0) {
+    lua_pushfstring(L, "\n  ... and %d more blocked tasks", more);
     luaL_addvalue(&b);
   }
   luaL_pushresult(&b);

@@ -166,3 +166,14 @@ def _syscalls(sandlua, n):
 def test_task_switches_make_no_system_call(sandlua):
     # 19000 more round trips (76000 more switches) than the first run.
     assert _syscalls(sandlua, 20000) - _syscalls(sandlua, 1000) < 20
+
+
+def test_deadlock_report_is_capped(run):
+    r = run("-e", "local c = channel.new() "
+            "for i = 1, 100 do coroutine.spawn(function() c:send(i) end) end "
+            "channel.new():receive()")
+    assert r.returncode == 1
+    lines = r.stderr.splitlines()
+    assert lines[1] == "  task 1 (main): channel.receive at (command line):1"
+    assert lines[-1] == "  ... and 51 more blocked tasks"
+    assert len(lines) == 52
