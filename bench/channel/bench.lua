@@ -36,6 +36,17 @@ do  -- buffered producer/consumer, per value
   report("buffered", N, t0)
 end
 
+do  -- spawn: create a task, run it to its end (it sends one value)
+  local ch = channel.new(1)
+  local n = N // 2
+  local t0 = os.clock()
+  for i = 1, n do
+    coroutine.spawn(function() ch:send(i) end)
+    ch:receive()
+  end
+  report("spawn_run_finish", n, t0)
+end
+
 do  -- time.after churn: a select whose message wins over a fresh timeout
   local msg = channel.new(1)
   local n = N // 2
