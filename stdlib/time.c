@@ -406,6 +406,7 @@ typedef struct ltimer {
   sl_timer tm;
   sl_sched *S;
   int64_t period;  /* tickers */
+  int finalized;   /* __gc ran: never arm it again (resurrection) */
 } ltimer;
 
 /*
@@ -447,6 +448,7 @@ static ltimer *newtimer(lua_State *L, int64_t ns, int64_t period,
   sl_timer_init(&t->tm);
   t->S = sl_sched_get(L);
   t->period = period;
+  t->finalized = 0;
   luaL_setmetatable(L, mt);
   sl_chan_new(L, 1);
   lua_pushvalue(L, -2);
@@ -512,6 +514,8 @@ static int tr_reset(lua_State *L) {
   int64_t ns;
   luaL_checkany(L, 2);
   if (argduration(L, 2, "timer:reset", 1, &ns)) return 2;
+  if (t->finalized)  /* its memory goes once this reference is gone */
+    return luaL_error(L, "timer:reset: the timer was finalized");
   int was = sl_timer_stop(&t->tm);
   lua_getiuservalue(L, 1, 1);
   sl_chan_drain(L, -1);
@@ -525,6 +529,7 @@ static int tr_reset(lua_State *L) {
 static int tr_gc(lua_State *L) {
   ltimer *t = lua_touserdata(L, 1);
   sl_timer_stop(&t->tm);  /* no-op once the scheduler is closed */
+  t->finalized = 1;
   return 0;
 }
 

@@ -170,6 +170,18 @@ T.test("unreferenced timers: fire while waited on, else are collected", function
   T.truthy(collectgarbage("count") < before + 512, "dropped timers collected")
 end)
 
+T.test("a timer resurrected after its __gc cannot be re-armed", function()
+  local saved
+  do
+    local tm = time.timer("1h")
+    setmetatable({}, {__gc = function() saved = tm end})
+  end
+  collectgarbage(); collectgarbage()
+  T.truthy(saved, "resurrected")
+  T.checkerr("the timer was finalized", saved.reset, saved, "1ms")
+  T.eq(saved:stop(), false)
+end)
+
 T.test("now: Time methods", function()
   local t = time.now()
   local u = os.time()
