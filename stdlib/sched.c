@@ -358,6 +358,8 @@ sl_task *sl_sched_self(lua_State *L, const char *what) {
 int sl_sched_block(lua_State *L, const char *what, lua_KFunction k,
                    lua_KContext ctx) {
   sl_sched *S = running_sched;
+  if (S == NULL || S->current == NULL)  /* sl_sched_self was not called */
+    return luaL_error(L, "%s: cannot block here (not inside a task)", what);
   sl_task *t = S->current;
   t->what = what;
   t->wl = L;
