@@ -62,6 +62,7 @@ struct sl_sched {
   int loop_status;
   int running;              /* inside sl_sched_run */
   int chain_ok;             /* every thread from the task down can yield */
+  lua_State *top;           /* innermost thread of that chain */
   int blocking;             /* a blocking yield is on its way up */
   int holds;                /* open sources of wake-ups (sockets) */
   int in_service;           /* inside lws_service */
@@ -349,6 +350,9 @@ sl_task *sl_sched_self(lua_State *L, const char *what) {
   sl_sched *S = running_sched;
   if (S == NULL || S->current == NULL || S->L == L)
     luaL_error(L, "%s: cannot block here (not inside a task)", what);
+  if (L != S->top)  /* a coroutine resumed by C code, not by coroutine.* */
+    luaL_error(L, "%s: cannot block here (inside a coroutine resumed from "
+               "C)", what);
   if (!lua_isyieldable(L) || !S->chain_ok)
     luaL_error(L, "%s: cannot block here (attempt to yield across a "
                "C-call boundary)", what);
@@ -469,6 +473,7 @@ static int resume_task(sl_sched *S, sl_task *t) {
   t->state = T_RUNNING;
   S->current = t;
   S->chain_ok = 1;
+  S->top = co;
   running_thread = co;
   sl_sched *saved = running_sched;
   running_sched = S;
@@ -617,9 +622,12 @@ static lua_State *getco(lua_State *L) {
 static int resume_child(sl_sched *S, lua_State *L, lua_State *co, int narg,
                         int *nres) {
   int saved = S->chain_ok;
+  lua_State *savedtop = S->top;
   S->chain_ok = saved && lua_isyieldable(L);
+  S->top = co;
   int st = lua_resume(co, L, narg, nres);
   S->chain_ok = saved;
+  S->top = savedtop;
   return st;
 }
 

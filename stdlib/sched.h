@@ -114,9 +114,11 @@ void sl_sched_interrupt(void);
 /*
 ** The task that would block if the running C function (called in thread L)
 ** blocked now.  Raises "what: cannot block here (...)" when L cannot yield
-** to the scheduler: outside any task, inside a metamethod, a table.sort
-** comparator, a string.gsub callback, a __gc...  Call it before linking the
-** task into any wait queue.
+** to the scheduler: outside any task, inside a metamethod called from C, a
+** table.sort comparator, a string.gsub callback, a __gc, a coroutine that
+** C code resumed with lua_resume (only coroutine.resume/wrap pass a
+** blocking yield on)...  Call it before linking the task into any wait
+** queue.
 */
 sl_task *sl_sched_self(lua_State *L, const char *what);
 

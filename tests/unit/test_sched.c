@@ -296,6 +296,31 @@ static void test_block_outside_task(void **state) {
   lua_close(L);
 }
 
+/* A C function resuming a coroutine itself, as a careless module might. */
+static int l_c_resume(lua_State *L) {
+  lua_State *co = lua_newthread(L);
+  lua_pushvalue(L, 1);
+  lua_xmove(L, co, 1);
+  int nres;
+  int st = lua_resume(co, L, 0, &nres);
+  lua_pushinteger(L, st);
+  lua_xmove(co, L, 1);  /* the error message */
+  return 2;
+}
+
+static void test_block_in_coroutine_resumed_from_c(void **state) {
+  (void)state;
+  lua_State *L = newstate();
+  lua_register(L, "c_resume", l_c_resume);
+  assert_int_equal(run(L, "local st, msg = c_resume(function() "
+                          "channel.new():receive() end)\n"
+                          "assert(st == 2) return msg"), LUA_OK);
+  assert_non_null(strstr(lua_tostring(L, -1),
+                         "channel.receive: cannot block here (inside a "
+                         "coroutine resumed from C)"));
+  lua_close(L);
+}
+
 static void test_error_in_spawned_task(void **state) {
   (void)state;
   lua_State *L = newstate();
@@ -331,6 +356,7 @@ int main(void) {
     cmocka_unit_test(test_raw_connection_events),
     cmocka_unit_test(test_deadlock_message),
     cmocka_unit_test(test_block_outside_task),
+    cmocka_unit_test(test_block_in_coroutine_resumed_from_c),
     cmocka_unit_test(test_error_in_spawned_task),
     cmocka_unit_test(test_results_and_arguments),
   };
