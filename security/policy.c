@@ -596,6 +596,37 @@ void policy_decide(const policy_set *set, const policy_request *req,
   d->allow = !policy_set_strict(set);
 }
 
+int policy_check(const policy_set *set, const policy_actor *actor,
+                 const char *action, const char *resource,
+                 const policy_kv *meta, size_t n_meta, const policy_ip *ip,
+                 policy_url *u, policy_decision *d) {
+  policy_request r;
+  memset(&r, 0, sizeof r);
+  r.actor = actor;
+  r.action = action;
+  r.resource = resource;
+  r.meta = meta;
+  r.n_meta = n_meta;
+  if (policy_action_is_url(action, resource)) {
+    char err[200];
+    if (policy_url_parse(resource, u, err, sizeof err) != 0) {
+      memset(d, 0, sizeof *d);
+      d->why = POLICY_WHY_INVALID;
+      snprintf(d->detail, sizeof d->detail, "%s", err);
+      return -EINVAL;
+    }
+    r.url = u;
+    r.resource = u->canonical;
+    r.ip_pending = 1;
+    policy_decide(set, &r, d);
+    if (!d->allow || ip == NULL) return 0;
+    r.ip_pending = 0;
+  }
+  r.ip = ip;
+  policy_decide(set, &r, d);
+  return 0;
+}
+
 const char *policy_decision_policy(const policy_decision *d) {
   if (d->policy) return d->policy->name;
   switch (d->why) {

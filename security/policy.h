@@ -303,6 +303,20 @@ void policy_decide(const policy_set *set, const policy_request *req,
 */
 const char *policy_decision_policy(const policy_decision *d);
 
+/*
+** Decide (action, resource) the way the runtime does.  For a URL action
+** (policy_action_is_url) the resource is parsed into *u (caller's scratch,
+** may be large: policy_url is about 8 KiB); an invalid URL denies with
+** why POLICY_WHY_INVALID, the reason in d->detail, and returns -EINVAL.
+** Without ip, meta.ip conditions are deferred (pre-DNS); with ip, the
+** pre-DNS evaluation must allow and the post-DNS one (meta.ip, the
+** special-purpose rule) decides.  Returns 0 otherwise.
+*/
+int policy_check(const policy_set *set, const policy_actor *actor,
+                 const char *action, const char *resource,
+                 const policy_kv *meta, size_t n_meta, const policy_ip *ip,
+                 policy_url *u, policy_decision *d);
+
 /* Whether an action's resource is a URL (websocket.connect.url, or
 ** websocket.connect with a resource containing "://"). */
 int policy_action_is_url(const char *action, const char *resource);

@@ -18,50 +18,22 @@
 #include <yaml.h>
 
 #include "units.h"
+#include "yaml_internal.h"
 
-#define MAX_DEPTH 64          /* nesting of mappings and sequences */
-#define MAX_NODES 200000      /* nodes in one file */
 
 /* {======================================================
 ** Node tree
 ** ======================================================= */
 
-enum { Y_SCALAR, Y_SEQ, Y_MAP };
-
-typedef struct ynode {
-  int kind;
-  int line, col;       /* from 1 */
-  char *s;             /* scalar text */
-  int plain;           /* unquoted scalar (type resolution applies) */
-  struct ynode **kids; /* sequence items; mapping key, value, key, ... */
-  size_t n, cap;
-} ynode;
-
-static void ynode_free(ynode *n) {
+void policy__y_ynode_free(ynode *n) {
   if (n == NULL) return;
-  for (size_t i = 0; i < n->n; i++) ynode_free(n->kids[i]);
+  for (size_t i = 0; i < n->n; i++) policy__y_ynode_free(n->kids[i]);
   free(n->kids);
   free(n->s);
   free(n);
 }
 
-typedef struct loader {
-  const char *file;
-  policy_diags *d;
-  int failed;
-  size_t nodes;
-  /* What the file gives, applied to the set only on success. */
-  policy *pols;
-  size_t n_pols, cap_pols;
-  int strict;        /* -1 unset, 0, 1 */
-  int has_actor;
-  policy_actor actor;
-  policy_sandbox sandbox;
-  const char *ns;
-} loader;
-
-__attribute__((format(printf, 4, 5)))
-static int errat(loader *ld, int line, int col, const char *fmt, ...) {
+int policy__y_errat(loader *ld, int line, int col, const char *fmt, ...) {
   if (ld->failed) return -EINVAL;  /* keep the first error */
   policy_diag *e = &ld->d->error;
   va_list ap;
@@ -75,10 +47,9 @@ static int errat(loader *ld, int line, int col, const char *fmt, ...) {
   return -EINVAL;
 }
 
-#define ERR(ld, node, ...) errat((ld), (node)->line, (node)->col, __VA_ARGS__)
+#define ERR(ld, node, ...) policy__y_errat((ld), (node)->line, (node)->col, __VA_ARGS__)
 
-__attribute__((format(printf, 3, 4)))
-static void warnat(loader *ld, const ynode *n, const char *fmt, ...) {
+void policy__y_warnat(loader *ld, const ynode *n, const char *fmt, ...) {
   policy_diags *d = ld->d;
   policy_diag *w = realloc(d->warnings, (d->n_warnings + 1) * sizeof *w);
   if (w == NULL) return;  /* a warning lost to OOM is not fatal */
@@ -93,7 +64,7 @@ static void warnat(loader *ld, const ynode *n, const char *fmt, ...) {
   va_end(ap);
 }
 
-static int add_kid(ynode *parent, ynode *kid) {
+int policy__y_add_kid(ynode *parent, ynode *kid) {
   if (parent->n == parent->cap) {
     size_t cap = parent->cap ? parent->cap * 2 : 4;
     ynode **k = realloc(parent->kids, cap * sizeof *k);
@@ -107,13 +78,13 @@ static int add_kid(ynode *parent, ynode *kid) {
 
 /* Check that the input is valid UTF-8 without NUL bytes; on failure
 ** report the line and column of the first bad byte. */
-static int check_utf8(loader *ld, const unsigned char *s, size_t len) {
+int policy__y_check_utf8(loader *ld, const unsigned char *s, size_t len) {
   int line = 1, col = 1;
   for (size_t i = 0; i < len;) {
     unsigned c = s[i];
     size_t n;
     unsigned min, cp;
-    if (c == 0) return errat(ld, line, col, "NUL byte in file");
+    if (c == 0) return policy__y_errat(ld, line, col, "NUL byte in file");
     if (c < 0x80) {
       if (c == '\n') line++, col = 0;
       i++;
@@ -123,34 +94,34 @@ static int check_utf8(loader *ld, const unsigned char *s, size_t len) {
     if ((c & 0xe0) == 0xc0) n = 2, min = 0x80, cp = c & 0x1f;
     else if ((c & 0xf0) == 0xe0) n = 3, min = 0x800, cp = c & 0x0f;
     else if ((c & 0xf8) == 0xf0) n = 4, min = 0x10000, cp = c & 0x07;
-    else return errat(ld, line, col, "invalid UTF-8");
-    if (i + n > len) return errat(ld, line, col, "invalid UTF-8");
+    else return policy__y_errat(ld, line, col, "invalid UTF-8");
+    if (i + n > len) return policy__y_errat(ld, line, col, "invalid UTF-8");
     for (size_t k = 1; k < n; k++) {
       if ((s[i + k] & 0xc0) != 0x80)
-        return errat(ld, line, col, "invalid UTF-8");
+        return policy__y_errat(ld, line, col, "invalid UTF-8");
       cp = cp << 6 | (s[i + k] & 0x3f);
     }
     if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-      return errat(ld, line, col, "invalid UTF-8");
+      return policy__y_errat(ld, line, col, "invalid UTF-8");
     i += n;
     col++;
   }
   return 0;
 }
 
-static int parser_error(loader *ld, yaml_parser_t *p) {
+static int policy__y_parser_error(loader *ld, yaml_parser_t *p) {
   if (p->error == YAML_MEMORY_ERROR) return -ENOMEM;
   const yaml_mark_t *m = &p->problem_mark;
   if (p->context)
-    return errat(ld, (int)m->line + 1, (int)m->column + 1,
+    return policy__y_errat(ld, (int)m->line + 1, (int)m->column + 1,
                  "YAML syntax error: %s %s", p->problem ? p->problem : "",
                  p->context);
-  return errat(ld, (int)m->line + 1, (int)m->column + 1,
+  return policy__y_errat(ld, (int)m->line + 1, (int)m->column + 1,
                "YAML syntax error: %s", p->problem ? p->problem : "?");
 }
 
 /* Parse buf into a tree; *root is NULL for an empty document. */
-static int build_tree(loader *ld, const char *buf, size_t len,
+int policy__y_build_tree(loader *ld, const char *buf, size_t len,
                       ynode **root) {
   yaml_parser_t p;
   yaml_event_t ev;
@@ -162,7 +133,7 @@ static int build_tree(loader *ld, const char *buf, size_t len,
   yaml_parser_set_encoding(&p, YAML_UTF8_ENCODING);
   while (!done) {
     if (!yaml_parser_parse(&p, &ev)) {
-      rc = parser_error(ld, &p);
+      rc = policy__y_parser_error(ld, &p);
       break;
     }
     int line = (int)ev.start_mark.line + 1, col = (int)ev.start_mark.column + 1;
@@ -173,10 +144,10 @@ static int build_tree(loader *ld, const char *buf, size_t len,
         break;
       case YAML_DOCUMENT_START_EVENT:
         if (++docs > 1)
-          rc = errat(ld, line, col, "only one YAML document is allowed");
+          rc = policy__y_errat(ld, line, col, "only one YAML document is allowed");
         break;
       case YAML_ALIAS_EVENT:
-        rc = errat(ld, line, col, "YAML aliases are not allowed");
+        rc = policy__y_errat(ld, line, col, "YAML aliases are not allowed");
         break;
       case YAML_SCALAR_EVENT:
       case YAML_SEQUENCE_START_EVENT:
@@ -186,11 +157,11 @@ static int build_tree(loader *ld, const char *buf, size_t len,
             : ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.tag
                                                    : ev.data.mapping_start.tag;
         if (tag != NULL) {
-          rc = errat(ld, line, col, "YAML tags are not allowed");
+          rc = policy__y_errat(ld, line, col, "YAML tags are not allowed");
           break;
         }
         if (++ld->nodes > MAX_NODES) {
-          rc = errat(ld, line, col, "too many YAML nodes (over %d)",
+          rc = policy__y_errat(ld, line, col, "too many YAML nodes (over %d)",
                      MAX_NODES);
           break;
         }
@@ -213,8 +184,8 @@ static int build_tree(loader *ld, const char *buf, size_t len,
           memcpy(n->s, ev.data.scalar.value, ev.data.scalar.length);
           n->s[ev.data.scalar.length] = '\0';
           if (strlen(n->s) != ev.data.scalar.length) {
-            ynode_free(n);
-            rc = errat(ld, line, col, "NUL character in a string");
+            policy__y_ynode_free(n);
+            rc = policy__y_errat(ld, line, col, "NUL character in a string");
             break;
           }
         } else {
@@ -227,29 +198,29 @@ static int build_tree(loader *ld, const char *buf, size_t len,
           ynode *parent = stack[depth - 1];
           if (parent->kind == Y_MAP && parent->n % 2 == 0) {
             if (n->kind != Y_SCALAR) {
-              rc = errat(ld, line, col, "mapping keys must be scalars");
-              ynode_free(n);
+              rc = policy__y_errat(ld, line, col, "mapping keys must be scalars");
+              policy__y_ynode_free(n);
               break;
             }
             for (size_t i = 0; i < parent->n; i += 2)
               if (strcmp(parent->kids[i]->s, n->s) == 0) {
-                rc = errat(ld, line, col, "duplicate key '%s'", n->s);
+                rc = policy__y_errat(ld, line, col, "duplicate key '%s'", n->s);
                 break;
               }
             if (rc) {
-              ynode_free(n);
+              policy__y_ynode_free(n);
               break;
             }
           }
-          if (add_kid(parent, n) != 0) {
-            ynode_free(n);
+          if (policy__y_add_kid(parent, n) != 0) {
+            policy__y_ynode_free(n);
             rc = -ENOMEM;
             break;
           }
         }
         if (n->kind != Y_SCALAR) {
           if (depth == MAX_DEPTH) {
-            rc = errat(ld, line, col, "nesting deeper than %d", MAX_DEPTH);
+            rc = policy__y_errat(ld, line, col, "nesting deeper than %d", MAX_DEPTH);
             break;
           }
           stack[depth++] = n;
@@ -268,7 +239,7 @@ static int build_tree(loader *ld, const char *buf, size_t len,
   }
   yaml_parser_delete(&p);
   if (rc) {
-    ynode_free(*root);
+    policy__y_ynode_free(*root);
     *root = NULL;
   }
   return rc;
@@ -280,19 +251,19 @@ static int build_tree(loader *ld, const char *buf, size_t len,
 ** Scalars and values
 ** ======================================================= */
 
-static const char *kind_name(const ynode *n) {
+const char *policy__y_kind_name(const ynode *n) {
   return n->kind == Y_MAP ? "a mapping" : n->kind == Y_SEQ ? "a list"
                                                            : "a scalar";
 }
 
-static int is_null(const ynode *n) {
+int policy__y_is_null(const ynode *n) {
   return n->kind == Y_SCALAR && n->plain &&
          (n->s[0] == '\0' || strcmp(n->s, "~") == 0 ||
           strcmp(n->s, "null") == 0 || strcmp(n->s, "Null") == 0 ||
           strcmp(n->s, "NULL") == 0);
 }
 
-static int as_bool(const ynode *n, int *b) {
+int policy__y_as_bool(const ynode *n, int *b) {
   if (n->kind != Y_SCALAR || !n->plain) return -1;
   if (!strcmp(n->s, "true") || !strcmp(n->s, "True") || !strcmp(n->s, "TRUE"))
     return *b = 1, 0;
@@ -303,7 +274,7 @@ static int as_bool(const ynode *n, int *b) {
 }
 
 /* A decimal number in YAML 1.2 core syntax. */
-static int as_number(const ynode *n, double *v) {
+int policy__y_as_number(const ynode *n, double *v) {
   if (n->kind != Y_SCALAR || !n->plain) return -1;
   const char *p = n->s;
   int digits = 0;
@@ -326,24 +297,24 @@ static int as_number(const ynode *n, double *v) {
 }
 
 /* A string: any non-null scalar, as written. */
-static int want_string(loader *ld, const ynode *n, const char *what,
+int policy__y_want_string(loader *ld, const ynode *n, const char *what,
                        const char **out) {
-  if (n->kind != Y_SCALAR || is_null(n))
+  if (n->kind != Y_SCALAR || policy__y_is_null(n))
     return ERR(ld, n, "%s must be a string, not %s", what,
-               is_null(n) ? "null" : kind_name(n));
+               policy__y_is_null(n) ? "null" : policy__y_kind_name(n));
   if (n->s[0] == '\0') return ERR(ld, n, "%s must not be empty", what);
   *out = n->s;
   return 0;
 }
 
-static int scalar_value(const ynode *n, policy_value *v) {
+int policy__y_scalar_value(const ynode *n, policy_value *v) {
   memset(v, 0, sizeof *v);
-  if (is_null(n)) return 0;
-  if (as_bool(n, &v->b) == 0) {
+  if (policy__y_is_null(n)) return 0;
+  if (policy__y_as_bool(n, &v->b) == 0) {
     v->type = POLICY_V_BOOL;
     return 0;
   }
-  if (as_number(n, &v->n) == 0) {
+  if (policy__y_as_number(n, &v->n) == 0) {
     v->type = POLICY_V_NUM;
     return 0;
   }
@@ -352,10 +323,10 @@ static int scalar_value(const ynode *n, policy_value *v) {
 }
 
 /* A scalar or a list of scalars. */
-static int node_value(loader *ld, const ynode *n, const char *what,
+int policy__y_node_value(loader *ld, const ynode *n, const char *what,
                       policy_value *v) {
   memset(v, 0, sizeof *v);
-  if (n->kind == Y_SCALAR) return scalar_value(n, v);
+  if (n->kind == Y_SCALAR) return policy__y_scalar_value(n, v);
   if (n->kind == Y_MAP)
     return ERR(ld, n, "%s must be a scalar or a list, not a mapping", what);
   v->type = POLICY_V_LIST;
@@ -367,7 +338,7 @@ static int node_value(loader *ld, const ynode *n, const char *what,
       return ERR(ld, n->kids[i], "items of %s must be scalars", what);
     }
     v->n_items = i + 1;
-    if (scalar_value(n->kids[i], &v->items[i]) != 0) {
+    if (policy__y_scalar_value(n->kids[i], &v->items[i]) != 0) {
       policy_value_free(v);
       return -ENOMEM;
     }
@@ -376,7 +347,7 @@ static int node_value(loader *ld, const ynode *n, const char *what,
 }
 
 /* A string or a non-empty list of strings, copied into *out. */
-static int string_list(loader *ld, const ynode *n, const char *what,
+int policy__y_string_list(loader *ld, const ynode *n, const char *what,
                        char ***out, size_t *count) {
   const ynode *const *items = (const ynode *const *)&n;
   size_t k = 1;
@@ -391,7 +362,7 @@ static int string_list(loader *ld, const ynode *n, const char *what,
   if (v == NULL) return -ENOMEM;
   for (size_t i = 0; i < k; i++) {
     const char *s;
-    int rc = want_string(ld, items[i], what, &s);
+    int rc = policy__y_want_string(ld, items[i], what, &s);
     if (rc == 0 && (v[i] = strdup(s)) == NULL) rc = -ENOMEM;
     if (rc != 0) {
       for (size_t j = 0; j < i; j++) free(v[j]);
@@ -405,14 +376,14 @@ static int string_list(loader *ld, const ynode *n, const char *what,
 }
 
 /* Look up key in a mapping node; NULL if absent. */
-static const ynode *get(const ynode *map, const char *key) {
+const ynode *policy__y_get(const ynode *map, const char *key) {
   for (size_t i = 0; i + 1 < map->n; i += 2)
     if (strcmp(map->kids[i]->s, key) == 0) return map->kids[i + 1];
   return NULL;
 }
 
 /* Refuse keys of map that are not in the NULL-terminated list. */
-static int only_keys(loader *ld, const ynode *map, const char *where,
+int policy__y_only_keys(loader *ld, const ynode *map, const char *where,
                      const char *const *keys) {
   for (size_t i = 0; i + 1 < map->n; i += 2) {
     const char *k = map->kids[i]->s;
@@ -424,9 +395,9 @@ static int only_keys(loader *ld, const ynode *map, const char *where,
   return 0;
 }
 
-static int want_map(loader *ld, const ynode *n, const char *what) {
+int policy__y_want_map(loader *ld, const ynode *n, const char *what) {
   if (n->kind != Y_MAP)
-    return ERR(ld, n, "%s must be a mapping, not %s", what, kind_name(n));
+    return ERR(ld, n, "%s must be a mapping, not %s", what, policy__y_kind_name(n));
   return 0;
 }
 
@@ -442,20 +413,20 @@ static int load_condition(loader *ld, const ynode *n, policy_cond *c) {
   const char *s;
   int rc;
   memset(c, 0, sizeof *c);
-  if ((rc = want_map(ld, n, "a condition")) != 0) return rc;
-  if ((rc = only_keys(ld, n, "a condition", KEYS)) != 0) return rc;
-  const ynode *field = get(n, "field"), *op = get(n, "operator");
-  const ynode *value = get(n, "value"), *from = get(n, "value_from");
+  if ((rc = policy__y_want_map(ld, n, "a condition")) != 0) return rc;
+  if ((rc = policy__y_only_keys(ld, n, "a condition", KEYS)) != 0) return rc;
+  const ynode *field = policy__y_get(n, "field"), *op = policy__y_get(n, "operator");
+  const ynode *value = policy__y_get(n, "value"), *from = policy__y_get(n, "value_from");
   if (field == NULL) return ERR(ld, n, "condition without 'field'");
   if (op == NULL) return ERR(ld, n, "condition without 'operator'");
-  if ((rc = want_string(ld, field, "field", &s)) != 0) return rc;
+  if ((rc = policy__y_want_string(ld, field, "field", &s)) != 0) return rc;
   rc = policy_field_parse(s, &c->field);
   if (rc == -EINVAL)
     return ERR(ld, field,
                "unknown field '%s' (actor.id, actor.meta.KEY, action, "
                "resource or meta.KEY)", s);
   if (rc != 0) return rc;
-  if ((rc = want_string(ld, op, "operator", &s)) != 0) return rc;
+  if ((rc = policy__y_want_string(ld, op, "operator", &s)) != 0) return rc;
   int o = policy_op_from_name(s);
   if (o < 0) return ERR(ld, op, "unknown operator '%s'", s);
   c->op = (policy_op)o;
@@ -471,14 +442,14 @@ static int load_condition(loader *ld, const ynode *n, policy_cond *c) {
     return ERR(ld, op, "operator '%s' needs 'value' or 'value_from'", s);
   if (from) {
     const char *f;
-    if ((rc = want_string(ld, from, "value_from", &f)) != 0) return rc;
+    if ((rc = policy__y_want_string(ld, from, "value_from", &f)) != 0) return rc;
     rc = policy_field_parse(f, &c->from);
     if (rc == -EINVAL)
       return ERR(ld, from, "unknown field '%s' in value_from", f);
     c->has_from = 1;
     return rc;
   }
-  if ((rc = node_value(ld, value, "value", &c->value)) != 0) return rc;
+  if ((rc = policy__y_node_value(ld, value, "value", &c->value)) != 0) return rc;
   c->has_value = 1;
   policy_value *v = &c->value;
   switch (c->op) {
@@ -535,7 +506,7 @@ static int load_condition(loader *ld, const ynode *n, policy_cond *c) {
 static int load_resources(loader *ld, const ynode *n, policy *p) {
   char **texts;
   size_t k;
-  int rc = string_list(ld, n, "resources", &texts, &k);
+  int rc = policy__y_string_list(ld, n, "resources", &texts, &k);
   if (rc != 0) return rc;
   p->resources = calloc(k, sizeof *p->resources);
   if (p->resources == NULL) rc = -ENOMEM;
@@ -583,8 +554,8 @@ static int load_policy_entry(loader *ld, const policy_set *set,
   const char *name, *s;
   int rc;
   memset(p, 0, sizeof *p);
-  if ((rc = only_keys(ld, e, "an entry", KEYS)) != 0) return rc;
-  if ((rc = want_string(ld, name_node, "name", &name)) != 0) return rc;
+  if ((rc = policy__y_only_keys(ld, e, "an entry", KEYS)) != 0) return rc;
+  if ((rc = policy__y_want_string(ld, name_node, "name", &name)) != 0) return rc;
   size_t len = strlen(name) + (ld->ns ? strlen(ld->ns) + 1 : 0) + 1;
   if ((p->name = malloc(len)) == NULL || (p->file = strdup(ld->file)) == NULL)
     return -ENOMEM;
@@ -593,32 +564,32 @@ static int load_policy_entry(loader *ld, const policy_set *set,
   p->line = e->line;
   p->column = e->col;
   if ((rc = check_duplicate(ld, set, name_node, p->name)) != 0) return rc;
-  const ynode *meta = get(e, "meta"), *groups = get(e, "groups");
-  if (meta && !is_null(meta) && (rc = want_map(ld, meta, "meta")) != 0)
+  const ynode *meta = policy__y_get(e, "meta"), *groups = policy__y_get(e, "groups");
+  if (meta && !policy__y_is_null(meta) && (rc = policy__y_want_map(ld, meta, "meta")) != 0)
     return rc;
   if (groups &&
-      (rc = string_list(ld, groups, "groups", &p->groups, &p->n_groups)) != 0)
+      (rc = policy__y_string_list(ld, groups, "groups", &p->groups, &p->n_groups)) != 0)
     return rc;
-  const ynode *pol = get(e, "policy");
+  const ynode *pol = policy__y_get(e, "policy");
   if (pol == NULL) return ERR(ld, e, "entry '%s' has no 'policy'", name);
-  if ((rc = want_map(ld, pol, "policy")) != 0) return rc;
-  if ((rc = only_keys(ld, pol, "a policy", PKEYS)) != 0) return rc;
-  const ynode *actions = get(pol, "actions"), *res = get(pol, "resources");
-  const ynode *effect = get(pol, "effect"), *conds = get(pol, "conditions");
+  if ((rc = policy__y_want_map(ld, pol, "policy")) != 0) return rc;
+  if ((rc = policy__y_only_keys(ld, pol, "a policy", PKEYS)) != 0) return rc;
+  const ynode *actions = policy__y_get(pol, "actions"), *res = policy__y_get(pol, "resources");
+  const ynode *effect = policy__y_get(pol, "effect"), *conds = policy__y_get(pol, "conditions");
   if (actions == NULL) return ERR(ld, pol, "policy without 'actions'");
   if (res == NULL) return ERR(ld, pol, "policy without 'resources'");
   if (effect == NULL) return ERR(ld, pol, "policy without 'effect'");
-  rc = string_list(ld, actions, "actions", &p->actions, &p->n_actions);
+  rc = policy__y_string_list(ld, actions, "actions", &p->actions, &p->n_actions);
   if (rc != 0) return rc;
   if ((rc = load_resources(ld, res, p)) != 0) return rc;
-  if ((rc = want_string(ld, effect, "effect", &s)) != 0) return rc;
+  if ((rc = policy__y_want_string(ld, effect, "effect", &s)) != 0) return rc;
   if (strcmp(s, "allow") == 0) p->effect = POLICY_ALLOW;
   else if (strcmp(s, "deny") == 0) p->effect = POLICY_DENY;
   else return ERR(ld, effect, "effect must be 'allow' or 'deny', not '%s'", s);
-  if (conds && !is_null(conds)) {
+  if (conds && !policy__y_is_null(conds)) {
     if (conds->kind != Y_SEQ)
       return ERR(ld, conds, "conditions must be a list, not %s",
-                 kind_name(conds));
+                 policy__y_kind_name(conds));
     if (conds->n > 0 &&
         (p->conds = calloc(conds->n, sizeof *p->conds)) == NULL)
       return -ENOMEM;
@@ -632,20 +603,20 @@ static int load_policy_entry(loader *ld, const policy_set *set,
 }
 
 static int load_entries(loader *ld, const policy_set *set, const ynode *n) {
-  if (is_null(n)) return 0;
+  if (policy__y_is_null(n)) return 0;
   if (n->kind != Y_SEQ)
-    return ERR(ld, n, "entries must be a list, not %s", kind_name(n));
+    return ERR(ld, n, "entries must be a list, not %s", policy__y_kind_name(n));
   for (size_t i = 0; i < n->n; i++) {
     const ynode *e = n->kids[i];
     const char *kind;
     int rc;
-    if ((rc = want_map(ld, e, "an entry")) != 0) return rc;
-    const ynode *kn = get(e, "kind"), *nn = get(e, "name");
+    if ((rc = policy__y_want_map(ld, e, "an entry")) != 0) return rc;
+    const ynode *kn = policy__y_get(e, "kind"), *nn = policy__y_get(e, "name");
     if (kn == NULL) return ERR(ld, e, "entry without 'kind'");
     if (nn == NULL) return ERR(ld, e, "entry without 'name'");
-    if ((rc = want_string(ld, kn, "kind", &kind)) != 0) return rc;
+    if ((rc = policy__y_want_string(ld, kn, "kind", &kind)) != 0) return rc;
     if (strcmp(kind, "security.policy") != 0) {
-      warnat(ld, e, "entry '%s' of kind '%s' skipped",
+      policy__y_warnat(ld, e, "entry '%s' of kind '%s' skipped",
              nn->kind == Y_SCALAR ? nn->s : "?", kind);
       continue;
     }
@@ -667,23 +638,23 @@ static int load_entries(loader *ld, const policy_set *set, const ynode *n) {
   return 0;
 }
 
-static int load_actor(loader *ld, const ynode *n) {
+int policy__y_load_actor(loader *ld, const ynode *n) {
   static const char *const KEYS[] = {"id", "meta", NULL};
   int rc;
-  if ((rc = want_map(ld, n, "actor")) != 0) return rc;
-  if ((rc = only_keys(ld, n, "actor", KEYS)) != 0) return rc;
+  if ((rc = policy__y_want_map(ld, n, "actor")) != 0) return rc;
+  if ((rc = policy__y_only_keys(ld, n, "actor", KEYS)) != 0) return rc;
   ld->has_actor = 1;
-  const ynode *id = get(n, "id"), *meta = get(n, "meta");
+  const ynode *id = policy__y_get(n, "id"), *meta = policy__y_get(n, "meta");
   if (id) {
     const char *s;
-    if ((rc = want_string(ld, id, "actor.id", &s)) != 0) return rc;
+    if ((rc = policy__y_want_string(ld, id, "actor.id", &s)) != 0) return rc;
     if ((rc = policy_actor_set_id(&ld->actor, s)) != 0) return rc;
   }
-  if (meta && !is_null(meta)) {
-    if ((rc = want_map(ld, meta, "actor.meta")) != 0) return rc;
+  if (meta && !policy__y_is_null(meta)) {
+    if ((rc = policy__y_want_map(ld, meta, "actor.meta")) != 0) return rc;
     for (size_t i = 0; i + 1 < meta->n; i += 2) {
       policy_value v;
-      if ((rc = node_value(ld, meta->kids[i + 1], "actor.meta", &v)) != 0)
+      if ((rc = policy__y_node_value(ld, meta->kids[i + 1], "actor.meta", &v)) != 0)
         return rc;
       rc = policy_actor_set_meta(&ld->actor, meta->kids[i]->s, &v);
       policy_value_free(&v);
@@ -696,7 +667,7 @@ static int load_actor(loader *ld, const ynode *n) {
 static int sandbox_size(loader *ld, const ynode *n, const char *key,
                         int64_t *out, int *set) {
   char msg[160];
-  if (n->kind != Y_SCALAR || is_null(n))
+  if (n->kind != Y_SCALAR || policy__y_is_null(n))
     return ERR(ld, n, "sandbox.%s must be a size such as 64M", key);
   if (units_parse_size(n->s, out, msg, sizeof msg) != 0)
     return ERR(ld, n, "sandbox.%s: %s", key, msg);
@@ -708,7 +679,7 @@ static int sandbox_size(loader *ld, const ynode *n, const char *key,
 static int sandbox_duration(loader *ld, const ynode *n, const char *key,
                             int64_t *out, int *set) {
   char msg[160];
-  if (n->kind != Y_SCALAR || is_null(n))
+  if (n->kind != Y_SCALAR || policy__y_is_null(n))
     return ERR(ld, n, "sandbox.%s must be a duration such as 10s", key);
   if (units_parse_duration(n->s, out, msg, sizeof msg) != 0)
     return ERR(ld, n, "sandbox.%s: %s", key, msg);
@@ -735,40 +706,40 @@ bad:
              (long long)lo, (long long)hi);
 }
 
-static int load_sandbox(loader *ld, const ynode *n) {
+int policy__y_load_sandbox(loader *ld, const ynode *n) {
   static const char *const KEYS[] = {
     "memory_limit", "cpu_limit", "timeout", "max_connections", "max_output",
     "instruction_limit", "seccomp", NULL};
   policy_sandbox *sb = &ld->sandbox;
   const ynode *v;
   int rc;
-  if ((rc = want_map(ld, n, "sandbox")) != 0) return rc;
-  if ((rc = only_keys(ld, n, "sandbox", KEYS)) != 0) return rc;
-  if ((v = get(n, "memory_limit")) &&
+  if ((rc = policy__y_want_map(ld, n, "sandbox")) != 0) return rc;
+  if ((rc = policy__y_only_keys(ld, n, "sandbox", KEYS)) != 0) return rc;
+  if ((v = policy__y_get(n, "memory_limit")) &&
       (rc = sandbox_size(ld, v, "memory_limit", &sb->memory_limit,
                          &sb->memory_limit_set)))
     return rc;
-  if ((v = get(n, "max_output")) &&
+  if ((v = policy__y_get(n, "max_output")) &&
       (rc = sandbox_size(ld, v, "max_output", &sb->max_output,
                          &sb->max_output_set)))
     return rc;
-  if ((v = get(n, "cpu_limit")) &&
+  if ((v = policy__y_get(n, "cpu_limit")) &&
       (rc = sandbox_duration(ld, v, "cpu_limit", &sb->cpu_limit,
                              &sb->cpu_limit_set)))
     return rc;
-  if ((v = get(n, "timeout")) &&
+  if ((v = policy__y_get(n, "timeout")) &&
       (rc = sandbox_duration(ld, v, "timeout", &sb->timeout,
                              &sb->timeout_set)))
     return rc;
-  if ((v = get(n, "max_connections")) &&
+  if ((v = policy__y_get(n, "max_connections")) &&
       (rc = sandbox_int(ld, v, "max_connections", 1, 100000,
                         &sb->max_connections, &sb->max_connections_set)))
     return rc;
-  if ((v = get(n, "instruction_limit")) &&
+  if ((v = policy__y_get(n, "instruction_limit")) &&
       (rc = sandbox_int(ld, v, "instruction_limit", 1, INT64_MAX / 2,
                         &sb->instruction_limit, &sb->instruction_limit_set)))
     return rc;
-  if ((v = get(n, "seccomp"))) {
+  if ((v = policy__y_get(n, "seccomp"))) {
     const char *s = v->kind == Y_SCALAR ? v->s : "";
     if (strcmp(s, "strict") == 0) sb->seccomp = POLICY_SECCOMP_STRICT;
     else if (strcmp(s, "log") == 0) sb->seccomp = POLICY_SECCOMP_LOG;
@@ -783,30 +754,30 @@ static int load_root(loader *ld, const policy_set *set, const ynode *root) {
   static const char *const KEYS[] = {"version", "namespace", "strict",
                                      "entries", "actor", "sandbox", NULL};
   int rc;
-  if (root == NULL) return errat(ld, 1, 1, "empty policy file");
+  if (root == NULL) return policy__y_errat(ld, 1, 1, "empty policy file");
   if (root->kind != Y_MAP)
     return ERR(ld, root, "a policy file must be a mapping, not %s",
-               kind_name(root));
-  if ((rc = only_keys(ld, root, "the file", KEYS)) != 0) return rc;
+               policy__y_kind_name(root));
+  if ((rc = policy__y_only_keys(ld, root, "the file", KEYS)) != 0) return rc;
   const ynode *v;
-  if ((v = get(root, "version"))) {
+  if ((v = policy__y_get(root, "version"))) {
     if (v->kind != Y_SCALAR || (strcmp(v->s, "1.0") && strcmp(v->s, "1")))
       return ERR(ld, v, "unsupported version '%s' (1.0)",
-                 v->kind == Y_SCALAR ? v->s : kind_name(v));
+                 v->kind == Y_SCALAR ? v->s : policy__y_kind_name(v));
   }
-  if ((v = get(root, "namespace")) &&
-      (rc = want_string(ld, v, "namespace", &ld->ns)) != 0)
+  if ((v = policy__y_get(root, "namespace")) &&
+      (rc = policy__y_want_string(ld, v, "namespace", &ld->ns)) != 0)
     return rc;
-  if ((v = get(root, "strict"))) {
+  if ((v = policy__y_get(root, "strict"))) {
     int b;
-    if (as_bool(v, &b) != 0)
+    if (policy__y_as_bool(v, &b) != 0)
       return ERR(ld, v, "strict must be true or false");
     ld->strict = b;
   }
-  if ((v = get(root, "actor")) && (rc = load_actor(ld, v)) != 0) return rc;
-  if ((v = get(root, "sandbox")) && (rc = load_sandbox(ld, v)) != 0)
+  if ((v = policy__y_get(root, "actor")) && (rc = policy__y_load_actor(ld, v)) != 0) return rc;
+  if ((v = policy__y_get(root, "sandbox")) && (rc = policy__y_load_sandbox(ld, v)) != 0)
     return rc;
-  if ((v = get(root, "entries")) && (rc = load_entries(ld, set, v)) != 0)
+  if ((v = policy__y_get(root, "entries")) && (rc = load_entries(ld, set, v)) != 0)
     return rc;
   return 0;
 }
@@ -868,20 +839,21 @@ int policy_load_buffer(policy_set *set, const char *name, const char *buf,
   ld.strict = -1;
   int rc;
   if (len > POLICY_FILE_MAX)
-    rc = errat(&ld, 0, 0, "file larger than 1 MiB");
-  else if ((rc = check_utf8(&ld, (const unsigned char *)buf, len)) == 0 &&
-           (rc = build_tree(&ld, buf, len, &root)) == 0 &&
+    rc = policy__y_errat(&ld, 0, 0, "file larger than 1 MiB");
+  else if ((rc = policy__y_check_utf8(&ld, (const unsigned char *)buf, len)) == 0 &&
+           (rc = policy__y_build_tree(&ld, buf, len, &root)) == 0 &&
            (rc = load_root(&ld, set, root)) == 0)
     rc = commit(&ld, set);
-  if (rc == -ENOMEM && !ld.failed) errat(&ld, 0, 0, "out of memory");
+  if (rc == -ENOMEM && !ld.failed) policy__y_errat(&ld, 0, 0, "out of memory");
   for (size_t i = 0; i < ld.n_pols; i++) policy_free(&ld.pols[i]);
   free(ld.pols);
   policy_actor_clear(&ld.actor);
-  ynode_free(root);
+  policy__y_ynode_free(root);
   return rc;
 }
 
-int policy_load_file(policy_set *set, const char *path, policy_diags *d) {
+int policy__y_read_file(const char *path, char **out, size_t *outlen,
+                        policy_diags *d) {
   policy_diag *e = &d->error;
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   int rc = 0;
@@ -917,18 +889,27 @@ int policy_load_file(policy_set *set, const char *path, policy_diags *d) {
     len += (size_t)r;
   }
   close(fd);
-  fd = -1;
   if (len > POLICY_FILE_MAX) {
     snprintf(e->message, sizeof e->message, "file larger than 1 MiB");
     free(buf);
     return -EINVAL;
   }
-  rc = policy_load_buffer(set, path, buf, len, d);
-  free(buf);
-  return rc;
+  *out = buf;
+  *outlen = len;
+  return 0;
 fail:
   snprintf(e->message, sizeof e->message, "%s", strerror(-rc));
   if (fd >= 0) close(fd);
+  free(buf);
+  return rc;
+}
+
+int policy_load_file(policy_set *set, const char *path, policy_diags *d) {
+  char *buf;
+  size_t len;
+  int rc = policy__y_read_file(path, &buf, &len, d);
+  if (rc != 0) return rc;
+  rc = policy_load_buffer(set, path, buf, len, d);
   free(buf);
   return rc;
 }

@@ -17,6 +17,7 @@ typedef struct sl_module {
 
 static const sl_module modules[] = {
   {"errors", luaopen_errors, 1},
+  {"security", luaopen_security, 0},
   {NULL, NULL, 0}
 };
 
