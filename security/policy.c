@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,8 @@ void policy_diag_format(const policy_diag *d, char *buf, size_t len) {
 /* {======================================================
 ** Model
 ** ======================================================= */
+
+static void index_free(struct policy__index *ix);
 
 static const char *const OPS[] = {
   "eq", "ne", "lt", "gt", "lte", "gte", "in", "nin", "exists", "nexists",
@@ -195,6 +198,7 @@ void policy_set_free(policy_set *set) {
   for (size_t i = 0; i < set->n; i++) policy_free(&set->items[i]);
   free(set->items);
   policy_actor_clear(&set->actor);
+  index_free(set->index);
   free(set);
 }
 
@@ -219,6 +223,8 @@ int policy_set_append(policy_set *set, policy *p) {
   }
   set->items[set->n++] = *p;
   memset(p, 0, sizeof *p);
+  index_free(set->index);  /* stale: rebuilt by policy_set_reindex */
+  set->index = NULL;
   return 0;
 }
 
@@ -250,10 +256,147 @@ int policy_set_add_allow_url(policy_set *set, const char *pattern,
   }
   if (rc != 0) goto fail;
   rc = policy_set_append(set, &p);
-  if (rc == 0) return 0;
+  if (rc == 0) {
+    policy_set_reindex(set);  /* without it, decisions scan every policy */
+    return 0;
+  }
 fail:
   policy_free(&p);
   return rc;
+}
+
+/* }====================================================== */
+
+
+/* {======================================================
+** Host index of the URL actions
+** ======================================================= */
+
+/*
+** For websocket.connect and websocket.connect.url, the policies that can
+** apply to a URL request are those with a "*" or any-host resource (the
+** general list), those with an exact host equal to the request's, and
+** those with a "*.domain" whose domain is a suffix of the request's host.
+** The index keeps these lists (policy numbers, ascending), so a decision
+** looks at a handful of policies, not all of them; the decision is the
+** same as a full scan in policy order.
+*/
+typedef struct ids {
+  size_t *v;
+  size_t n, cap;
+} ids;
+
+typedef struct hslot {
+  char *key;  /* exact host, or ".domain" for "*.domain" */
+  ids list;
+} hslot;
+
+typedef struct uindex {
+  ids general;
+  hslot *tab;  /* open addressing; cap a power of two */
+  size_t cap, used;
+} uindex;
+
+struct policy__index {
+  uindex act[2];  /* websocket.connect, websocket.connect.url */
+};
+
+static const char *const URL_ACTIONS[2] = {POLICY_ACTION_CONNECT,
+                                           POLICY_ACTION_CONNECT_URL};
+
+static int ids_add(ids *l, size_t i) {
+  if (l->n > 0 && l->v[l->n - 1] == i) return 0;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 4;
+    size_t *v = realloc(l->v, cap * sizeof *v);
+    if (v == NULL) return -ENOMEM;
+    l->v = v;
+    l->cap = cap;
+  }
+  l->v[l->n++] = i;
+  return 0;
+}
+
+static size_t hash(const char *s, size_t n) {
+  size_t h = 14695981039346656037u;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211u;
+  return h;
+}
+
+/* The slot for key (n bytes): found, or the empty one to fill. */
+static hslot *slot(const uindex *x, const char *key, size_t n) {
+  size_t m = x->cap - 1;
+  for (size_t i = hash(key, n) & m;; i = (i + 1) & m) {
+    hslot *e = &x->tab[i];
+    if (e->key == NULL || (strncmp(e->key, key, n) == 0 && e->key[n] == '\0'))
+      return e;
+  }
+}
+
+static void uindex_free(uindex *x) {
+  free(x->general.v);
+  for (size_t i = 0; i < x->cap; i++) {
+    free(x->tab[i].key);
+    free(x->tab[i].list.v);
+  }
+  free(x->tab);
+  memset(x, 0, sizeof *x);
+}
+
+static void index_free(struct policy__index *ix) {
+  if (ix == NULL) return;
+  uindex_free(&ix->act[0]);
+  uindex_free(&ix->act[1]);
+  free(ix);
+}
+
+static int action_matches(const policy *p, const char *action);
+
+static int uindex_build(uindex *x, const policy_set *set, const char *act) {
+  size_t keys = 0;
+  for (size_t i = 0; i < set->n; i++) keys += set->items[i].n_resources;
+  x->cap = 16;
+  while (x->cap < 2 * keys) x->cap *= 2;
+  if ((x->tab = calloc(x->cap, sizeof *x->tab)) == NULL) return -ENOMEM;
+  for (size_t i = 0; i < set->n; i++) {
+    const policy *p = &set->items[i];
+    if (!action_matches(p, act)) continue;
+    int general = 0;
+    for (size_t k = 0; k < p->n_resources; k++) {
+      const policy_resource *r = &p->resources[k];
+      if (r->is_url ? r->url.host_kind == POLICY_HOST_ANY
+                    : strcmp(r->text, "*") == 0)
+        general = 1;
+    }
+    if (general) {
+      if (ids_add(&x->general, i) != 0) return -ENOMEM;
+      continue;
+    }
+    for (size_t k = 0; k < p->n_resources; k++) {
+      const policy_resource *r = &p->resources[k];
+      if (!r->is_url) continue;  /* never matches a URL */
+      hslot *e = slot(x, r->url.host, strlen(r->url.host));
+      if (e->key == NULL && (e->key = strdup(r->url.host)) == NULL)
+        return -ENOMEM;
+      if (ids_add(&e->list, i) != 0) return -ENOMEM;
+    }
+  }
+  return 0;
+}
+
+int policy_set_reindex(policy_set *set) {
+  index_free(set->index);
+  set->index = NULL;
+  struct policy__index *ix = calloc(1, sizeof *ix);
+  if (ix == NULL) return -ENOMEM;
+  for (int a = 0; a < 2; a++) {
+    if (uindex_build(&ix->act[a], set, URL_ACTIONS[a]) != 0) {
+      index_free(ix);
+      return -ENOMEM;
+    }
+  }
+  set->index = ix;
+  return 0;
 }
 
 /* }====================================================== */
@@ -536,46 +679,103 @@ static int names_ip(const policy *p, const policy_resource *r,
   return 0;
 }
 
+/* What the scan of the policies has found so far. */
+typedef struct scan {
+  const policy *deny, *allow, *explicit_allow;
+  const char *special;  /* range of req->ip, when special-purpose */
+  int deny_error;       /* the deny applied through a condition error */
+} scan;
+
+/* Consider policy p for req; returns 1 when a deny decided. */
+static int consider(const policy *p, const policy_request *req, scan *sc) {
+  const policy_resource *r = resource_matches(p, req);
+  if (r == NULL) return 0;
+  /* Every condition of a deny policy is evaluated (an error anywhere
+  ** denies); an allow policy stops at the first that fails. */
+  int any_false = 0, error = 0, deferred = 0;
+  for (size_t j = 0; j < p->n_conds; j++) {
+    int c = eval_cond(req, &p->conds[j]);
+    if (c == C_FALSE) any_false = 1;
+    else if (c == C_ERROR) error = 1;
+    else if (c == C_DEFERRED) deferred = 1;
+    if (p->effect == POLICY_ALLOW && (any_false || error)) break;
+  }
+  int applies = !any_false && !error;
+  if (p->effect == POLICY_DENY) {
+    if (deferred) return 0;  /* decided after DNS */
+    if (applies || error) {
+      sc->deny = p;
+      sc->deny_error = !applies;
+      return 1;
+    }
+  } else if (applies) {
+    if (sc->allow == NULL) sc->allow = p;
+    if (sc->special && sc->explicit_allow == NULL && names_ip(p, r, req))
+      sc->explicit_allow = p;
+  }
+  return 0;
+}
+
+/* Scan the indexed candidates of a URL request, in policy order. */
+static void scan_indexed(const policy_set *set, const uindex *x,
+                         const policy_request *req, scan *sc) {
+  const ids *lists[POLICY_HOST_MAX / 2 + 3];
+  size_t pos[POLICY_HOST_MAX / 2 + 3];
+  size_t k = 0;
+  const char *host = req->url->host;
+  size_t hl = strlen(host);
+  lists[k++] = &x->general;
+  hslot *e = slot(x, host, hl);
+  if (e->key) lists[k++] = &e->list;
+  for (size_t i = 0; i < hl; i++) {
+    if (host[i] != '.') continue;
+    e = slot(x, host + i, hl - i);
+    if (e->key) lists[k++] = &e->list;
+  }
+  memset(pos, 0, k * sizeof pos[0]);
+  for (;;) {  /* k-way merge: k is the number of matching keys, small */
+    size_t best = SIZE_MAX, which = 0;
+    for (size_t j = 0; j < k; j++)
+      if (pos[j] < lists[j]->n && lists[j]->v[pos[j]] < best)
+        best = lists[j]->v[pos[j]], which = j;
+    if (best == SIZE_MAX) return;
+    pos[which]++;
+    for (size_t j = 0; j < k; j++)  /* the same policy via another key */
+      if (pos[j] < lists[j]->n && lists[j]->v[pos[j]] == best) pos[j]++;
+    if (consider(&set->items[best], req, sc)) return;
+  }
+}
+
 void policy_decide(const policy_set *set, const policy_request *req,
                    policy_decision *d) {
-  const policy *allow = NULL, *explicit_allow = NULL;
-  const char *special = req->ip ? policy_ip_special(req->ip) : NULL;
+  scan sc;
+  memset(&sc, 0, sizeof sc);
+  sc.special = req->ip ? policy_ip_special(req->ip) : NULL;
   memset(d, 0, sizeof *d);
-  for (size_t i = 0; i < set->n; i++) {
-    const policy *p = &set->items[i];
-    if (!action_matches(p, req->action)) continue;
-    const policy_resource *r = resource_matches(p, req);
-    if (r == NULL) continue;
-    /* Every condition of a deny policy is evaluated (an error anywhere
-    ** denies); an allow policy stops at the first that fails. */
-    int any_false = 0, error = 0, deferred = 0;
-    for (size_t j = 0; j < p->n_conds; j++) {
-      int c = eval_cond(req, &p->conds[j]);
-      if (c == C_FALSE) any_false = 1;
-      else if (c == C_ERROR) error = 1;
-      else if (c == C_DEFERRED) deferred = 1;
-      if (p->effect == POLICY_ALLOW && (any_false || error)) break;
-    }
-    int applies = !any_false && !error;
-    if (p->effect == POLICY_DENY) {
-      if (deferred) continue;  /* decided after DNS */
-      if (applies || error) {
-        d->allow = 0;
-        d->why = POLICY_WHY_DENY;
-        d->policy = p;
-        if (error && !applies)
-          snprintf(d->detail, sizeof d->detail,
-                   "a condition could not be evaluated (fail closed)");
-        return;
-      }
-    } else if (applies && !error) {
-      if (allow == NULL) allow = p;
-      if (special && explicit_allow == NULL && names_ip(p, r, req))
-        explicit_allow = p;
+  const uindex *x = NULL;
+  if (set->index && req->url) {
+    for (int a = 0; a < 2; a++)
+      if (strcmp(req->action, URL_ACTIONS[a]) == 0) x = &set->index->act[a];
+  }
+  if (x) {
+    scan_indexed(set, x, req, &sc);
+  } else {
+    for (size_t i = 0; i < set->n; i++) {
+      const policy *p = &set->items[i];
+      if (action_matches(p, req->action) && consider(p, req, &sc)) break;
     }
   }
-  if (special && explicit_allow == NULL &&
-      (allow != NULL || !policy_set_strict(set))) {
+  if (sc.deny) {
+    d->allow = 0;
+    d->why = POLICY_WHY_DENY;
+    d->policy = sc.deny;
+    if (sc.deny_error)
+      snprintf(d->detail, sizeof d->detail,
+               "a condition could not be evaluated (fail closed)");
+    return;
+  }
+  if (sc.special && sc.explicit_allow == NULL &&
+      (sc.allow != NULL || !policy_set_strict(set))) {
     char ip[POLICY_IP_STRLEN];
     policy_ip_format(req->ip, ip, sizeof ip);
     d->allow = 0;
@@ -583,13 +783,13 @@ void policy_decide(const policy_set *set, const policy_request *req,
     d->policy = NULL;
     snprintf(d->detail, sizeof d->detail,
              "%s is a %s address, which no allow policy names explicitly",
-             ip, special);
+             ip, sc.special);
     return;
   }
-  if (explicit_allow || allow) {
+  if (sc.explicit_allow || sc.allow) {
     d->allow = 1;
     d->why = POLICY_WHY_ALLOW;
-    d->policy = explicit_allow ? explicit_allow : allow;
+    d->policy = sc.explicit_allow ? sc.explicit_allow : sc.allow;
     return;
   }
   d->why = POLICY_WHY_UNDEFINED;

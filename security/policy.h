@@ -203,6 +203,7 @@ typedef struct policy_set {
   int n_nonstrict;      /* files that said strict: false */
   policy_actor actor;
   policy_sandbox sandbox;
+  struct policy__index *index;  /* host index of the URL actions (policy.c) */
 } policy_set;
 
 /* A new empty set (deny-all); NULL when out of memory. */
@@ -235,6 +236,9 @@ void policy_free(policy *p);
 /* Append p to the set (moved: the set owns it).  -EEXIST on a duplicate
 ** name, -ENOMEM. */
 int policy_set_append(policy_set *set, policy *p);
+/* Rebuild the index that speeds up URL decisions, after policies were
+** appended.  Returns 0 or -ENOMEM (the set then decides without it). */
+int policy_set_reindex(policy_set *set);
 /* Find a policy by name; NULL if none. */
 const policy *policy_set_find(const policy_set *set, const char *name);
 

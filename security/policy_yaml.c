@@ -808,6 +808,7 @@ static int commit(loader *ld, policy_set *set) {
     }
   }
   ld->n_pols = 0;
+  policy_set_reindex(set);  /* without it, decisions scan every policy */
   if (ld->has_actor) {
     policy_actor_clear(&set->actor);
     set->actor = actor;

@@ -201,7 +201,10 @@ static int parse_bracketed(const char *s, size_t n, parsed *r, char *err,
 
 static int parse_any(const char *s, parsed *r, int pattern, char *err,
                      size_t errlen) {
-  memset(r, 0, sizeof *r);
+  /* Field by field: the path and query buffers are large. */
+  r->scheme[0] = r->host[0] = r->path[0] = r->query[0] = '\0';
+  r->host_kind = r->host_ip = r->has_path = r->has_query = 0;
+  memset(&r->ip, 0, sizeof r->ip);
   size_t len = strlen(s);
   if (len > POLICY_URL_MAX)
     return fail(err, errlen, "URL longer than %d bytes", POLICY_URL_MAX);
@@ -326,26 +329,42 @@ badscheme:
               (int)(sl > 16 ? 16 : sl), s);
 }
 
+/* Append n bytes of s at *o in buf (size len); -1 when it does not fit. */
+static int put(char *buf, size_t len, size_t *o, const char *s, size_t n) {
+  if (*o + n >= len) return -1;
+  memcpy(buf + *o, s, n);
+  *o += n;
+  return 0;
+}
+
 int policy_url_parse(const char *s, policy_url *u, char *err, size_t errlen) {
   parsed r;
-  memset(u, 0, sizeof *u);
+  u->canonical[0] = '\0';
   int rc = parse_any(s, &r, 0, err, errlen);
   if (rc != 0) return rc;
   memcpy(u->scheme, r.scheme, sizeof u->scheme);
-  memcpy(u->host, r.host, sizeof u->host);
+  size_t hl = strlen(r.host), pl = strlen(r.path), ql = strlen(r.query);
+  memcpy(u->host, r.host, hl + 1);
   u->host_ip = r.host_ip;
   u->ip = r.ip;
   u->tls = strcmp(r.scheme, "wss") == 0;
   u->port = r.port > 0 ? r.port : (u->tls ? 443 : 80);
-  memcpy(u->path, r.path, sizeof u->path);
-  memcpy(u->query, r.query, sizeof u->query);
+  memcpy(u->path, r.path, pl + 1);
+  memcpy(u->query, r.query, ql + 1);
   u->has_query = r.has_query;
-  int n = snprintf(u->canonical, sizeof u->canonical, "%s://%s%s%s:%d%s%s%s",
-                   u->scheme, u->host_ip == 6 ? "[" : "", u->host,
-                   u->host_ip == 6 ? "]" : "", u->port, u->path,
-                   u->has_query ? "?" : "", u->query);
-  if (n < 0 || (size_t)n >= sizeof u->canonical)
+  char port[8];
+  int portlen = snprintf(port, sizeof port, ":%d", u->port);
+  size_t o = 0, cl = sizeof u->canonical;
+  char *c = u->canonical;
+  if (put(c, cl, &o, u->scheme, strlen(u->scheme)) ||
+      put(c, cl, &o, "://[", u->host_ip == 6 ? 4 : 3) ||
+      put(c, cl, &o, u->host, hl) ||
+      put(c, cl, &o, "]", u->host_ip == 6) ||
+      put(c, cl, &o, port, (size_t)portlen) || put(c, cl, &o, u->path, pl) ||
+      put(c, cl, &o, "?", (size_t)u->has_query) ||
+      put(c, cl, &o, u->query, ql))
     return fail(err, errlen, "URL too long");
+  c[o] = '\0';
   return 0;
 }
 

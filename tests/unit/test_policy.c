@@ -425,6 +425,59 @@ static void test_allow_url(void **state) {
   assert_true(policy_action_is_url(POLICY_ACTION_CONNECT_URL, "-"));
 }
 
+/* The host index decides exactly as a scan of every policy. */
+static void test_index_equivalence(void **state) {
+  (void)state;
+  static const char *const files[] = {
+    "policies/examples/allow-one-host.yaml",
+    "policies/examples/subdomains-wss.yaml",
+    "policies/examples/deny-internal.yaml",
+    "policies/examples/roles.yaml",
+  };
+  for (size_t i = 0; i < 4; i++)
+    assert_int_equal(policy_load_file(S, files[i], &D), 0);
+  load("x.yaml", HEAD
+       "  - {name: a, kind: security.policy, policy: {actions: '*', "
+       "resources: ['wss://x.example.com/a/*', 'wss://*.x.example.com'], "
+       "effect: deny}}\n"
+       "  - {name: b, kind: security.policy, policy: {actions: 'websocket.*', "
+       "resources: ['ws://10.0.0.1:9000', '*'], effect: allow}}\n"
+       "  - {name: c, kind: security.policy, policy: {actions: x, "
+       "resources: 'wss://*/*', effect: allow}}\n");
+  assert_non_null(S->index);
+  static const char *const urls[] = {
+    "wss://chat.example.com/ws/1", "wss://a.b.example.org/x",
+    "wss://example.org/", "wss://q.example.net/", "wss://feed.example.com/",
+    "wss://ops.example.com/admin/1", "wss://x.example.com/a/b",
+    "wss://y.x.example.com/", "ws://10.0.0.1:9000/", "ws://10.0.0.1/",
+    "wss://reports.example.com/r", "wss://unknown.test/", "ws://a.b.c.d.e/",
+  };
+  static const char *const ips[] = {NULL, "93.184.216.34", "10.0.0.1",
+                                    "127.0.0.1"};
+  static const char *const actions[] = {POLICY_ACTION_CONNECT,
+                                        POLICY_ACTION_CONNECT_URL};
+  policy_decision with, without;
+  for (size_t u = 0; u < sizeof urls / sizeof urls[0]; u++)
+    for (size_t k = 0; k < 4; k++)
+      for (size_t a = 0; a < 2; a++) {
+        policy_ip ip;
+        if (ips[k]) policy_ip_parse(ips[k], &ip);
+        policy_check(S, &S->actor, actions[a], urls[u], NULL, 0,
+                     ips[k] ? &ip : NULL, &URL, &with);
+        struct policy__index *ix = S->index;
+        S->index = NULL;
+        policy_check(S, &S->actor, actions[a], urls[u], NULL, 0,
+                     ips[k] ? &ip : NULL, &URL, &without);
+        S->index = ix;
+        if (with.allow != without.allow || with.policy != without.policy ||
+            with.why != without.why)
+          fail_msg("%s %s ip %s: indexed %d by %s, scan %d by %s", actions[a],
+                   urls[u], ips[k] ? ips[k] : "-", with.allow,
+                   policy_decision_policy(&with), without.allow,
+                   policy_decision_policy(&without));
+      }
+}
+
 static void test_audit(void **state) {
   (void)state;
   char path[] = "/tmp/sl_audit_XXXXXX";
@@ -478,6 +531,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_special_explicit, setup, teardown),
     cmocka_unit_test_setup_teardown(test_nonstrict_special, setup, teardown),
     cmocka_unit_test_setup_teardown(test_allow_url, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_index_equivalence, setup, teardown),
     cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
