@@ -821,8 +821,8 @@ int policy_check(const policy_set *set, const policy_actor *actor,
     policy_decide(set, &r, d);
     if (!d->allow || ip == NULL) return 0;
     r.ip_pending = 0;
+    r.ip = ip;
   }
-  r.ip = ip;
   policy_decide(set, &r, d);
   return 0;
 }

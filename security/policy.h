@@ -312,9 +312,10 @@ const char *policy_decision_policy(const policy_decision *d);
 ** (policy_action_is_url) the resource is parsed into *u (caller's scratch,
 ** may be large: policy_url is about 8 KiB); an invalid URL denies with
 ** why POLICY_WHY_INVALID, the reason in d->detail, and returns -EINVAL.
-** Without ip, meta.ip conditions are deferred (pre-DNS); with ip, the
-** pre-DNS evaluation must allow and the post-DNS one (meta.ip, the
-** special-purpose rule) decides.  Returns 0 otherwise.
+** For URL actions without ip, meta.ip conditions are deferred (pre-DNS);
+** with ip, the pre-DNS evaluation must allow and the post-DNS one
+** (meta.ip, the special-purpose rule) decides.  Other actions ignore ip
+** (their meta.ip, if any, is plain meta).  Returns 0 otherwise.
 */
 int policy_check(const policy_set *set, const policy_actor *actor,
                  const char *action, const char *resource,

@@ -219,6 +219,17 @@ static void test_deny_over_allow(void **state) {
   assert_string_equal(decider(), "t:no-secret");
   assert_int_equal(DEC.why, POLICY_WHY_DENY);
   assert_true(can("net.read", "/secret/key"));
+  /* The address rule is for URL actions only. */
+  policy_ip lo;
+  assert_int_equal(policy_ip_parse("127.0.0.1", &lo), 0);
+  assert_int_equal(policy_check(S, &S->actor, "fs.read", "/tmp/a", NULL, 0,
+                                &lo, &URL, &DEC), 0);
+  assert_true(DEC.allow);
+  assert_int_equal(policy_check(S, &S->actor, POLICY_ACTION_CONNECT_URL,
+                                "wss://h.example/", NULL, 0, &lo, &URL, &DEC),
+                   0);
+  assert_false(DEC.allow);
+  assert_int_equal(DEC.why, POLICY_WHY_SPECIAL);
 }
 
 static void test_undefined(void **state) {
