@@ -213,7 +213,8 @@ int wsp__build_request(struct wsp_conn *c, const wsp_options *o, char *err,
     rc |= append(b, h->name, strlen(h->name)) | append(b, ": ", 2) |
           append(b, h->value, strlen(h->value)) | append(b, "\r\n", 2);
   }
-  rc |= append(b, "\r\n", 2);
+  rc |= append(b, "\r\n\0", 3);  /* NUL-terminated, not counted */
+  b->len--;
   if (rc != 0) {
     seterr(err, errlen, "out of memory");
     return -ENOMEM;

@@ -132,7 +132,8 @@ int wsp_new(const wsp_options *opts, wsp_conn **out, char *err,
 /* Free the connection and everything it owns.  NULL is a no-op. */
 void wsp_free(wsp_conn *c);
 
-/* The handshake request to send: *len bytes, owned by c. */
+/* The handshake request to send: *len bytes, owned by c (followed by a
+** NUL that is not counted). */
 const uint8_t *wsp_request(const wsp_conn *c, size_t *len);
 
 /* ==== Opening handshake ================================================ */
