@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Frames a message buffer larger than this is released after use. */
+/* A message buffer larger than this is released before the next message. */
 #define KEEP_MSG_BUFFER ((size_t)1 << 20)
 
 static const uint8_t TRAILER[4] = {0x00, 0x00, 0xff, 0xff};
@@ -411,7 +411,11 @@ static void end_control(wsp_conn *c, wsp_event *ev) {
   ev->len = c->ctl_len;
   switch (c->fr.opcode) {
     case WSP_OP_PING:
-      if (!c->close_sent) queue_control(c, WSP_OP_PONG, c->ctl, c->ctl_len, NULL, 0);
+      /* RFC 6455 §5.5.3 lets us answer only the latest of several pings:
+      ** skip the pong while the caller has not written a backlog, so a
+      ** peer that pings without reading cannot grow our buffer. */
+      if (!c->close_sent && c->out.len - c->out_pos <= WSP_PONG_BACKLOG)
+        queue_control(c, WSP_OP_PONG, c->ctl, c->ctl_len, NULL, 0);
       ev->type = WSP_EV_PING;
       return;
     case WSP_OP_PONG:

@@ -136,18 +136,15 @@ int wsp__buf_reserve(wsp__buf *b, size_t extra) {
   return 0;
 }
 
-/* After a BFINAL block: start a new raw stream that keeps the window. */
+/*
+** After a BFINAL block: start a new raw stream that keeps the window, so
+** later data may still refer to it.  inflateResetKeep (exported by zlib
+** since 1.2.5.2, declared in zlib.h) does this in O(1); copying the window
+** out and back as a dictionary would cost 32 KiB per BFINAL block, which a
+** peer could send every few bytes.
+*/
 static int restart_stream(z_stream *z) {
-  static const uInt dmax = 1u << 15;
-  Bytef *dict = malloc(dmax);
-  uInt dlen = dmax;
-  int rc = -1;
-  if (dict && inflateGetDictionary(z, dict, &dlen) == Z_OK &&
-      inflateReset(z) == Z_OK &&
-      (dlen == 0 || inflateSetDictionary(z, dict, dlen) == Z_OK))
-    rc = 0;
-  free(dict);
-  return rc;
+  return inflateResetKeep(z) == Z_OK ? 0 : -1;
 }
 
 int wsp__inflate(z_stream *z, const uint8_t *in, size_t n, wsp__buf *out,
@@ -183,7 +180,8 @@ int wsp__inflate(z_stream *z, const uint8_t *in, size_t n, wsp__buf *out,
       }
       if (rc == Z_BUF_ERROR) {  /* no progress possible */
         if (z->avail_out == 0) continue;
-        break;
+        if (z->avail_in == 0) break;
+        return -1;  /* stuck with input and room left: never loop */
       }
       if (rc != Z_OK) return -1;
       if (z->avail_in == 0 && z->avail_out > 0) break;

@@ -84,6 +84,9 @@
 #define WSP_DEFAULT_HEADER_LIMIT ((size_t)16 << 10) /* 16 KiB */
 #define WSP_MAX_CONTROL_PAYLOAD 125
 #define WSP_MAX_CLOSE_REASON 123
+/* Automatic pongs are skipped while more than this much output is
+** unwritten (the peer pings but does not read). */
+#define WSP_PONG_BACKLOG ((size_t)256 << 10)
 
 typedef struct wsp_conn wsp_conn;  /* opaque */
 
@@ -179,7 +182,8 @@ typedef enum wsp_event_type {
   WSP_EV_NONE = 0,  /* input consumed without a complete event */
   WSP_EV_TEXT,      /* data/len: a whole, valid UTF-8 message */
   WSP_EV_BINARY,    /* data/len: a whole message */
-  WSP_EV_PING,      /* data/len: payload; the pong is already queued */
+  WSP_EV_PING,      /* data/len: payload; the pong is already queued
+                       (unless WSP_PONG_BACKLOG bytes wait to be written) */
   WSP_EV_PONG,      /* data/len: payload */
   WSP_EV_CLOSE,     /* code (1005 when none), data/len: UTF-8 reason.
                        If the peer started the close, the reply is queued;

@@ -199,6 +199,27 @@ static void test_control_during_fragments(void **state) {
   wsp_free(c);
 }
 
+/* A peer that pings without reading our pongs cannot grow the output. */
+static void test_pong_backlog(void **state) {
+  (void)state;
+  wsp_conn *c = tu_open_plain();
+  uint8_t s[130];
+  size_t n = tu_frame(s, 1, 0, WSP_OP_PING, buf, 125);
+  const uint8_t *out;
+  for (int i = 0; i < 5000; i++) {
+    wsp_event ev = tu_feed1(c, s, n);
+    assert_int_equal(ev.type, WSP_EV_PING);
+  }
+  size_t pending = wsp_output(c, &out);
+  assert_true(pending <= WSP_PONG_BACKLOG + 131);
+  assert_true(pending > WSP_PONG_BACKLOG);
+  /* Once written, pongs flow again. */
+  wsp_output_consumed(c, pending);
+  tu_feed1(c, s, n);
+  assert_int_equal(wsp_output(c, &out), 131);
+  wsp_free(c);
+}
+
 /* ---- size limit ------------------------------------------------------ */
 
 static void test_read_limit(void **state) {
@@ -790,6 +811,7 @@ int main(void) {
       cmocka_unit_test(test_split_anywhere),
       cmocka_unit_test(test_frame_rules),
       cmocka_unit_test(test_control_during_fragments),
+      cmocka_unit_test(test_pong_backlog),
       cmocka_unit_test(test_read_limit),
       cmocka_unit_test(test_utf8_rules),
       cmocka_unit_test(test_close_codes),
