@@ -300,6 +300,10 @@ size_t wsp_output(wsp_conn *c, const uint8_t **data) {
       }
     }
   }
+  if (!c->out.p) {  /* nothing was ever queued */
+    *data = NULL;
+    return 0;
+  }
   *data = c->out.p + c->out_pos;
   return c->out.len - c->out_pos;
 }

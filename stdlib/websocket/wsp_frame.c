@@ -19,20 +19,8 @@ static size_t header_need(const uint8_t *h) {
   return n;
 }
 
-int wsp__parse_header(wsp__hparser *p, const uint8_t *in, size_t len,
-                      size_t *used, wsp__frame *f) {
-  size_t i = 0, need;
-  while (p->have < 2 && i < len) p->hdr[p->have++] = in[i++];
-  if (p->have < 2) {
-    *used = i;
-    return 0;
-  }
-  need = header_need(p->hdr);
-  while (p->have < need && i < len) p->hdr[p->have++] = in[i++];
-  *used = i;
-  if (p->have < need) return 0;
-
-  const uint8_t *h = p->hdr;
+/* Decode a complete header h (header_need(h) bytes). */
+static int decode(const uint8_t *h, wsp__frame *f) {
   size_t pos = 2;
   uint64_t l = h[1] & 0x7f;
   f->fin = h[0] >> 7;
@@ -52,8 +40,29 @@ int wsp__parse_header(wsp__hparser *p, const uint8_t *in, size_t len,
   else
     memset(f->mask, 0, 4);
   f->len = l;
-  p->have = 0;
   return (l >> 63) ? -1 : 1;
+}
+
+int wsp__parse_header(wsp__hparser *p, const uint8_t *in, size_t len,
+                      size_t *used, wsp__frame *f) {
+  size_t i = 0, need;
+  /* Fast path: the whole header is in the input. */
+  if (p->have == 0 && len >= 2 && len >= (need = header_need(in))) {
+    *used = need;
+    return decode(in, f);
+  }
+  while (p->have < 2 && i < len) p->hdr[p->have++] = in[i++];
+  if (p->have < 2) {
+    *used = i;
+    return 0;
+  }
+  need = header_need(p->hdr);
+  while (p->have < need && i < len) p->hdr[p->have++] = in[i++];
+  *used = i;
+  if (p->have < need) return 0;
+
+  p->have = 0;
+  return decode(p->hdr, f);
 }
 
 size_t wsp__write_header(uint8_t *out, int fin, int rsv, int opcode,

@@ -15,6 +15,9 @@ static void test_rfc6455_examples(void **state) {
   (void)state;
   wsp_conn *c = tu_open_plain();
   wsp_event ev;
+  const uint8_t *out = (const uint8_t *)"";
+  assert_int_equal(wsp_output(c, &out), 0);  /* nothing queued yet */
+  assert_null(out);
   static const uint8_t hello[] = {0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f};
   size_t n = wsp_feed(c, hello, sizeof hello, &ev);
   assert_int_equal(n, sizeof hello);
