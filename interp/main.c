@@ -19,6 +19,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "../stdlib/sched.h"
 #include "../stdlib/sl.h"
 
 #define LUA_INIT_VAR "LUA_INIT"
@@ -31,8 +32,6 @@ enum {
   HAS_E = 8,      /* -e */
   HAS_BIGE = 16   /* -E */
 };
-
-static lua_State *globalL = NULL;
 
 /* {======================================================
 ** Reporting
@@ -85,25 +84,6 @@ static int report(lua_State *L, int status) {
   return status;
 }
 
-/*
-** Message handler: turn any error value into a string (using __tostring,
-** which error objects have) and append a traceback.
-*/
-static int msghandler(lua_State *L) {
-  const char *msg = lua_tostring(L, 1);
-  if (msg == NULL) {
-    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) {
-      if (sl_iserror(L, 1) < 0)
-        return 1;  /* as lua.c: an object with __tostring, no traceback */
-      msg = lua_tostring(L, -1);
-    } else
-      msg = lua_pushfstring(L, "(error object is a %s value)",
-                            luaL_typename(L, 1));
-  }
-  luaL_traceback(L, L, msg, 1);
-  return 1;
-}
-
 /* }====================================================== */
 
 /* {======================================================
@@ -120,19 +100,21 @@ static void lstop(lua_State *L, lua_Debug *ar) {
 static void laction(int i) {
   int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
   signal(i, SIG_DFL);
-  lua_sethook(globalL, lstop, flag, 1);
+  /* Lua code runs only in tasks: stop the running one, or the loop */
+  lua_State *task = sl_sched_running_thread();
+  if (task != NULL) lua_sethook(task, lstop, flag, 1);
+  else sl_sched_interrupt();
 }
 
-/* Call the function below its narg arguments with the message handler. */
+/*
+** Call the function below its narg arguments as the scheduler's main task:
+** it returns when that task does; an error in any task comes back as a
+** message with its traceback.
+*/
 static int docall(lua_State *L, int narg, int nres) {
-  int base = lua_gettop(L) - narg;
-  lua_pushcfunction(L, msghandler);
-  lua_insert(L, base);
-  globalL = L;
   signal(SIGINT, laction);
-  int status = lua_pcall(L, narg, nres, base);
+  int status = sl_sched_run(L, narg, nres);
   signal(SIGINT, SIG_DFL);
-  lua_remove(L, base);
   return status;
 }
 

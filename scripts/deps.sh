@@ -5,7 +5,7 @@ set -eu
 
 PKGS="gcc make pkg-config liblua5.4-dev lua5.4 libwebsockets-dev libssl-dev
 zlib1g-dev libc-ares-dev libyaml-dev libseccomp-dev libcmocka-dev
-python3 python3-pytest python3-websockets lua-cjson openssl"
+python3 python3-pytest python3-websockets lua-cjson openssl strace"
 
 missing=""
 for p in $PKGS; do
