@@ -247,9 +247,11 @@ struct sl_io {
 
 /*
 ** The process's lws context (created on first use: no listening port, the
-** one protocol SL_SCHED_PROTOCOL, logging limited to errors).  Call it
-** before a sandbox locks the process down, if it must exist by then.
-** Raises on failure.
+** one protocol SL_SCHED_PROTOCOL, no options, logging limited to errors).
+** Call it before a sandbox locks the process down, if it must exist by
+** then.  Raises on failure.  lua_close destroys it: the WSI_DESTROY events
+** of connections still open then arrive during lua_close, when on_event
+** must only release C resources (no Lua calls, no sl_sched_wake).
 */
 struct lws_context *sl_sched_lws(lua_State *L);
 

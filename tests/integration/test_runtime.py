@@ -177,3 +177,11 @@ def test_deadlock_report_is_capped(run):
     assert lines[1] == "  task 1 (main): channel.receive at (command line):1"
     assert lines[-1] == "  ... and 51 more blocked tasks"
     assert len(lines) == 52
+
+
+def test_empty_select_blocks_forever(run):
+    r = run("-e", "channel.select{}")
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == [
+        "sandlua: deadlock: all tasks are blocked",
+        "  task 1 (main): channel.select at (command line):1"]

@@ -110,15 +110,35 @@ T.test("blocking where yielding is impossible raises a clear error", function()
     local gen = coroutine.wrap(function() channel.select{channel.new():case_receive()} end)
     table.sort({1, 2}, function(a, b) gen(); return a < b end)
   end)
+  package.preload.sched_test_blocker = function() time.sleep(0) end
+  T.checkerr("time.sleep: cannot block here", require, "sched_test_blocker")
   -- nothing was left queued: the channel still works
   T.eq(c:receive(), 1)
 end)
 
-T.test("metamethods that Lua lets yield may block (__index)", function()
+T.test("metamethods that Lua lets yield may block", function()
   local c = channel.new()
   coroutine.spawn(function() c:send("from a task") end)
   local t = setmetatable({}, {__index = function(_, k) return k .. " " .. c:receive() end})
   T.eq(t.value, "value from a task")
+  local mt = {}
+  local function b() time.sleep(0); return true end
+  mt.__newindex = function() b() end
+  mt.__call = function() b(); return 2 end
+  mt.__add = function() b(); return 3 end
+  mt.__eq = function() return b() end
+  mt.__lt = function() return b() end
+  mt.__le = function() return b() end
+  mt.__concat = function() b(); return "c" end
+  mt.__len = function() b(); return 4 end
+  mt.__close = function() b() end
+  mt.__pairs = function() b(); return next, {} end
+  local x, y = setmetatable({}, mt), setmetatable({}, mt)
+  x.k = 1
+  T.eq(x(), 2); T.eq(x + 1, 3); T.eq(x == y, true); T.eq(x < y, true)
+  T.eq(x <= y, true); T.eq(x .. "s", "c"); T.eq(#x, 4)
+  do local _ <close> = x end
+  for _ in pairs(x) do end
 end)
 
 T.test("tasks run in turn while others block", function()
