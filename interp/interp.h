@@ -39,6 +39,7 @@ typedef struct interp_config {
   int audit_all;               /* --audit-all */
   struct policy_set *policies; /* loaded before the state exists */
   struct policy_audit *audit;  /* NULL without --audit-log */
+  const char *dns_server;      /* --dns-server ADDR[:PORT] */
 } interp_config;
 
 /* Policy file read when no --policy is given (deny-all if absent). */

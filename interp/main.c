@@ -22,6 +22,7 @@
 #include "../stdlib/sched.h"
 #include "../stdlib/sl.h"
 #include "../stdlib/sl_security.h"
+#include "../stdlib/websocket/dns.h"
 
 #define LUA_INIT_VAR "LUA_INIT"
 #define LUA_INITVARVERSION LUA_INIT_VAR LUA_VERSUFFIX
@@ -60,6 +61,7 @@ static void print_usage(FILE *f) {
       "  --actor-meta K=V     an actor attribute (repeatable)\n"
       "  --audit-log FILE     append policy denials to FILE (JSON lines)\n"
       "  --audit-all          audit allowed decisions too\n"
+      "  --dns-server ADDR[:PORT]  resolve host names with this DNS server\n"
       "  --help    show this help and exit\n"
       "  --version show sandlua's and its libraries' versions and exit\n"
       "       " INTERP_PROGNAME " policy lint|check|test ...  (see '"
@@ -208,6 +210,15 @@ static const char *opt_version(interp_config *cfg, const char *value) {
   return NULL;
 }
 
+static const char *opt_dns_server(interp_config *cfg, const char *value) {
+  static char err[200];
+  sl_dns_addr a;
+  int port;
+  if (sl_dns_parse_server(value, &a, &port, err, sizeof err) != 0) return err;
+  cfg->dns_server = value;
+  return NULL;
+}
+
 static const longopt longopts[] = {
   {"--help", 0, opt_help},
   {"--version", 0, opt_version},
@@ -217,6 +228,7 @@ static const longopt longopts[] = {
   {"--actor-meta", 1, interp_opt_actor_meta},
   {"--audit-log", 1, interp_opt_audit_log},
   {"--audit-all", 0, interp_opt_audit_all},
+  {"--dns-server", 1, opt_dns_server},
   {NULL, 0, NULL}
 };
 
@@ -475,6 +487,11 @@ static int pmain(lua_State *L) {
   luaL_openlibs(L);
   sl_openlibs(L);
   sl_security_install(L, cfg->policies, cfg->audit);
+  {
+    char err[300];
+    if (sl_websocket_prepare(L, cfg->dns_server, err, sizeof err) != 0)
+      return luaL_error(L, "websocket: %s", err);
+  }
   createargtable(L, argv, argc, script);
   lua_gc(L, LUA_GCGEN, 0, 0);
   if (!(args & HAS_BIGE) && handle_luainit(L) != LUA_OK) return 0;

@@ -50,7 +50,17 @@ struct selstate {
 struct chan {
   int cap, head, count, closed;
   waitq recvq, sendq;
+  sl_chan_space_fn onspace;  /* one-shot, see sl_chan_notify_space */
+  void *onspace_ud;
 };
+
+/* Run and clear the space notification (a receive happened or waits). */
+static void note_space(chan *c) {
+  sl_chan_space_fn fn = c->onspace;
+  if (fn == NULL) return;
+  c->onspace = NULL;
+  fn(c->onspace_ud);
+}
 
 enum { OP_SEND, OP_RECV };
 
@@ -184,6 +194,7 @@ static void do_send(lua_State *L, chan *c, int chidx, int vidx) {
 
 /* Receive from a ready channel: pushes the value and returns ok. */
 static int do_recv(lua_State *L, chan *c, int chidx) {
+  note_space(c);
   if (c->count > 0) {
     buf_pop(L, c, chidx);
     waiter *w = q_pop(&c->sendq);
@@ -204,6 +215,8 @@ static int do_recv(lua_State *L, chan *c, int chidx) {
   lua_pushnil(L);  /* closed */
   return 0;
 }
+
+static void do_close(lua_State *L, chan *c);
 
 static chan *checkchan(lua_State *L, int idx) {
   return luaL_checkudata(L, idx, SL_CHANNEL_MT);
@@ -246,6 +259,21 @@ int sl_chan_trysend(lua_State *L, int chidx, int vidx) {
   if (c->closed || !can_send(c)) return 0;
   do_send(L, c, chidx, vidx);
   return 1;
+}
+
+void sl_chan_notify_space(lua_State *L, int chidx, sl_chan_space_fn fn,
+                          void *ud) {
+  chan *c = checkchan(L, chidx);
+  c->onspace = fn;
+  c->onspace_ud = ud;
+}
+
+int sl_chan_isclosed(lua_State *L, int chidx) {
+  return checkchan(L, chidx)->closed;
+}
+
+void sl_chan_close(lua_State *L, int chidx) {
+  do_close(L, checkchan(L, chidx));
 }
 
 void sl_chan_drain(lua_State *L, int chidx) {
@@ -319,16 +347,21 @@ static int ch_receive(lua_State *L) {
   w->L = L;
   w->ch = c;
   q_push(&c->recvq, w);
+  note_space(c);
   return sl_sched_block(L, "channel.receive", recv_k, 0);
 }
 
-static int ch_close(lua_State *L) {
-  chan *c = argchan(L, 1);
-  if (c->closed) return 0;
+static void do_close(lua_State *L, chan *c) {
+  if (c->closed) return;
   c->closed = 1;
   waiter *w;
   while ((w = q_pop(&c->recvq)) != NULL) finish_recv(w, L, 0, 0);
   while ((w = q_pop(&c->sendq)) != NULL) finish_send(w, 0);
+  note_space(c);
+}
+
+static int ch_close(lua_State *L) {
+  do_close(L, argchan(L, 1));
   return 0;
 }
 
@@ -501,6 +534,8 @@ static int ch_select(lua_State *L) {
       q_push(&k->ch->recvq, w);
     }
   }
+  for (int i = 0; i < n; i++)
+    if (!s->w[i].send) note_space(s->w[i].ch);
   return sl_sched_block(L, "channel.select", sel_k, n);
 }
 

@@ -22,6 +22,7 @@ static const sl_module modules[] = {
   {"channel", luaopen_channel, 1},
   {"time", luaopen_time, 1},
   {"security", luaopen_security, 0},
+  {"websocket", luaopen_websocket, 0},
   {NULL, NULL, 0}
 };
 

@@ -10,6 +10,7 @@
 #define SL_STDLIB_SL_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #include <lua.h>
 #include <lauxlib.h>
@@ -95,6 +96,16 @@ int luaopen_json(lua_State *L);
 int luaopen_channel(lua_State *L);
 int luaopen_time(lua_State *L);
 int luaopen_security(lua_State *L);
+int luaopen_websocket(lua_State *L);
+
+/*
+** Get the WebSocket client ready before the sandbox locks the process
+** down: the event loop, the TLS trust store, the DNS resolver (reading
+** resolv.conf and the hosts file; dns_server "ADDR[:PORT]" or NULL).
+** Returns 0, or -1 with a message in err.
+*/
+int sl_websocket_prepare(lua_State *L, const char *dns_server, char *err,
+                         size_t errlen);
 
 /*
 ** Register every built-in module in package.preload and set the globals
