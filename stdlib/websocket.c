@@ -114,9 +114,9 @@ typedef struct ws_sendw {
   int type;
   int started;
   int blocked;       /* in sl_sched_block (else: still running) */
-  int done;          /* 1 sent, -1 failed (c->err*) , -2 own error below */
-  sl_errkind ekind;
-  char emsg[64];
+  int done;          /* 1 sent, -1 failed (the connection's error),
+                        -2 refused by the engine (rc) */
+  int rc;
 } ws_sendw;
 
 /* A task waiting in close() or for the end of the connection. */
@@ -189,6 +189,9 @@ struct ws_conn {
   int estatus;       /* HTTP status of a refused handshake */
   char emsg[512];
 };
+
+_Static_assert(sizeof(ws_sendw) <= SL_TASK_SCRATCH, "ws_sendw: scratch");
+_Static_assert(sizeof(struct ws_closew) <= SL_TASK_SCRATCH, "scratch");
 
 typedef struct ws_ud {
   ws_conn *c;
@@ -558,9 +561,7 @@ static int start_next_send(ws_conn *c) {
     c->sendq = w->next;
     if (!c->sendq) c->sendq_tail = NULL;
     w->done = -2;
-    w->ekind = SL_INTERNAL;
-    snprintf(w->emsg, sizeof w->emsg, "websocket: %s",
-             rc == -EPIPE ? "connection closing" : strerror(-rc));
+    w->rc = rc;
     if (w->blocked) wake(c, w->task);
     return 1;
   }
@@ -740,7 +741,10 @@ static void on_close_event(ws_conn *c, const wsp_event *ev) {
     c->eretry = SL_RETRY_NO;
     return;
   }
-  if (c->ended) return;  /* e.g. read timeout recorded first */
+  if (c->ended) {  /* the reply to our close, or after a read timeout */
+    if (c->local_close && !c->failed) c->clean = 1;
+    return;
+  }
   c->ended = 1;
   c->code = ev->code;
   size_t n = ev->len < WSP_MAX_CLOSE_REASON ? ev->len : WSP_MAX_CLOSE_REASON;
@@ -1648,7 +1652,9 @@ static int send_done_k(lua_State *L, int status, lua_KContext ctx) {
     return 1;
   }
   lua_pushboolean(L, 0);
-  if (w->done == -2) sl_pusherror(L, w->ekind, SL_RETRY_NO, "%s", w->emsg);
+  if (w->done == -2)
+    sl_pusherror(L, SL_INTERNAL, SL_RETRY_NO, "websocket send: %s",
+                 w->rc == -EPIPE ? "connection closing" : strerror(-w->rc));
   else push_conn_error(L, u->c);
   return 2;
 }
@@ -1676,7 +1682,7 @@ static int client_send(lua_State *L) {
     lua_pushboolean(L, 0);
     sl_pusherror(L, SL_INVALID, SL_RETRY_NO,
                  "websocket send: type must be websocket.TEXT (1) or "
-                 "websocket.BINARY (2), got %lld", (long long)type);
+                 "websocket.BINARY (2), got %d", (int)type);
     return 2;
   }
   if (c->phase != PH_OPEN || c->local_close || c->killing ||
@@ -1786,14 +1792,14 @@ static int client_close(lua_State *L) {
       code == 1015 || !wsp_close_code_valid((int)code)) {
     lua_pushboolean(L, 0);
     sl_pusherror(L, SL_INVALID, SL_RETRY_NO,
-                 "websocket close: code %lld cannot be sent (1000-4999, not "
-                 "1004-1006, 1015 or 1016-2999)", (long long)code);
+                 "websocket close: code %d cannot be sent (1000-4999, not "
+                 "1004-1006, 1015 or 1016-2999)", (int)code);
     return 2;
   }
   if (rlen > WSP_MAX_CLOSE_REASON) {
     lua_pushboolean(L, 0);
     sl_pusherror(L, SL_INVALID, SL_RETRY_NO,
-                 "websocket close: reason is %zu bytes (at most 123)", rlen);
+                 "websocket close: reason is %d bytes (at most 123)", (int)rlen);
     return 2;
   }
   if (c->phase == PH_DONE && c->wsi == NULL && c->chref == LUA_NOREF) {

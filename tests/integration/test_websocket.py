@@ -1,0 +1,526 @@
+"""The websocket module against real servers (wsservers.py) over TCP and
+TLS: every option, compression, subprotocols, headers, big messages, many
+connections, slow consumers, every close path, handshake failures, TLS
+failures, DNS through a fake server, and the policy gate."""
+import json
+import os
+import textwrap
+
+import pytest
+
+from wsservers import OP_TEXT, close_frame, frame
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.fixture
+def lua(run, tmp_path):
+    """lua(script, *args, allow=[patterns], opts=[...]) -> CompletedProcess
+    of sandlua running the script (dedented) with --allow-url per pattern."""
+    def _lua(script, *args, allow=(), opts=(), timeout=60):
+        path = tmp_path / "s.lua"
+        path.write_text(textwrap.dedent(script))
+        argv = list(opts)
+        for a in allow:
+            argv += ["--allow-url", a]
+        return run(*argv, str(path), *[str(a) for a in args], timeout=timeout)
+    return _lua
+
+
+def ok(r):
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def allow_port(srv):
+    return [f"{srv.scheme}://127.0.0.1:{srv.port}/*",
+            f"{srv.scheme}://localhost:{srv.port}/*"]
+
+
+ECHO = """
+local websocket = require("websocket")
+local c, err = websocket.connect(arg[1], OPTS)
+if not c then print("ERR", err:kind(), err:retryable(), err:message()) return end
+"""
+
+
+def echo_script(opts="{}", body=""):
+    return ECHO.replace("OPTS", opts) + textwrap.dedent(body)
+
+
+# ------------------------------------------------------------------ basics
+
+def test_echo_text_binary_channel(lua, echo_server):
+    out = ok(lua(echo_script(body="""
+        assert(c:channel() == c:channel() and c:receive() == c:channel())
+        assert(c:send("hello") == true)
+        local m, okr = c:channel():receive()
+        print(m.type, m.data, okr)
+        assert(c:send("\\0\\1\\2\\255", websocket.BINARY))
+        m = c:channel():receive()
+        print(m.type, #m.data, m.data == "\\0\\1\\2\\255")
+        print(c:ping())
+        print(c:protocol())
+        print(c:close_status())
+        local s, e = c:send("x", 7)
+        print(s, e:kind())
+        print(tostring(c):match("open"))
+        print(c:close())
+        local st = c:close_status()
+        print(st.code, st.clean, st.by, st.error)
+        print(c:channel():receive())
+        local s2, e2 = c:send("late")
+        print(s2, e2:kind(), e2:retryable())
+        print(c:close())
+    """), echo_server.url("/p?q=1"), allow=allow_port(echo_server)))
+    assert out.splitlines() == [
+        "text\thello\ttrue", "binary\t4\ttrue", "true", "nil", "nil",
+        "false\tINVALID", "open", "true", "1000\ttrue\tclient\tnil",
+        "nil\tfalse", "false\tINTERNAL\tfalse", "true"]
+    echo_server.wait_closed()
+    info = echo_server.connections[0]
+    assert info.path == "/p?q=1"
+    assert info.close_code == 1000
+
+
+def test_headers_and_subprotocols(lua, ws_servers):
+    srv = ws_servers.echo(subprotocols=["v2", "chat"])
+    out = ok(lua(echo_script(
+        '{headers = {Authorization = "Bearer t0k", ["X-Trace"] = "a b"},'
+        ' protocols = {"chat", "v2"}}', """
+        print(c:protocol())
+        c:close()
+    """), srv.url(), allow=allow_port(srv)))
+    info = srv.connections[0]
+    assert out.strip() == info.subprotocol and info.subprotocol in ("chat", "v2")
+    assert info.header("Authorization") == "Bearer t0k"
+    assert info.header("X-Trace") == "a b"
+    assert info.header("Sec-WebSocket-Protocol") == "chat, v2"
+    assert info.header("Host") == f"127.0.0.1:{srv.port}"
+    # no subprotocol chosen by the server: protocol() is nil
+    srv2 = ws_servers.echo()
+    out = ok(lua(echo_script('{protocols = {"chat"}}', "print(c:protocol())"),
+                 srv2.url(), allow=allow_port(srv2)))
+    assert out.strip() == "nil"
+
+
+@pytest.mark.parametrize("mode,want", [
+    ("websocket.COMPRESSION.CONTEXT_TAKEOVER", "permessage-deflate"),
+    ('"no_context_takeover"', "client_no_context_takeover"),
+    ("websocket.COMPRESSION.DISABLED", None),
+])
+def test_compression(lua, echo_server, mode, want):
+    out = ok(lua(echo_script(f"{{compression = {mode}}}", """
+        local big = string.rep("compress me ", 5000)
+        for i = 1, 3 do
+          assert(c:send(big .. i))
+          local m = c:channel():receive()
+          assert(m.data == big .. i, "echo mismatch")
+        end
+        c:send("!stream 3 2000")
+        for i = 0, 2 do
+          local m = c:channel():receive()
+          assert(m.data:sub(1, 2) == i .. ":")
+        end
+        print("done")
+        c:close()
+    """), echo_server.url(), allow=allow_port(echo_server)))
+    assert out.strip() == "done"
+    ext = echo_server.connections[0].extensions
+    if want is None:
+        assert ext is None
+    else:
+        assert ext is not None and "permessage-deflate" in ext and want in ext
+
+
+def test_16mib_messages(lua, echo_server):
+    out = ok(lua(echo_script("{}", """
+        local big = string.rep("0123456789abcdef", 1024 * 1024)  -- 16 MiB
+        assert(c:send(big, websocket.BINARY))
+        local m = c:channel():receive()
+        print(#m.data, m.data == big, m.type)
+        c:send("!binary 16777216")
+        m = c:channel():receive()
+        print(#m.data)
+        c:close()
+    """), echo_server.url(), allow=allow_port(echo_server)))
+    assert out.splitlines() == ["16777216\ttrue\tbinary", "16777216"]
+
+
+def test_read_limit(lua, echo_server):
+    out = ok(lua(echo_script("{read_limit = 1000}", """
+        c:send("!binary 999")
+        print(#c:channel():receive().data)
+        c:send("!binary 1001")
+        print(c:channel():receive())
+        local st, err = c:close_status()
+        print(st.code, st.clean, err:kind(), err:message():match("too big") ~= nil)
+    """), echo_server.url(), allow=allow_port(echo_server)))
+    assert out.splitlines() == ["999", "nil\tfalse",
+                                "1009\tfalse\tINTERNAL\ttrue"]
+    echo_server.wait_closed()
+    assert echo_server.connections[0].close_code == 1009
+
+
+def test_many_connections(lua, echo_server):
+    out = ok(lua("""
+        local websocket = require("websocket")
+        local N = 1000
+        local done = channel.new(N)
+        for i = 1, N do
+          coroutine.spawn(function()
+            local c, err = websocket.connect(arg[1])
+            if not c then done:send("ERR " .. tostring(err)) return end
+            c:send("m" .. i)
+            local m = c:channel():receive()
+            done:send(m.data == "m" .. i and "ok" or "bad")
+            -- stay open until everybody is connected
+            local m2 = c:channel():receive()
+            c:close()
+          end)
+        end
+        local n = 0
+        for i = 1, N do
+          local v = done:receive()
+          if v == "ok" then n = n + 1 else print(v) end
+        end
+        print(n)
+    """, echo_server.url(), allow=allow_port(echo_server), timeout=90))
+    assert out.strip().splitlines()[-1] == "1000"
+    assert echo_server.accepted == 1000
+
+
+def test_slow_consumer_bounded_memory(lua, echo_server):
+    out = ok(lua(echo_script("{channel_capacity = 8}", """
+        local N = 100000
+        c:send("!stream " .. N .. " 64")
+        local ch = c:channel()
+        local maxmem = 0
+        for i = 0, N - 1 do
+          local m = ch:receive()
+          local want = i .. ":"
+          if m.data:sub(1, #want) ~= want then error("out of order at " .. i) end
+          if i % 1000 == 0 then
+            time.sleep(0.001)   -- slow consumer
+            collectgarbage()
+            local kb = collectgarbage("count")
+            if i > 1000 and kb > maxmem then maxmem = kb end
+          end
+        end
+        print("all", N, maxmem < 4096)
+        c:close()
+    """), echo_server.url(), allow=allow_port(echo_server), timeout=120))
+    assert out.strip() == "all\t100000\ttrue"
+
+
+# ------------------------------------------------------------- close paths
+
+def test_peer_close_with_code(lua, echo_server):
+    out = ok(lua(echo_script("{}", """
+        c:send("!close 4001 see you")
+        print(c:channel():receive())
+        local st, err = c:close_status()
+        print(st.code, st.reason, st.clean, st.by, err)
+        print(c:close())
+    """), echo_server.url(), allow=allow_port(echo_server)))
+    assert out.splitlines() == ["nil\tfalse", "4001\tsee you\ttrue\tserver\tnil",
+                                "true"]
+
+
+def test_client_close_code_reason(lua, echo_server):
+    out = ok(lua(echo_script("{}", """
+        for _, bad in ipairs({999, 5000, 1005, 1006, 1015, 1004, 2000}) do
+          local s, e = c:close(bad)
+          io.write(tostring(s), " ", e:kind(), ";")
+        end
+        print()
+        local s, e = c:close(1000, string.rep("r", 124))
+        print(s, e:kind())
+        s, e = c:close("x")
+        print(s, e:kind())
+        print(c:close(websocket.CLOSE_CODES.INTERNAL_ERROR, "Processing failed"))
+        print(c:close_status().code)
+    """), echo_server.url(), allow=allow_port(echo_server)))
+    assert out.splitlines() == [
+        "false INVALID;" * 7, "false\tINVALID", "false\tINVALID", "true",
+        "1011"]
+    echo_server.wait_closed()
+    assert echo_server.connections[0].close_code == 1011
+    assert echo_server.connections[0].close_reason == "Processing failed"
+
+
+def test_exit_closes_with_1001(lua, echo_server):
+    ok(lua(echo_script("{}", """
+        c:send("hi")
+        c:channel():receive()
+    """), echo_server.url(), allow=allow_port(echo_server)))
+    echo_server.wait_closed()
+    assert echo_server.connections[0].close_code == 1001
+
+
+def test_abrupt_disconnect(lua, ws_servers):
+    srv = ws_servers.drop(messages=["one", "two"], mode="rst")
+    out = ok(lua(echo_script("{}", """
+        local ch = c:channel()
+        while true do
+          local m, okr = ch:receive()
+          if not okr then break end
+          print(m.data)
+        end
+        local st, err = c:close_status()
+        print(st.code, st.clean, err:kind(), err:retryable())
+    """), srv.url(), allow=allow_port(srv)))
+    assert out.splitlines() == ["one", "two", "1006\tfalse\tINTERNAL\ttrue"]
+
+
+def test_read_timeout(lua, ws_servers):
+    srv = ws_servers.silent()
+    out = ok(lua(echo_script('{read_timeout = "300ms"}', """
+        local t0 = time.now()
+        print(c:channel():receive())
+        local st, err = c:close_status()
+        print(st.code, err:kind(), err:retryable(), err:message():match("read timeout") ~= nil)
+    """), srv.url(), allow=allow_port(srv)))
+    assert out.splitlines() == ["nil\tfalse", "1001\tTIMEOUT\ttrue\ttrue"]
+
+
+def test_write_timeout(lua, ws_servers):
+    # a server that never reads: sends block, then time out
+    from wsservers import ScriptedServer
+    srv = ws_servers.scripted(ScriptedServer.steps(("sleep", 10)))
+    out = ok(lua(echo_script('{write_timeout = 300}', """
+        local big = string.rep("x", 1 << 20)
+        local s, err
+        for i = 1, 200 do
+          s, err = c:send(big, websocket.BINARY)
+          if not s then break end
+        end
+        print(s, err:kind(), err:message():match("write timeout") ~= nil)
+    """), srv.url(), allow=allow_port(srv)))
+    assert out.splitlines() == ["false\tTIMEOUT\ttrue"]
+
+
+# ------------------------------------------------------ connect failures
+
+def test_handshake_refused_403(lua, ws_servers):
+    srv = ws_servers.http(403)
+    out = ok(lua(echo_script(), srv.url(), allow=allow_port(srv)))
+    assert out.startswith("ERR\tINTERNAL\ttrue\t")
+    assert "HTTP 403" in out
+
+
+def test_redirect_not_followed(lua, ws_servers):
+    target = ws_servers.echo()
+    srv = ws_servers.redirect(target.url("/elsewhere"))
+    out = ok(lua(echo_script(), srv.url(),
+                 allow=allow_port(srv) + allow_port(target)))
+    assert "HTTP 302" in out and "not followed" in out, out
+    assert target.accepted == 0
+
+
+def test_dial_timeout(lua, ws_servers):
+    srv = ws_servers.blackhole()
+    out = ok(lua(echo_script('{dial_timeout = "300ms"}'), srv.url(),
+                 allow=allow_port(srv)))
+    assert out.startswith("ERR\tTIMEOUT\ttrue\t") and "dial timeout" in out
+
+
+def test_connection_refused(lua):
+    from wsservers import free_port
+    port = free_port()
+    out = ok(lua(echo_script(), f"ws://127.0.0.1:{port}/",
+                 allow=[f"ws://127.0.0.1:{port}/*"]))
+    assert out.startswith("ERR\tINTERNAL\ttrue\t"), out
+
+
+# ------------------------------------------------------------------- TLS
+
+def test_tls_success_with_ca_file(lua, ws_servers, certs):
+    srv = ws_servers.echo(tls="server")
+    script = echo_script("{ca_file = arg[2]}", """
+        c:send("secure")
+        print(c:channel():receive().data)
+        c:close()
+    """)
+    assert ok(lua(script, srv.url(host="localhost"), certs.ca,
+                  allow=allow_port(srv))).strip() == "secure"
+    assert ok(lua(script, srv.url(), certs.ca,
+                  allow=allow_port(srv))).strip() == "secure"
+
+
+@pytest.mark.parametrize("kind,why", [
+    ("wrong_host", "hostname mismatch"),
+    ("expired", "certificate has expired"),
+    ("unknown_ca", "unable to get local issuer certificate"),
+])
+def test_tls_failures(lua, ws_servers, certs, kind, why):
+    srv = ws_servers.echo(tls=kind)
+    out = ok(lua(echo_script("{ca_file = arg[2]}"), srv.url(host="localhost"),
+                 certs.ca, allow=allow_port(srv)))
+    assert out.startswith("ERR\tINTERNAL\t") and why in out, out
+
+
+def test_tls_without_ca_option_fails(lua, ws_servers):
+    srv = ws_servers.echo(tls="server")
+    out = ok(lua(echo_script(), srv.url(host="localhost"),
+                 allow=allow_port(srv)))
+    assert "unable to get local issuer certificate" in out
+
+
+# ------------------------------------------------------ policy and DNS
+
+ADVERSARIAL = [
+    "ws://localhost:{p}.evil.test/ws/x", "ws://localhost:{p}@evil.test/ws/x",
+    "ws://evil.test:{p}/localhost/ws/x", "ws://evil.test:{p}/?localhost/ws/x",
+    "ws://evil.test:{p}#localhost/ws/x", "ws://evil.test:{p}\\localhost/ws/x",
+    "ws://localhost%2eevil.test:{p}/ws/x", "ws://localhost%00:{p}/ws/x",
+    "ws://localhost:{p}:80/ws/x", "ws://localhost:{q}/ws/x",
+    "wss://localhost:{p}/ws/x", "ws://localhost:{p}/ws",
+    "ws://localhost:{p}/ws/../admin", "ws://localhost:{p}/ws/%2e%2e/admin",
+    "ws://localhost:{p}/ws/%2E%2E/admin", "ws://localhost:{p}/ws/..%2fadmin/../../x",
+    "ws://localhostevil.test:{p}/ws/x", "ws://xlocalhost:{p}/ws/x",
+    "ws://localhost\t:{p}/ws/x", "ws://localhost\n.evil.test:{p}/ws/x",
+    "ws://localhost :{p}/ws/x", "ws://localhost..evil.test:{p}/ws/x",
+    "ws://127.0.0.1:{p}/ws/x", "ws://2130706433:{p}/ws/x",
+    "ws://0x7f.1:{p}/ws/x", "ws://127.1:{p}/ws/x", "ws://[::1]:{p}/ws/x",
+    "ws://[::ffff:127.0.0.1]:{p}/ws/x", "ws://evil.test:{p}/ws/x",
+    "http://localhost:{p}/ws/x", "ws:/\\localhost:{p}/ws/x",
+    "ws://user@localhost:{p}/ws/x", "ws://localhost:{p}/ws/x#frag",
+]
+
+
+def test_policy_adversarial_urls_never_connect(lua, ws_servers):
+    srv = ws_servers.echo()
+    dns = ws_servers.dns({"evil.test": ["127.0.0.1"],
+                          "localhost.evil.test": ["127.0.0.1"]})
+    from wsservers import free_port
+    urls = [u.format(p=srv.port, q=free_port()) for u in ADVERSARIAL]
+    out = ok(lua("""
+        local websocket = require("websocket")
+        local urls = require("json").decode(arg[1])
+        for _, u in ipairs(urls) do
+          local c, err = websocket.connect(u)
+          if c then print("CONNECTED", u) c:close()
+          else print(err:kind()) end
+        end
+        -- the allowed one works
+        local c = assert(websocket.connect(arg[2]))
+        c:close()
+    """, json.dumps(urls), f"ws://localhost:{srv.port}/ws/ok",
+        allow=[f"ws://localhost:{srv.port}/ws/*"],
+        opts=["--dns-server", dns.server]))
+    kinds = out.split()
+    assert "CONNECTED" not in out
+    assert set(kinds) <= {"PERMISSION_DENIED", "INVALID"}
+    assert len(kinds) == len(urls)
+    assert srv.accepted == 1  # only the allowed URL reached the server
+
+
+def test_policy_meta_ip_with_fake_dns(lua, ws_servers, tmp_path):
+    srv = ws_servers.echo()
+    dns = ws_servers.dns({"svc.test": ["127.0.0.1"],
+                          "meta.test": ["169.254.169.254"]})
+    script = echo_script("{}", "print('OK') c:close()")
+    url = f"ws://svc.test:{srv.port}/"
+    # a broad allow does not reach loopback
+    out = ok(lua(script, url, allow=["ws://*:*/*"],
+                 opts=["--dns-server", dns.server]))
+    assert out.startswith("ERR\tPERMISSION_DENIED\tfalse") and "127.0.0.1" in out
+    out = ok(lua(script, f"ws://meta.test:{srv.port}/", allow=["ws://*:*/*"],
+                 opts=["--dns-server", dns.server]))
+    assert out.startswith("ERR\tPERMISSION_DENIED") and "169.254.169.254" in out
+    assert srv.accepted == 0
+    # allowed explicitly by meta.ip
+    pol = tmp_path / "p.yaml"
+    pol.write_text(textwrap.dedent("""\
+        version: "1.0"
+        namespace: test
+        entries:
+          - name: loopback-ok
+            kind: security.policy
+            policy:
+              actions: [websocket.connect, websocket.connect.url]
+              resources: "ws://*:*/*"
+              effect: allow
+              conditions:
+                - field: meta.ip
+                  operator: cidr
+                  value: ["127.0.0.0/8"]
+        """))
+    out = ok(lua(script, url, opts=["--dns-server", dns.server,
+                                    "--policy", str(pol)]))
+    assert out.strip() == "OK"
+    assert srv.accepted == 1
+    # unknown names
+    out = ok(lua(script, f"ws://nx.test:{srv.port}/", allow=["ws://*:*/*"],
+                 opts=["--dns-server", dns.server]))
+    assert out.startswith("ERR\tINTERNAL\ttrue") and "no such host" in out
+
+
+def test_dns_server_option_errors(run):
+    r = run("--dns-server", "nonsense", "-e", "print(1)")
+    assert r.returncode == 2 and "invalid DNS server" in r.stderr
+
+
+# ------------------------------------------------------------ conformance
+
+def test_conformance_cases(lua, ws_servers):
+    from wscases import CASES
+    servers = []
+    for case in CASES:
+        servers.append(ws_servers.scripted(case.script(),
+                                           extensions=case.extensions))
+    urls = [s.url() for s in servers]
+    out = ok(lua("""
+        local websocket = require("websocket")
+        local json = require("json")
+        local urls = json.decode(arg[1])
+        local results = channel.new(#urls)
+        for i, u in ipairs(urls) do
+          coroutine.spawn(function()
+            local c, err = websocket.connect(u, {compression = "context_takeover"})
+            local got = {}
+            if c then
+              local ch = c:channel()
+              while true do
+                local m, okr = ch:receive()
+                if not okr then break end
+                got[#got + 1] = {m.type, m.data}
+              end
+            else
+              got = tostring(err)
+            end
+            results:send({i, got})
+          end)
+        end
+        local all = {}
+        for _ = 1, #urls do
+          local r = results:receive()
+          all[r[1]] = r[2]
+        end
+        -- binary data as hex in JSON
+        for i, got in ipairs(all) do
+          if type(got) == "table" then
+            for _, m in ipairs(got) do
+              if m[1] == "binary" then
+                m[2] = (m[2]:gsub(".", function(ch) return string.format("%02x", ch:byte()) end))
+              end
+            end
+          end
+        end
+        print(json.encode(all))
+    """, json.dumps(urls), allow=["ws://127.0.0.1:*/*"], timeout=60))
+    results = json.loads(out)
+    failures = []
+    for case, srv, got in zip(CASES, servers, results):
+        srv.wait_closed(timeout=case.wait + 2)
+        if isinstance(got, str):
+            failures.append(f"{case.id}: connect failed: {got}")
+            continue
+        msgs = [m[1] if m[0] == "text" else bytes.fromhex(m[1]) for m in got]
+        try:
+            assert srv.errors == []
+            case.check(msgs, srv.connections[0])
+        except AssertionError as e:
+            failures.append(str(e))
+    assert failures == [], "\n".join(failures)
