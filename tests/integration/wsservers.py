@@ -317,9 +317,10 @@ class PriceServer(_WsServer):
     {"symbol": S, "value": V} for each subscribed symbol every `interval`
     seconds (at most `count` updates in all when count is set)."""
 
-    def __init__(self, interval=0.05, count=None, **kw):
+    def __init__(self, interval=0.05, count=None, close_after=False, **kw):
         self.interval = interval
         self.count = count
+        self.close_after = close_after  # close (1000) once count were sent
         self.sent = 0
         super().__init__(**kw)
 
@@ -351,11 +352,13 @@ class PriceServer(_WsServer):
         while self.count is None or self.sent < self.count:
             for s in list(symbols):
                 if self.count is not None and self.sent >= self.count:
-                    return
+                    break
                 prices[s] = round(prices[s] * (1 + rng.uniform(-0.01, 0.01)), 2)
                 await ws.send(json.dumps({"symbol": s, "value": prices[s]}))
                 self.sent += 1
             await asyncio.sleep(self.interval)
+        if self.close_after:
+            await ws.close(1000, "end of stream")
 
 
 # ----------------------------------------------------- raw-socket servers
@@ -997,10 +1000,13 @@ def main(argv):
     ap.add_argument("kind", choices=["price", "echo"])
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--interval", type=float, default=0.5)
+    ap.add_argument("--count", type=int, default=None,
+                    help="price: close the stream after this many updates")
     args = ap.parse_args(argv)
 
     if args.kind == "price":
-        srv = PriceServer(interval=args.interval, port=args.port)
+        srv = PriceServer(interval=args.interval, port=args.port,
+                          count=args.count, close_after=args.count is not None)
     else:
         srv = EchoServer(port=args.port)
     print(f"PORT {srv.port}", flush=True)
