@@ -55,7 +55,7 @@ SHARE        = $(DESTDIR)$(DATADIR)/sandlua
 
 install: all
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/sandlua \
-	  $(SHARE)/examples/policies $(SHARE)/types \
+	  $(SHARE)/examples $(SHARE)/types \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	  $(DESTDIR)$(SYSTEMDUNITDIR)
 	$(INSTALL) -m 0755 $(B)/sandlua $(DESTDIR)$(BINDIR)/sandlua
@@ -66,6 +66,7 @@ install: all
 	  $(INSTALL) -m 0644 policies/default.yaml $(POLICYFILE); \
 	fi
 	$(INSTALL) -m 0644 $(EXAMPLES) $(SHARE)/examples/
+	$(if $(POLICY_EXAMPLES),$(INSTALL) -d $(SHARE)/examples/policies)
 	$(if $(POLICY_EXAMPLES),$(INSTALL) -m 0644 $(POLICY_EXAMPLES) \
 	  $(SHARE)/examples/policies/)
 	$(INSTALL) -m 0644 $(STUBS) $(SHARE)/types/
@@ -95,3 +96,86 @@ uninstall:
 
 .PHONY: install uninstall FORCE
 FORCE:
+
+# {======================================================
+# Packages.  Both build from a clean copy of the source tree (the files git
+# knows, tracked or not ignored; the whole tree outside git) in a temporary
+# folder, and put the package in PKGOUT.
+# =======================================================
+PKGOUT  ?= build
+DEB_ARCH = $(shell dpkg-architecture -qDEB_HOST_ARCH 2>/dev/null)
+DEB_VERSION = $(shell dpkg-parsechangelog -l packaging/debian/changelog \
+                        -S Version 2>/dev/null)
+RPM_RELEASE = $(shell sed -n 's/^Release: *\([0-9]*\).*/\1/p' \
+                        packaging/rpm/sandlua.spec)
+RPM_ARCH = $(shell rpm --eval '%{_arch}' 2>/dev/null)
+
+# $(call srccopy,DIR): copy the source tree into DIR.
+define srccopy
+mkdir -p $(1) && \
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+  git ls-files -z -co --exclude-standard | \
+    xargs -0 -r sh -c 'for f; do [ -e "$$f" ] && echo "$$f"; done' sh | \
+    tar -cf - -T - | tar -xf - -C $(1); \
+else \
+  tar -cf - --exclude=./build --exclude=./build-asan --exclude=./build-fuzz \
+    --exclude=./.git . | tar -xf - -C $(1); \
+fi
+endef
+
+# dpkg-buildpackage -b: binary package only, unsigned.  DEB_BUILD_OPTIONS
+# from the environment apply (nocheck, parallel=N, ...).
+deb:
+	@test "$(VERSION)" = "$(word 1,$(subst -, ,$(DEB_VERSION)))" || \
+	  { echo "packaging/debian/changelog is $(DEB_VERSION)," \
+	    "interp/interp.h says $(VERSION)" >&2; exit 1; }
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	src=$$tmp/sandlua-$(VERSION); \
+	$(call srccopy,$$src); \
+	rm -rf $$src/build $$src/build-asan $$src/build-fuzz $$src/debian; \
+	cp -r packaging/debian $$src/debian; \
+	(cd $$src && dpkg-buildpackage -b --no-sign) >$$tmp/build.log 2>&1 || \
+	  { tail -40 $$tmp/build.log; exit 1; }; \
+	mkdir -p $(PKGOUT); \
+	cp $$tmp/sandlua_$(DEB_VERSION)_$(DEB_ARCH).deb $(PKGOUT)/; \
+	echo "$(PKGOUT)/sandlua_$(DEB_VERSION)_$(DEB_ARCH).deb"
+
+# lintian on the built package: any error or warning fails.
+lintian: deb
+	lintian --fail-on error,warning --no-tag-display-limit \
+	  $(PKGOUT)/sandlua_$(DEB_VERSION)_$(DEB_ARCH).deb
+
+.PHONY: deb lintian
+# }======================================================
+
+# rpmbuild -bb from a tarball of the tree.  RPMBUILD_FLAGS defaults to
+# --nodeps because the build dependencies are Debian packages here, which
+# rpm's database does not know; on an RPM system use RPMBUILD_FLAGS=.
+RPMBUILD_FLAGS ?= --nodeps
+rpm:
+	@test "$(VERSION)" = "$$(sed -n 's/^Version: *//p' packaging/rpm/sandlua.spec)" || \
+	  { echo "packaging/rpm/sandlua.spec's Version is not $(VERSION)" >&2; \
+	    exit 1; }
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	src=$$tmp/sandlua-$(VERSION); \
+	$(call srccopy,$$src); \
+	rm -rf $$src/build $$src/build-asan $$src/build-fuzz; \
+	mkdir -p $$tmp/top/SOURCES; \
+	tar -czf $$tmp/top/SOURCES/sandlua-$(VERSION).tar.gz -C $$tmp \
+	  sandlua-$(VERSION); \
+	rpmbuild -bb $(RPMBUILD_FLAGS) --define "_topdir $$tmp/top" \
+	  packaging/rpm/sandlua.spec >$$tmp/build.log 2>&1 || \
+	  { tail -40 $$tmp/build.log; exit 1; }; \
+	mkdir -p $(PKGOUT); \
+	cp $$tmp/top/RPMS/$(RPM_ARCH)/sandlua-$(VERSION)-$(RPM_RELEASE).$(RPM_ARCH).rpm \
+	  $(PKGOUT)/; \
+	echo "$(PKGOUT)/sandlua-$(VERSION)-$(RPM_RELEASE).$(RPM_ARCH).rpm"
+
+# The packaging tests alone (make check runs them too).
+check-packaging: deps
+	@$(MAKE) --no-print-directory all
+	@SANDLUA=$(CURDIR)/$(B)/sandlua $(PYTHON) -m pytest -q \
+	  -p no:cacheprovider tests/integration/test_dist.py \
+	  tests/integration/test_packaging.py
+
+.PHONY: rpm check-packaging
