@@ -119,7 +119,8 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
     tar -cf - -T - | tar -xf - -C $(1); \
 else \
   tar -cf - --exclude=./build --exclude=./build-asan --exclude=./build-fuzz \
-    --exclude=./.git . | tar -xf - -C $(1); \
+    --exclude=./.git --exclude='*.deb' --exclude='*.rpm' . | \
+    tar -xf - -C $(1); \
 fi
 endef
 
