@@ -87,6 +87,9 @@ def test_deb_contents_and_metadata(deb):
     with tarfile.open(fileobj=io.BytesIO(listing)) as tf:
         names = {m.name[1:] for m in tf.getmembers() if not m.isdir()}
         tf.extractall(tmp)
+    # dh_compress compresses documentation over 4 KiB.
+    names = {n[:-3] if n.startswith("/usr/share/doc/sandlua/README") and
+             n.endswith(".gz") else n for n in names}
     want = {f + ".gz" if "/man/" in f else f for f in package_files()}
     want |= {"/lib/systemd/system/sandlua@.service",
              "/usr/share/doc/sandlua/README.md",
