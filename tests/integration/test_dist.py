@@ -368,3 +368,46 @@ def test_install_into_usr_puts_the_policy_in_etc():
              "DESTDIR=/D")
     assert "/D/srv/conf/sandlua/policy.yaml" in p.stdout
     assert "/D/opt/sl/bin/sandlua" in p.stdout
+
+
+# ---------------------------------------------------------------- examples
+
+def example_sources():
+    """The Lua of examples/ and of the man page's EXAMPLES section."""
+    out = {p.name: p.read_text() for p in (ROOT / "examples").glob("*.lua")}
+    ex = man_section(MAN / "sandlua.1", "EXAMPLES")
+    out["sandlua.1"] = re.sub(r"\\-", "-", re.sub(r"\\e", "\\\\", ex))
+    return out
+
+
+MODULES = ("websocket", "json", "time", "channel", "errors", "security")
+
+
+@pytest.mark.parametrize("name,src", sorted(example_sources().items()))
+def test_examples_use_only_what_the_stubs_declare(name, src):
+    # A light stand-in for lua-language-server: every module.field an
+    # example names is declared by that module's stub.
+    declared = {m: lib_fields(TYPES / f"{m}.d.lua")[1] for m in MODULES}
+    if "coroutine.spawn" in src:
+        assert "coroutine.spawn" in stub_functions(TYPES / "coroutine.d.lua")
+    for mod, field in re.findall(
+            r"(?<![\w.:])(" + "|".join(MODULES) + r")\.([A-Za-z_]\w*)", src):
+        assert field in declared[mod], f"{name}: {mod}.{field} undeclared"
+
+
+def test_lua_language_server_checks_examples(tmp_path):
+    exe = shutil.which("lua-language-server")
+    if not exe:
+        pytest.skip("lua-language-server is not installed (neither Debian "
+                    "nor npm packages it here); the stubs are checked "
+                    "by the tests above")
+    # The repository's .luarc.json, with the library as an absolute path.
+    import json
+    cfg = json.loads((ROOT / ".luarc.json").read_text())
+    cfg["workspace.library"] = [str(TYPES)]
+    (tmp_path / "luarc.json").write_text(json.dumps(cfg))
+    p = sh(exe, "--check", str(ROOT / "examples"),
+           "--configpath", str(tmp_path / "luarc.json"),
+           "--checklevel=Warning", f"--logpath={tmp_path}", timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "no problems found" in p.stdout.lower(), p.stdout

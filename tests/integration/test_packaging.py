@@ -63,8 +63,10 @@ def package_files(stubs=True):
 def deb(tmp_path_factory):
     need("dpkg-buildpackage", "dh")
     out = tmp_path_factory.mktemp("deb")
+    env = dict(os.environ)
+    env.setdefault("DEB_BUILD_OPTIONS", "parallel=2")
     p = sh("make", "--no-print-directory", "-C", str(ROOT), "deb",
-           f"PKGOUT={out}")
+           f"PKGOUT={out}", env=env)
     assert p.returncode == 0, p.stdout + p.stderr
     debs = list(out.glob("*.deb"))
     assert len(debs) == 1, debs
