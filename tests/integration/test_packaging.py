@@ -127,7 +127,7 @@ def dpkg(*args):
     """dpkg, waiting (bounded) while another apt or dpkg holds its lock."""
     deadline = time.monotonic() + 300
     while True:
-        p = sh("dpkg", *args, env=dict(os.environ,
+        p = sh("dpkg", "--force-unsafe-io", *args, env=dict(os.environ,
                                        DEBIAN_FRONTEND="noninteractive"))
         if p.returncode == 0 or "lock" not in p.stderr or \
                 time.monotonic() > deadline:
