@@ -411,3 +411,70 @@ def test_lua_language_server_checks_examples(tmp_path):
            "--checklevel=Warning", f"--logpath={tmp_path}", timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "no problems found" in p.stdout.lower(), p.stdout
+
+
+# ---------------------------------------------------------------- policy
+# The YAML of sandlua-policy(5) is what users copy: it must load.
+
+def man_examples(page):
+    """The text of each .EX/.EE block of a man page, roff escapes undone."""
+    blocks = re.findall(r"^\.EX\n(.*?)^\.EE$", page.read_text(), re.M | re.S)
+    return [b.replace("\\-", "-").replace("\\e", "\\") for b in blocks]
+
+
+def policy_subcommand(sandlua, *args, cwd=None):
+    """Run `sandlua policy ARGS`; skip while the interpreter has no such
+    command (it then tries to run a script named "policy")."""
+    p = sh(sandlua, "policy", *args, cwd=cwd)
+    if "cannot open policy" in p.stderr:
+        pytest.skip("this sandlua has no `policy` command yet")
+    return p
+
+
+POLICY_EXAMPLES = [b for b in man_examples(MAN / "sandlua-policy.5")
+                   if b.startswith("version:")]
+
+
+def test_man_page_has_policy_and_cases_examples():
+    assert len(POLICY_EXAMPLES) >= 4
+    assert any(b.startswith("policies:")
+               for b in man_examples(MAN / "sandlua-policy.5"))
+
+
+@pytest.mark.parametrize("i", range(len(POLICY_EXAMPLES)))
+def test_man_page_policy_example_loads(sandlua, tmp_path, i):
+    import yaml
+    doc = yaml.safe_load(POLICY_EXAMPLES[i])
+    assert doc["version"] == "1.0" and doc["namespace"]
+    assert set(doc) <= {"version", "namespace", "strict", "actor",
+                        "sandbox", "entries"}
+    for e in doc["entries"]:
+        assert e["kind"] == "security.policy"
+        assert set(e["policy"]) <= {"actions", "resources", "effect",
+                                    "conditions"}
+        assert e["policy"]["effect"] in ("allow", "deny")
+    f = tmp_path / "example.yaml"
+    f.write_text(POLICY_EXAMPLES[i])
+    p = policy_subcommand(sandlua, "lint", str(f))
+    assert p.returncode == 0, \
+        f"sandlua-policy(5) example {i} fails lint: {p.stdout}{p.stderr}"
+
+
+def test_man_page_cases_example_passes(sandlua, tmp_path):
+    import yaml
+    cases = next(b for b in man_examples(MAN / "sandlua-policy.5")
+                 if b.startswith("policies:"))
+    doc = yaml.safe_load(cases)
+    assert doc["policies"] == ["../policies/prices.yaml"]
+    for c in doc["cases"]:
+        assert {"name", "action", "resource", "expect"} <= set(c)
+        assert c["expect"] in ("allow", "deny")
+    # The cases test the FILE FORMAT example, saved where they expect it.
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "prices.yaml").write_text(
+        POLICY_EXAMPLES[0])
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "cases.yaml").write_text(cases)
+    p = policy_subcommand(sandlua, "test", "ci/cases.yaml", cwd=tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert len(re.findall(r"^ok ", p.stdout, re.M)) == len(doc["cases"])
