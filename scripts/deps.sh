@@ -7,8 +7,8 @@ PKGS="gcc make pkg-config liblua5.4-dev lua5.4 libwebsockets-dev libssl-dev
 zlib1g-dev libc-ares-dev libyaml-dev libseccomp-dev libcmocka-dev
 python3 python3-pytest python3-websockets lua-cjson openssl"
 # Packaging checks (make check runs them): man pages, .deb, .rpm, unit.
-PKGS="$PKGS groff-base man-db mandoc debhelper dpkg-dev fakeroot lintian rpm
-systemd"
+PKGS="$PKGS build-essential debhelper dpkg-dev fakeroot groff-base lintian
+man-db mandoc python3-yaml rpm systemd"
 
 missing=""
 for p in $PKGS; do
