@@ -7,3 +7,4 @@ step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 step "$SANDLUA" --version
 step "$SANDLUA" -e 'print("hello from " .. _VERSION)'
 step "$SANDLUA" examples/errors.lua
+step "$SANDLUA" examples/json.lua

@@ -17,6 +17,7 @@ typedef struct sl_module {
 
 static const sl_module modules[] = {
   {"errors", luaopen_errors, 1},
+  {"json", luaopen_json, 1},
   {NULL, NULL, 0}
 };
 

@@ -1,0 +1,20 @@
+# json: a libFuzzer target (needs clang).
+#   make fuzz-json                  run it for JSON_FUZZ_TIME seconds (one process)
+# The corpus starts from tests/fuzz/json_seeds/ and grows in build-fuzz/.
+JSON_FUZZ_CC   ?= clang
+# Seconds of fuzzing for one `make fuzz-json`.
+JSON_FUZZ_TIME ?= 60
+JSON_FUZZ_SRCS  = $(filter-out interp/main.c,$(SRCS))
+
+build-fuzz/fuzz_json: tests/fuzz/fuzz_json.c $(JSON_FUZZ_SRCS)
+	@mkdir -p $(@D)
+	$(JSON_FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  $(shell pkg-config --cflags $(PKGS)) -o $@ $^ $(LIBS)
+
+fuzz-json: build-fuzz/fuzz_json
+	@mkdir -p build-fuzz/json_corpus
+	build-fuzz/fuzz_json -max_total_time=$(JSON_FUZZ_TIME) \
+	  -max_len=4096 build-fuzz/json_corpus tests/fuzz/json_seeds
+
+.PHONY: fuzz-json
