@@ -3,11 +3,13 @@
 -- `channel` is a global (Go-style channels on the scheduler).
 
 ---A channel: a queue between tasks, with Go semantics.
----@class sandlua.channel.Channel
+---@class sandlua.Channel
 local Channel = {}
 
----Send a value; blocks (yields to the scheduler) while no receiver is ready
----or the buffer is full.  Raises on a closed channel.
+---Send a value (any, `nil` included); blocks (yields to the scheduler) while
+---no receiver is waiting and the buffer is full.  Raises `send on closed
+---channel` on a closed channel, also when it is closed while the sender
+---waits.
 ---@param value any
 ---@return true
 function Channel:send(value) end
@@ -19,27 +21,37 @@ function Channel:send(value) end
 function Channel:receive() end
 
 ---Close the channel: pending receivers get `nil, false`, pending senders
----raise.  Closing twice does nothing.
+---raise; buffered values stay receivable.  Closing twice does nothing.
 function Channel:close() end
+
+---The number of values in the buffer.
+---@nodiscard
+---@return integer
+function Channel:len() end
+
+---The size of the buffer.
+---@nodiscard
+---@return integer
+function Channel:cap() end
 
 ---A send case for `channel.select`.
 ---@nodiscard
 ---@param value any
----@return sandlua.channel.Case
+---@return sandlua.Case
 function Channel:case_send(value) end
 
 ---A receive case for `channel.select`.
 ---@nodiscard
----@return sandlua.channel.Case
+---@return sandlua.Case
 function Channel:case_receive() end
 
----@class sandlua.channel.Case
+---@class sandlua.Case
 
 ---What `channel.select` returns: the channel of the case that ran and, for
 ---a receive, the value; `ok` is false for a receive on a closed channel.
 ---With `default = true` and no case ready: `{default = true, ok = true}`.
----@class sandlua.channel.Selected
----@field channel? sandlua.channel.Channel
+---@class sandlua.Selected
+---@field channel? sandlua.Channel
 ---@field value any
 ---@field ok boolean
 ---@field default? boolean
@@ -48,17 +60,19 @@ function Channel:case_receive() end
 channel = {}
 
 ---A new channel; `size` 0 (the default) makes it unbuffered: a send completes
----only when a receiver takes the value.
+---only when a receiver takes the value.  A negative size raises.
 ---@nodiscard
 ---@param size? integer
----@return sandlua.channel.Channel
+---@return sandlua.Channel
 function channel.new(size) end
 
 ---Wait until one of the cases can run, run it and return what happened.
----When several are ready one is picked at random.  `default = true` makes
----it return at once when none is ready.  An invalid case raises.
----@param cases (sandlua.channel.Case|boolean)[]|{default?: boolean}
----@return sandlua.channel.Selected
+---When several are ready one is picked uniformly at random.  `default = true`
+---makes it return at once when none is ready; `channel.select{}` blocks
+---forever.  A send case on a closed channel, or anything in the list that is
+---not a case, raises.
+---@param cases (sandlua.Case|boolean)[]|{default?: boolean}
+---@return sandlua.Selected
 function channel.select(cases) end
 
 return channel

@@ -40,12 +40,12 @@ function Client:ping() end
 ---The channel of received messages (the same one on every call).  It is
 ---closed when the connection ends.
 ---@nodiscard
----@return sandlua.channel.Channel
+---@return sandlua.Channel
 function Client:channel() end
 
 ---Alias of `channel()`.
 ---@nodiscard
----@return sandlua.channel.Channel
+---@return sandlua.Channel
 function Client:receive() end
 
 ---Close with `code` (1000 - 4999, default 1000; not 1005, 1006, 1015) and an
