@@ -15,17 +15,6 @@
 #define INTERP_VERSION "0.1.0"
 
 /*
-** The policy read when no --policy or --allow-url is given.  SL_SYSCONFDIR
-** comes from the build (mk/dist.mk: /etc for PREFIX=/usr, else
-** $(PREFIX)/etc), so an installed sandlua reads the policy that
-** `make install` or the package put in place.
-*/
-#ifndef SL_SYSCONFDIR
-#define SL_SYSCONFDIR "/etc"
-#endif
-#define INTERP_DEFAULT_POLICY SL_SYSCONFDIR "/sandlua/policy.yaml"
-
-/*
 ** What the command line asked for.  Each layer adds the fields its options
 ** set (see the long option table in main.c).
 */

@@ -34,11 +34,12 @@ INSTALL        ?= install
 VERSION := $(shell sed -n 's/^\#define INTERP_VERSION "\(.*\)"/\1/p' \
                      interp/interp.h)
 
-# The default policy path is compiled in from SYSCONFDIR.  The stamp file
-# changes only when SYSCONFDIR does, and every object depends on it, so
-# `make install SYSCONFDIR=...` never installs a binary that reads another
-# directory than the one the policy went to.
-XCFLAGS += -DSL_SYSCONFDIR='"$(SYSCONFDIR)"'
+# The default policy path (INTERP_DEFAULT_POLICY, interp/interp.h) is
+# compiled in from SYSCONFDIR.  The stamp file changes only when SYSCONFDIR
+# does, and every object depends on it, so `make install SYSCONFDIR=...`
+# never installs a binary that reads another directory than the one the
+# policy went to.
+XCFLAGS += -DINTERP_DEFAULT_POLICY='"$(SYSCONFDIR)/sandlua/policy.yaml"'
 $(OBJS): $(B)/sysconfdir.stamp
 $(B)/sysconfdir.stamp: FORCE
 	@mkdir -p $(@D)

@@ -383,6 +383,10 @@ def test_install_and_uninstall(tmp_path):
     assert "ExecStart=/usr/local/bin/sandlua --policy " \
            "/usr/local/etc/sandlua/%i.yaml /usr/local/etc/sandlua/%i.lua" \
            in unit
+    # The binary reads the policy that was installed (once it reads one).
+    exe = (usr / "bin" / "sandlua").read_bytes()
+    if b"sandlua/policy.yaml" in exe:
+        assert b"/usr/local/etc/sandlua/policy.yaml" in exe
     # The installed binary runs an installed example.
     r = sh(str(usr / "bin" / "sandlua"),
            str(usr / "share/sandlua/examples/errors.lua"))

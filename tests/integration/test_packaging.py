@@ -108,6 +108,11 @@ def test_deb_contents_and_metadata(deb):
     with tarfile.open(fileobj=io.BytesIO(conffiles)) as tf:
         cf = tf.extractfile("./conffiles").read().decode()
     assert cf.split() == ["/etc/sandlua/policy.yaml"]
+    # Built with PREFIX=/usr: the default policy is the one in /etc.
+    exe = (tmp / "usr/bin/sandlua").read_bytes()
+    if b"sandlua/policy.yaml" in exe:
+        assert b"/etc/sandlua/policy.yaml" in exe
+        assert b"/usr/local/etc" not in exe
     # Hardening: PIE, full RELRO (bind now).
     dyn = sh("readelf", "-d", str(tmp / "usr/bin/sandlua")).stdout
     assert "BIND_NOW" in dyn and "PIE" in dyn
