@@ -1,28 +1,22 @@
 ---@meta security
--- sandlua: type definitions for lua-language-server.
--- `require("security")`: ask the loaded policies for a decision.  Scripts
--- can read decisions, never change the policies.
 
----@class security.Actor
----@field id string?
----@field meta table<string, string>
-
+---The policy engine, as scripts see it: ask, never change.
 ---@class securitylib
 local security = {}
 
----Whether the policies allow `action` on `resource` for the current actor.
----`meta` gives the request's `meta.*` fields for conditions.
----@nodiscard
----@param action string e.g. "websocket.connect.url"
----@param resource string e.g. "wss://stream.example.com/prices"
----@param meta? table<string, any>
+---Whether the loaded policies allow `action` on `resource`.  URL actions
+---(`websocket.connect.url`) canonicalise the resource first; an invalid URL
+---gives false.  `meta.ip` asks the post-DNS question for that address.
+---@param action string
+---@param resource string
+---@param meta? table<string, string|number|boolean|(string|number|boolean)[]>
 ---@return boolean allowed
+---@nodiscard
 function security.can(action, resource, meta) end
 
----The actor decisions are made for (`--actor`, `--actor-meta` or the policy
----file's `actor:`).  A copy: changing it changes nothing.
+---A copy of the actor the script runs as.
+---@return {id: string?, meta: table<string, any>}
 ---@nodiscard
----@return security.Actor
 function security.actor() end
 
 return security
