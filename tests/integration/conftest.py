@@ -35,3 +35,5 @@ def lua54():
     path = shutil.which("lua5.4")
     assert path, "lua5.4 (Debian package lua5.4) is needed"
     return path
+
+from wsservers import certs, echo_server, fake_dns, ws_servers  # noqa: E402,F401
