@@ -840,7 +840,7 @@ int policy_load_buffer(policy_set *set, const char *name, const char *buf,
   ld.strict = -1;
   int rc;
   if (len > POLICY_FILE_MAX)
-    rc = policy__y_errat(&ld, 0, 0, "file larger than 1 MiB");
+    rc = policy__y_errat(&ld, 1, 1, "file larger than 1 MiB");
   else if ((rc = policy__y_check_utf8(&ld, (const unsigned char *)buf, len)) == 0 &&
            (rc = policy__y_build_tree(&ld, buf, len, &root)) == 0 &&
            (rc = load_root(&ld, set, root)) == 0)
@@ -892,6 +892,7 @@ int policy__y_read_file(const char *path, char **out, size_t *outlen,
   close(fd);
   if (len > POLICY_FILE_MAX) {
     snprintf(e->message, sizeof e->message, "file larger than 1 MiB");
+    e->line = e->column = 1;
     free(buf);
     return -EINVAL;
   }
