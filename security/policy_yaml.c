@@ -202,6 +202,12 @@ int policy__y_build_tree(loader *ld, const char *buf, size_t len,
               policy__y_ynode_free(n);
               break;
             }
+            if (parent->n / 2 >= MAX_KEYS) {
+              rc = policy__y_errat(ld, line, col,
+                                   "mapping with more than %d keys", MAX_KEYS);
+              policy__y_ynode_free(n);
+              break;
+            }
             for (size_t i = 0; i < parent->n; i += 2)
               if (strcmp(parent->kids[i]->s, n->s) == 0) {
                 rc = policy__y_errat(ld, line, col, "duplicate key '%s'", n->s);
