@@ -21,6 +21,7 @@
 
 #include "../stdlib/sched.h"
 #include "../stdlib/sl.h"
+#include "../stdlib/sl_security.h"
 
 #define LUA_INIT_VAR "LUA_INIT"
 #define LUA_INITVARVERSION LUA_INIT_VAR LUA_VERSUFFIX
@@ -50,8 +51,19 @@ static void print_usage(FILE *f) {
       "  -W        turn warnings on\n"
       "  --        stop handling options\n"
       "  -         stop handling options and execute stdin\n"
+      "  --policy FILE        load a policy file (repeatable; default "
+      INTERP_DEFAULT_POLICY ",\n"
+      "                       else deny-all)\n"
+      "  --allow-url PATTERN  allow websocket.connect(.url) to PATTERN "
+      "(repeatable)\n"
+      "  --actor ID           the actor the script runs as\n"
+      "  --actor-meta K=V     an actor attribute (repeatable)\n"
+      "  --audit-log FILE     append policy denials to FILE (JSON lines)\n"
+      "  --audit-all          audit allowed decisions too\n"
       "  --help    show this help and exit\n"
-      "  --version show sandlua's and its libraries' versions and exit\n");
+      "  --version show sandlua's and its libraries' versions and exit\n"
+      "       " INTERP_PROGNAME " policy lint|check|test ...  (see '"
+      INTERP_PROGNAME " policy --help')\n");
 }
 
 /* A usage error: one line saying what is wrong, one hint. */
@@ -199,6 +211,12 @@ static const char *opt_version(interp_config *cfg, const char *value) {
 static const longopt longopts[] = {
   {"--help", 0, opt_help},
   {"--version", 0, opt_version},
+  {"--policy", 1, interp_opt_policy},
+  {"--allow-url", 1, interp_opt_allow_url},
+  {"--actor", 1, interp_opt_actor},
+  {"--actor-meta", 1, interp_opt_actor_meta},
+  {"--audit-log", 1, interp_opt_audit_log},
+  {"--audit-all", 0, interp_opt_audit_all},
   {NULL, 0, NULL}
 };
 
@@ -456,6 +474,7 @@ static int pmain(lua_State *L) {
   }
   luaL_openlibs(L);
   sl_openlibs(L);
+  sl_security_install(L, cfg->policies, cfg->audit);
   createargtable(L, argv, argc, script);
   lua_gc(L, LUA_GCGEN, 0, 0);
   if (!(args & HAS_BIGE) && handle_luainit(L) != LUA_OK) return 0;
@@ -480,12 +499,19 @@ int main(int argc, char **argv) {
   memset(&cfg, 0, sizeof cfg);
   cfg.argc = argc;
   cfg.argv = argv;
+  if (argc > 1 && strcmp(argv[1], "policy") == 0)
+    return interp_policy_main(argc - 1, argv + 1);
   cfg.args = collectargs(argc, argv, &cfg);
-  if (cfg.args < 0) return INTERP_EXIT_USAGE;
-  if (cfg.exit_now) return INTERP_EXIT_OK;
+  int rc = cfg.args < 0 ? INTERP_EXIT_USAGE : INTERP_EXIT_OK;
+  if (rc == INTERP_EXIT_OK && !cfg.exit_now) rc = interp_policy_load(&cfg);
+  if (rc != INTERP_EXIT_OK || cfg.exit_now) {
+    interp_policy_free(&cfg);
+    return rc;
+  }
   lua_State *L = luaL_newstate();
   if (L == NULL) {
     l_message("cannot create state: not enough memory");
+    interp_policy_free(&cfg);
     return INTERP_EXIT_SCRIPT;
   }
   lua_pushcfunction(L, pmain);
@@ -494,5 +520,6 @@ int main(int argc, char **argv) {
   int ok = lua_toboolean(L, -1);
   report(L, status);
   lua_close(L);
+  interp_policy_free(&cfg);
   return (ok && status == LUA_OK) ? INTERP_EXIT_OK : INTERP_EXIT_SCRIPT;
 }

@@ -21,6 +21,7 @@ static const sl_module modules[] = {
   {"json", luaopen_json, 1},
   {"channel", luaopen_channel, 1},
   {"time", luaopen_time, 1},
+  {"security", luaopen_security, 0},
   {NULL, NULL, 0}
 };
 
