@@ -14,6 +14,9 @@
 #define INTERP_PROGNAME "sandlua"
 #define INTERP_VERSION "0.1.0"
 
+struct policy_set;
+struct policy_audit;
+
 /*
 ** What the command line asked for.  Each layer adds the fields its options
 ** set (see the long option table in main.c).
@@ -24,7 +27,45 @@ typedef struct interp_config {
   int script;    /* index of the script in argv; argc when none */
   int args;      /* lua.c's has_* bits */
   int exit_now;  /* --help, --version: done after parsing */
+  /* Policies (interp/policy_setup.c): options, then what was loaded. */
+  const char **policy_files;   /* --policy, in order */
+  int n_policy_files;
+  const char **allow_urls;     /* --allow-url */
+  int n_allow_urls;
+  const char *actor_id;        /* --actor */
+  const char **actor_meta;     /* --actor-meta K=V */
+  int n_actor_meta;
+  const char *audit_log;       /* --audit-log */
+  int audit_all;               /* --audit-all */
+  struct policy_set *policies; /* loaded before the state exists */
+  struct policy_audit *audit;  /* NULL without --audit-log */
 } interp_config;
+
+/* Policy file read when no --policy is given (deny-all if absent). */
+#ifndef INTERP_DEFAULT_POLICY
+#define INTERP_DEFAULT_POLICY "/etc/sandlua/policy.yaml"
+#endif
+
+/* Long options of the policy layer: NULL or what is wrong with value. */
+const char *interp_opt_policy(interp_config *cfg, const char *value);
+const char *interp_opt_allow_url(interp_config *cfg, const char *value);
+const char *interp_opt_actor(interp_config *cfg, const char *value);
+const char *interp_opt_actor_meta(interp_config *cfg, const char *value);
+const char *interp_opt_audit_log(interp_config *cfg, const char *value);
+const char *interp_opt_audit_all(interp_config *cfg, const char *value);
+
+/*
+** Load and validate every policy the options name (or the default file),
+** apply --actor/--actor-meta, open the audit log.  Prints each problem as
+** "file:line:col: what" on stderr.  Returns 0 or the exit status
+** (INTERP_EXIT_POLICY, INTERP_EXIT_USAGE).
+*/
+int interp_policy_load(interp_config *cfg);
+/* Free what the options and interp_policy_load allocated. */
+void interp_policy_free(interp_config *cfg);
+
+/* `sandlua policy lint|check|test ...` (argv[0] is "policy"). */
+int interp_policy_main(int argc, char **argv);
 
 /* Print the --version text (sandlua's and its libraries' versions). */
 void interp_print_version(void);

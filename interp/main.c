@@ -19,7 +19,9 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "../stdlib/sched.h"
 #include "../stdlib/sl.h"
+#include "../stdlib/sl_security.h"
 
 #define LUA_INIT_VAR "LUA_INIT"
 #define LUA_INITVARVERSION LUA_INIT_VAR LUA_VERSUFFIX
@@ -31,8 +33,6 @@ enum {
   HAS_E = 8,      /* -e */
   HAS_BIGE = 16   /* -E */
 };
-
-static lua_State *globalL = NULL;
 
 /* {======================================================
 ** Reporting
@@ -51,8 +51,19 @@ static void print_usage(FILE *f) {
       "  -W        turn warnings on\n"
       "  --        stop handling options\n"
       "  -         stop handling options and execute stdin\n"
+      "  --policy FILE        load a policy file (repeatable; default "
+      INTERP_DEFAULT_POLICY ",\n"
+      "                       else deny-all)\n"
+      "  --allow-url PATTERN  allow websocket.connect(.url) to PATTERN "
+      "(repeatable)\n"
+      "  --actor ID           the actor the script runs as\n"
+      "  --actor-meta K=V     an actor attribute (repeatable)\n"
+      "  --audit-log FILE     append policy denials to FILE (JSON lines)\n"
+      "  --audit-all          audit allowed decisions too\n"
       "  --help    show this help and exit\n"
-      "  --version show sandlua's and its libraries' versions and exit\n");
+      "  --version show sandlua's and its libraries' versions and exit\n"
+      "       " INTERP_PROGNAME " policy lint|check|test ...  (see '"
+      INTERP_PROGNAME " policy --help')\n");
 }
 
 /* A usage error: one line saying what is wrong, one hint. */
@@ -85,25 +96,6 @@ static int report(lua_State *L, int status) {
   return status;
 }
 
-/*
-** Message handler: turn any error value into a string (using __tostring,
-** which error objects have) and append a traceback.
-*/
-static int msghandler(lua_State *L) {
-  const char *msg = lua_tostring(L, 1);
-  if (msg == NULL) {
-    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) {
-      if (sl_iserror(L, 1) < 0)
-        return 1;  /* as lua.c: an object with __tostring, no traceback */
-      msg = lua_tostring(L, -1);
-    } else
-      msg = lua_pushfstring(L, "(error object is a %s value)",
-                            luaL_typename(L, 1));
-  }
-  luaL_traceback(L, L, msg, 1);
-  return 1;
-}
-
 /* }====================================================== */
 
 /* {======================================================
@@ -120,19 +112,21 @@ static void lstop(lua_State *L, lua_Debug *ar) {
 static void laction(int i) {
   int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
   signal(i, SIG_DFL);
-  lua_sethook(globalL, lstop, flag, 1);
+  /* Lua code runs only in tasks: stop the running one, or the loop */
+  lua_State *task = sl_sched_running_thread();
+  if (task != NULL) lua_sethook(task, lstop, flag, 1);
+  else sl_sched_interrupt();
 }
 
-/* Call the function below its narg arguments with the message handler. */
+/*
+** Call the function below its narg arguments as the scheduler's main task:
+** it returns when that task does; an error in any task comes back as a
+** message with its traceback.
+*/
 static int docall(lua_State *L, int narg, int nres) {
-  int base = lua_gettop(L) - narg;
-  lua_pushcfunction(L, msghandler);
-  lua_insert(L, base);
-  globalL = L;
   signal(SIGINT, laction);
-  int status = lua_pcall(L, narg, nres, base);
+  int status = sl_sched_run(L, narg, nres);
   signal(SIGINT, SIG_DFL);
-  lua_remove(L, base);
   return status;
 }
 
@@ -217,6 +211,12 @@ static const char *opt_version(interp_config *cfg, const char *value) {
 static const longopt longopts[] = {
   {"--help", 0, opt_help},
   {"--version", 0, opt_version},
+  {"--policy", 1, interp_opt_policy},
+  {"--allow-url", 1, interp_opt_allow_url},
+  {"--actor", 1, interp_opt_actor},
+  {"--actor-meta", 1, interp_opt_actor_meta},
+  {"--audit-log", 1, interp_opt_audit_log},
+  {"--audit-all", 0, interp_opt_audit_all},
   {NULL, 0, NULL}
 };
 
@@ -474,6 +474,7 @@ static int pmain(lua_State *L) {
   }
   luaL_openlibs(L);
   sl_openlibs(L);
+  sl_security_install(L, cfg->policies, cfg->audit);
   createargtable(L, argv, argc, script);
   lua_gc(L, LUA_GCGEN, 0, 0);
   if (!(args & HAS_BIGE) && handle_luainit(L) != LUA_OK) return 0;
@@ -498,12 +499,19 @@ int main(int argc, char **argv) {
   memset(&cfg, 0, sizeof cfg);
   cfg.argc = argc;
   cfg.argv = argv;
+  if (argc > 1 && strcmp(argv[1], "policy") == 0)
+    return interp_policy_main(argc - 1, argv + 1);
   cfg.args = collectargs(argc, argv, &cfg);
-  if (cfg.args < 0) return INTERP_EXIT_USAGE;
-  if (cfg.exit_now) return INTERP_EXIT_OK;
+  int rc = cfg.args < 0 ? INTERP_EXIT_USAGE : INTERP_EXIT_OK;
+  if (rc == INTERP_EXIT_OK && !cfg.exit_now) rc = interp_policy_load(&cfg);
+  if (rc != INTERP_EXIT_OK || cfg.exit_now) {
+    interp_policy_free(&cfg);
+    return rc;
+  }
   lua_State *L = luaL_newstate();
   if (L == NULL) {
     l_message("cannot create state: not enough memory");
+    interp_policy_free(&cfg);
     return INTERP_EXIT_SCRIPT;
   }
   lua_pushcfunction(L, pmain);
@@ -512,5 +520,6 @@ int main(int argc, char **argv) {
   int ok = lua_toboolean(L, -1);
   report(L, status);
   lua_close(L);
+  interp_policy_free(&cfg);
   return (ok && status == LUA_OK) ? INTERP_EXIT_OK : INTERP_EXIT_SCRIPT;
 }

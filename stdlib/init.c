@@ -6,6 +6,7 @@
 ** globals are also set as globals.
 */
 #include "sl.h"
+#include "sched.h"
 
 #include <lualib.h>
 
@@ -18,10 +19,14 @@ typedef struct sl_module {
 static const sl_module modules[] = {
   {"errors", luaopen_errors, 1},
   {"json", luaopen_json, 1},
+  {"channel", luaopen_channel, 1},
+  {"time", luaopen_time, 1},
+  {"security", luaopen_security, 0},
   {NULL, NULL, 0}
 };
 
 void sl_openlibs(lua_State *L) {
+  sl_sched_openlib(L);  /* coroutine.spawn, yield-aware coroutines */
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   for (const sl_module *m = modules; m->name; m++) {
     lua_pushcfunction(L, m->open);

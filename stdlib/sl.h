@@ -92,6 +92,9 @@ void sl_seterrdetails(lua_State *L, int idx);
 /* Entry points of the built-in modules (registered by stdlib/init.c). */
 int luaopen_errors(lua_State *L);
 int luaopen_json(lua_State *L);
+int luaopen_channel(lua_State *L);
+int luaopen_time(lua_State *L);
+int luaopen_security(lua_State *L);
 
 /*
 ** Register every built-in module in package.preload and set the globals

@@ -1,0 +1,416 @@
+/*
+** policy_cmd.c - `sandlua policy lint|check|test`: the policy engine for
+** CI, without a Lua state.
+**
+**   lint FILE...          each file alone, then all combined; exit 0 or 3
+**   check [options] ACTION RESOURCE   the decision and the deciding policy;
+**                         exit 0 allow, 1 deny
+**   test [options] CASES.yaml...      expectation cases, TAP on stdout,
+**                         JUnit XML with --junit FILE; exit 1 on a failure
+** Usage errors exit 2, unreadable or invalid policy/cases files exit 3.
+*/
+#include "interp.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../security/policy.h"
+#include "../security/policy_cases.h"
+
+#define P INTERP_PROGNAME " policy"
+
+static void usage(FILE *f) {
+  fprintf(f,
+      "usage: " P " lint FILE...\n"
+      "       " P " check [--policy FILE]... [--allow-url PATTERN]...\n"
+      "                 [--actor ID] [--actor-meta K=V]... [--meta K=V]...\n"
+      "                 [--ip ADDRESS] ACTION RESOURCE\n"
+      "       " P " test [--policy FILE]... [--junit FILE] CASES.yaml...\n"
+      "lint: check policy files (exit 0 valid, 3 invalid).\n"
+      "check: print allow or deny and the deciding policy (exit 0 allow, "
+      "1 deny).\n"
+      "test: run expectation cases, TAP on stdout (exit 0 all pass, 1 a "
+      "case failed).\n"
+      "Without --policy, check and test use " INTERP_DEFAULT_POLICY
+      " if present.\n");
+}
+
+__attribute__((format(printf, 1, 2)))
+static int usage_error(const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, P ": ");
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\nTry '" P " --help' for more information.\n");
+  return INTERP_EXIT_USAGE;
+}
+
+static void print_diag(const policy_diag *d, const char *prefix) {
+  char buf[1024];
+  policy_diag_format(d, buf, sizeof buf);
+  fprintf(stderr, "%s%s\n", prefix, buf);
+}
+
+static void print_warnings(policy_diags *d) {
+  for (size_t i = 0; i < d->n_warnings; i++)
+    print_diag(&d->warnings[i], "warning: ");
+  policy_diags_free(d);
+}
+
+/* {======================================================
+** lint
+** ======================================================= */
+
+static int cmd_lint(int argc, char **argv) {
+  if (argc < 2) return usage_error("lint needs at least one FILE");
+  int bad = 0;
+  policy_set *all = policy_set_new();
+  policy_diags d;
+  memset(&d, 0, sizeof d);
+  for (int i = 1; i < argc; i++) {
+    policy_set *one = policy_set_new();
+    if (one == NULL || all == NULL) {
+      policy_set_free(one);
+      policy_set_free(all);
+      fprintf(stderr, P ": out of memory\n");
+      return INTERP_EXIT_POLICY;
+    }
+    int rc = policy_load_file(one, argv[i], &d);
+    print_warnings(&d);
+    if (rc != 0) {
+      print_diag(&d.error, "");
+      bad = 1;
+    } else {
+      printf("%s: ok (%zu %s)\n", argv[i], one->n,
+             one->n == 1 ? "policy" : "policies");
+      /* Combined: names must not clash across files. */
+      if (policy_load_file(all, argv[i], &d) != 0) {
+        print_diag(&d.error, "");
+        bad = 1;
+      }
+      policy_diags_free(&d);
+    }
+    policy_set_free(one);
+  }
+  policy_set_free(all);
+  return bad ? INTERP_EXIT_POLICY : INTERP_EXIT_OK;
+}
+
+/* }====================================================== */
+
+/* {======================================================
+** Shared option parsing for check and test
+** ======================================================= */
+
+typedef struct cmd_opts {
+  interp_config cfg;       /* --policy, --allow-url, --actor, --actor-meta */
+  const char **meta;       /* check: --meta K=V */
+  int n_meta;
+  const char *ip;          /* check: --ip */
+  const char *junit;       /* test: --junit */
+  char **rest;             /* positional arguments */
+  int n_rest;
+} cmd_opts;
+
+/* Returns 0 or the exit status of a usage error. */
+static int parse_opts(int argc, char **argv, int for_test, cmd_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->rest = calloc((size_t)argc + 1, sizeof *o->rest);
+  if (o->rest == NULL) return INTERP_EXIT_POLICY;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *why = NULL;
+    if (strcmp(a, "--") == 0) {
+      while (++i < argc) o->rest[o->n_rest++] = argv[i];
+      break;
+    }
+    if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+      o->rest[o->n_rest++] = argv[i];
+      continue;
+    }
+    if (i + 1 >= argc) return usage_error("'%s' needs a value", a);
+    const char *v = argv[++i];
+    if (strcmp(a, "--policy") == 0) {
+      why = interp_opt_policy(&o->cfg, v);
+    } else if (strcmp(a, "--allow-url") == 0 && !for_test) {
+      why = interp_opt_allow_url(&o->cfg, v);
+    } else if (strcmp(a, "--actor") == 0 && !for_test) {
+      why = interp_opt_actor(&o->cfg, v);
+    } else if (strcmp(a, "--actor-meta") == 0 && !for_test) {
+      why = interp_opt_actor_meta(&o->cfg, v);
+    } else if (strcmp(a, "--meta") == 0 && !for_test) {
+      const char *eq = strchr(v, '=');
+      if (eq == NULL || eq == v) why = "expected KEY=VALUE";
+      else {
+        const char **m = realloc(o->meta, (size_t)(o->n_meta + 1) * sizeof *m);
+        if (m == NULL) return INTERP_EXIT_POLICY;
+        m[o->n_meta++] = v;
+        o->meta = m;
+      }
+    } else if (strcmp(a, "--ip") == 0 && !for_test) {
+      o->ip = v;
+    } else if (strcmp(a, "--junit") == 0 && for_test) {
+      o->junit = v;
+    } else {
+      return usage_error("unrecognized option '%s'", a);
+    }
+    if (why) return usage_error("%s %s: %s", a, v, why);
+  }
+  return 0;
+}
+
+static void free_opts(cmd_opts *o) {
+  interp_policy_free(&o->cfg);
+  free(o->meta);
+  free(o->rest);
+}
+
+/* }====================================================== */
+
+/* {======================================================
+** check
+** ======================================================= */
+
+static int cmd_check(int argc, char **argv) {
+  cmd_opts o;
+  int rc = parse_opts(argc, argv, 0, &o);
+  if (rc == 0 && o.n_rest != 2)
+    rc = usage_error("check needs ACTION and RESOURCE");
+  policy_ip ip, *ipp = NULL;
+  if (rc == 0 && o.ip) {
+    if (policy_ip_parse(o.ip, &ip) != 0)
+      rc = usage_error("--ip %s: not an IP address", o.ip);
+    ipp = &ip;
+  }
+  if (rc == 0) rc = interp_policy_load(&o.cfg);
+  policy_kv *meta = NULL;
+  if (rc == 0 && o.n_meta > 0 &&
+      (meta = calloc((size_t)o.n_meta, sizeof *meta)) == NULL)
+    rc = INTERP_EXIT_POLICY;
+  policy_url *u = rc == 0 ? malloc(sizeof *u) : NULL;
+  if (rc == 0 && u == NULL) rc = INTERP_EXIT_POLICY;
+  if (rc != 0) {
+    free(meta);
+    free_opts(&o);
+    return rc;
+  }
+  for (int i = 0; i < o.n_meta; i++) {
+    const char *eq = strchr(o.meta[i], '=');
+    meta[i].key = strndup(o.meta[i], (size_t)(eq - o.meta[i]));
+    meta[i].value.type = POLICY_V_STR;
+    meta[i].value.s = (char *)(eq + 1);
+  }
+  const policy_set *set = o.cfg.policies;
+  const char *action = o.rest[0], *resource = o.rest[1];
+  policy_decision d;
+  int urc = policy_check(set, &set->actor, action, resource, meta,
+                         (size_t)o.n_meta, ipp, u, &d);
+  printf("%s\n", d.allow ? "allow" : "deny");
+  printf("policy: %s\n", policy_decision_policy(&d));
+  if (urc == 0 && policy_action_is_url(action, resource))
+    printf("resource: %s\n", u->canonical);
+  if (d.detail[0]) printf("detail: %s\n", d.detail);
+  for (int i = 0; i < o.n_meta; i++) free(meta[i].key);
+  free(meta);
+  free(u);
+  free_opts(&o);
+  return d.allow ? INTERP_EXIT_OK : 1;
+}
+
+/* }====================================================== */
+
+/* {======================================================
+** test
+** ======================================================= */
+
+typedef struct result {
+  const char *file;
+  const policy_case *c;
+  int ok;
+  char why[768];  /* the failure, in words */
+} result;
+
+static void xml_text(FILE *f, const char *s) {
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    switch (c) {
+      case '<': fputs("&lt;", f); break;
+      case '>': fputs("&gt;", f); break;
+      case '&': fputs("&amp;", f); break;
+      case '"': fputs("&quot;", f); break;
+      case '\'': fputs("&apos;", f); break;
+      default:
+        if (c < 0x20 && c != '\n' && c != '\t') fprintf(f, "&#xfffd;");
+        else fputc(c, f);
+    }
+  }
+}
+
+static int write_junit(const char *path, const result *r, size_t n,
+                       size_t failures) {
+  FILE *f = fopen(path, "w");
+  if (f == NULL) {
+    fprintf(stderr, P ": --junit %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+  fprintf(f, "<testsuites name=\"sandlua policy test\" tests=\"%zu\" "
+             "failures=\"%zu\">\n", n, failures);
+  for (size_t i = 0; i < n;) {
+    size_t j = i, fails = 0;
+    while (j < n && strcmp(r[j].file, r[i].file) == 0) fails += !r[j++].ok;
+    fprintf(f, "  <testsuite name=\"");
+    xml_text(f, r[i].file);
+    fprintf(f, "\" tests=\"%zu\" failures=\"%zu\">\n", j - i, fails);
+    for (size_t k = i; k < j; k++) {
+      fprintf(f, "    <testcase classname=\"");
+      xml_text(f, r[k].file);
+      fprintf(f, "\" name=\"");
+      xml_text(f, r[k].c->name);
+      if (r[k].ok) {
+        fprintf(f, "\"/>\n");
+        continue;
+      }
+      fprintf(f, "\">\n      <failure message=\"");
+      xml_text(f, r[k].why);
+      fprintf(f, "\">");
+      xml_text(f, r[k].file);
+      fprintf(f, ":%d: ", r[k].c->line);
+      xml_text(f, r[k].why);
+      fprintf(f, "</failure>\n    </testcase>\n");
+    }
+    fprintf(f, "  </testsuite>\n");
+    i = j;
+  }
+  fprintf(f, "</testsuites>\n");
+  if (fclose(f) != 0) {
+    fprintf(stderr, P ": --junit %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+static const char *expect_name(int e) {
+  return e == POLICY_EXPECT_ALLOW ? "allow"
+         : e == POLICY_EXPECT_DENY ? "deny" : "invalid";
+}
+
+/* Run one case against set; fills r. */
+static void run_case(const policy_set *set, const policy_actor *actor,
+                     const policy_case *c, policy_url *u, result *r) {
+  policy_decision d;
+  int rc = policy_check(set, c->has_actor ? &c->actor : actor, c->action,
+                        c->resource, c->meta, c->n_meta,
+                        c->has_ip ? &c->ip : NULL, u, &d);
+  int got = rc == -EINVAL ? POLICY_EXPECT_INVALID
+            : d.allow ? POLICY_EXPECT_ALLOW : POLICY_EXPECT_DENY;
+  const char *by = policy_decision_policy(&d);
+  r->c = c;
+  r->ok = got == c->expect && (c->policy == NULL || got ==
+                               POLICY_EXPECT_INVALID ||
+                               strcmp(c->policy, by) == 0);
+  if (!r->ok)
+    snprintf(r->why, sizeof r->why, "expected %s%s%s, got %s by %s%s%s",
+             expect_name(c->expect), c->policy ? " by " : "",
+             c->policy ? c->policy : "", expect_name(got), by,
+             d.detail[0] ? ": " : "", d.detail);
+}
+
+static int cmd_test(int argc, char **argv) {
+  cmd_opts o;
+  int rc = parse_opts(argc, argv, 1, &o);
+  if (rc == 0 && o.n_rest == 0) rc = usage_error("test needs CASES.yaml");
+  if (rc != 0) {
+    free_opts(&o);
+    return rc;
+  }
+  policy_cases *cases = calloc((size_t)o.n_rest, sizeof *cases);
+  policy_url *u = malloc(sizeof *u);
+  result *res = NULL;
+  size_t total = 0, nres = 0, failures = 0;
+  policy_diags d;
+  memset(&d, 0, sizeof d);
+  rc = (cases && u) ? 0 : INTERP_EXIT_POLICY;
+  int loaded = 0;
+  for (int i = 0; rc == 0 && i < o.n_rest; i++, loaded++) {
+    if (policy_cases_load(o.rest[i], &cases[i], &d) != 0) {
+      print_diag(&d.error, "");
+      rc = INTERP_EXIT_POLICY;
+      break;
+    }
+    total += cases[i].n;
+  }
+  if (rc == 0 && (res = calloc(total, sizeof *res)) == NULL)
+    rc = INTERP_EXIT_POLICY;
+  if (rc == 0) printf("TAP version 13\n1..%zu\n", total);
+  for (int i = 0; rc == 0 && i < o.n_rest; i++) {
+    /* Each cases file: its policies plus the --policy files. */
+    policy_set *set = policy_set_new();
+    if (set == NULL) {
+      rc = INTERP_EXIT_POLICY;
+      break;
+    }
+    for (size_t k = 0; rc == 0 && k < cases[i].n_policies; k++)
+      if (policy_load_file(set, cases[i].policies[k], &d) != 0) {
+        print_diag(&d.error, "");
+        rc = INTERP_EXIT_POLICY;
+      }
+    for (int k = 0; rc == 0 && k < o.cfg.n_policy_files; k++)
+      if (policy_load_file(set, o.cfg.policy_files[k], &d) != 0) {
+        print_diag(&d.error, "");
+        rc = INTERP_EXIT_POLICY;
+      }
+    print_warnings(&d);
+    const policy_actor *actor =
+        cases[i].has_actor ? &cases[i].actor : &set->actor;
+    for (size_t k = 0; rc == 0 && k < cases[i].n; k++) {
+      result *r = &res[nres++];
+      r->file = o.rest[i];
+      run_case(set, actor, &cases[i].items[k], u, r);
+      printf("%s %zu - %s\n", r->ok ? "ok" : "not ok", nres, r->c->name);
+      if (!r->ok) {
+        failures++;
+        printf("  ---\n  message: \"");
+        for (const char *p = r->why; *p; p++)
+          if (*p == '"' || *p == '\\') printf("\\%c", *p);
+          else putchar(*p);
+        printf("\"\n  at: %s:%d\n  ...\n", r->file, r->c->line);
+      }
+    }
+    policy_set_free(set);
+  }
+  if (rc == 0) {
+    printf("# %zu passed, %zu failed\n", total - failures, failures);
+    if (o.junit && write_junit(o.junit, res, nres, failures) != 0)
+      rc = INTERP_EXIT_POLICY;
+    else
+      rc = failures ? 1 : INTERP_EXIT_OK;
+  } else if (cases == NULL || u == NULL) {
+    fprintf(stderr, P ": out of memory\n");
+  }
+  for (int i = 0; cases && i < loaded; i++) policy_cases_free(&cases[i]);
+  policy_diags_free(&d);
+  free(cases);
+  free(res);
+  free(u);
+  free_opts(&o);
+  return rc;
+}
+
+/* }====================================================== */
+
+int interp_policy_main(int argc, char **argv) {
+  if (argc < 2) return usage_error("missing command (lint, check or test)");
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+    usage(stdout);
+    return INTERP_EXIT_OK;
+  }
+  if (strcmp(cmd, "lint") == 0) return cmd_lint(argc - 1, argv + 1);
+  if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
+  if (strcmp(cmd, "test") == 0) return cmd_test(argc - 1, argv + 1);
+  return usage_error("unknown command '%s' (lint, check or test)", cmd);
+}

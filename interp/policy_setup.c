@@ -1,0 +1,134 @@
+/*
+** policy_setup.c - the policy options of the interpreter and the loading
+** of every policy before any script code runs (start-up step 2).
+*/
+#include "interp.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../security/audit.h"
+#include "../security/policy.h"
+
+static const char *push(const char ***arr, int *n, const char *v) {
+  const char **a = realloc(*arr, (size_t)(*n + 1) * sizeof *a);
+  if (a == NULL) return "out of memory";
+  a[(*n)++] = v;
+  *arr = a;
+  return NULL;
+}
+
+const char *interp_opt_policy(interp_config *cfg, const char *value) {
+  if (value[0] == '\0') return "empty file name";
+  return push(&cfg->policy_files, &cfg->n_policy_files, value);
+}
+
+const char *interp_opt_allow_url(interp_config *cfg, const char *value) {
+  return push(&cfg->allow_urls, &cfg->n_allow_urls, value);
+}
+
+const char *interp_opt_actor(interp_config *cfg, const char *value) {
+  if (value[0] == '\0') return "empty actor id";
+  cfg->actor_id = value;
+  return NULL;
+}
+
+const char *interp_opt_actor_meta(interp_config *cfg, const char *value) {
+  const char *eq = strchr(value, '=');
+  if (eq == NULL || eq == value) return "expected KEY=VALUE";
+  return push(&cfg->actor_meta, &cfg->n_actor_meta, value);
+}
+
+const char *interp_opt_audit_log(interp_config *cfg, const char *value) {
+  if (value[0] == '\0') return "empty file name";
+  cfg->audit_log = value;
+  return NULL;
+}
+
+const char *interp_opt_audit_all(interp_config *cfg, const char *value) {
+  (void)value;
+  cfg->audit_all = 1;
+  return NULL;
+}
+
+static void print_diag(const policy_diag *d, const char *kind) {
+  char buf[1024];
+  policy_diag_format(d, buf, sizeof buf);
+  fprintf(stderr, "%s%s\n", kind, buf);
+}
+
+/* Print the loader's warnings and forget them. */
+static void print_warnings(policy_diags *d) {
+  for (size_t i = 0; i < d->n_warnings; i++)
+    print_diag(&d->warnings[i], INTERP_PROGNAME ": warning: ");
+  policy_diags_free(d);
+}
+
+int interp_policy_load(interp_config *cfg) {
+  policy_diags d;
+  memset(&d, 0, sizeof d);
+  if (cfg->audit_all && cfg->audit_log == NULL) {
+    fprintf(stderr, INTERP_PROGNAME ": --audit-all needs --audit-log FILE\n");
+    return INTERP_EXIT_USAGE;
+  }
+  policy_set *set = cfg->policies = policy_set_new();
+  if (set == NULL) goto oom;
+  int rc = 0;
+  if (cfg->n_policy_files == 0) {
+    struct stat st;
+    if (stat(INTERP_DEFAULT_POLICY, &st) == 0 || errno != ENOENT)
+      rc = policy_load_file(set, INTERP_DEFAULT_POLICY, &d);
+  }
+  for (int i = 0; rc == 0 && i < cfg->n_policy_files; i++)
+    rc = policy_load_file(set, cfg->policy_files[i], &d);
+  for (int i = 0; rc == 0 && i < cfg->n_allow_urls; i++)
+    rc = policy_set_add_allow_url(set, cfg->allow_urls[i], &d);
+  print_warnings(&d);
+  if (rc == -ENOMEM) goto oom;
+  if (rc != 0) {
+    print_diag(&d.error, "");
+    return INTERP_EXIT_POLICY;
+  }
+  if (cfg->actor_id && policy_actor_set_id(&set->actor, cfg->actor_id) != 0)
+    goto oom;
+  for (int i = 0; i < cfg->n_actor_meta; i++) {
+    const char *kv = cfg->actor_meta[i], *eq = strchr(kv, '=');
+    char *key = strndup(kv, (size_t)(eq - kv));
+    policy_value v = {.type = POLICY_V_STR, .s = (char *)(eq + 1)};
+    rc = key ? policy_actor_set_meta(&set->actor, key, &v) : -ENOMEM;
+    free(key);
+    if (rc != 0) goto oom;
+  }
+  if (cfg->audit_log) {
+    if ((cfg->audit = calloc(1, sizeof *cfg->audit)) == NULL) goto oom;
+    rc = policy_audit_open(cfg->audit, cfg->audit_log, cfg->audit_all);
+    if (rc != 0) {
+      fprintf(stderr, INTERP_PROGNAME ": --audit-log %s: %s\n", cfg->audit_log,
+              strerror(-rc));
+      free(cfg->audit);
+      cfg->audit = NULL;
+      return INTERP_EXIT_POLICY;
+    }
+  }
+  return 0;
+oom:
+  fprintf(stderr, INTERP_PROGNAME ": loading policies: out of memory\n");
+  return INTERP_EXIT_POLICY;
+}
+
+void interp_policy_free(interp_config *cfg) {
+  free(cfg->policy_files);
+  free(cfg->allow_urls);
+  free(cfg->actor_meta);
+  policy_set_free(cfg->policies);
+  if (cfg->audit) {
+    policy_audit_close(cfg->audit);
+    free(cfg->audit);
+  }
+  cfg->policy_files = cfg->allow_urls = cfg->actor_meta = NULL;
+  cfg->policies = NULL;
+  cfg->audit = NULL;
+}

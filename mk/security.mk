@@ -1,0 +1,47 @@
+# Targets of the security layer (included by the Makefile).
+#
+#   make fuzz               build the libFuzzer targets into build-fuzz/
+#   make fuzz-run           run each for FUZZ_SECONDS on its corpus, one
+#                           at a time (-jobs=1: the machine is shared)
+#   make bench-policy       the policy decision benchmark (bench/policy/run)
+#
+# The fuzzers need clang (scripts/deps.sh installs it only for `make fuzz`;
+# `make check` does not build them).
+
+# Seconds each fuzzer runs in `make fuzz-run`.
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_FLAGS    = -g -O1 -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=all -std=c11 -D_GNU_SOURCE
+FUZZ_SRCS     = $(filter-out security/units.c,$(wildcard security/*.c)) \
+                security/units.c
+FUZZ_TARGETS  = build-fuzz/fuzz_policy_yaml build-fuzz/fuzz_url
+
+fuzz: fuzz-deps $(FUZZ_TARGETS)
+
+fuzz-deps:
+	@FUZZ=1 scripts/deps.sh
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) security/*.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRCS) \
+	  $(shell pkg-config --cflags --libs yaml-0.1) -lm
+
+fuzz-run: fuzz
+	@for t in $(FUZZ_TARGETS); do \
+	  n=$$(basename $$t); mkdir -p tests/fuzz/corpus/$$n; \
+	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
+	  $$t -jobs=1 -workers=1 -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=65536 tests/fuzz/corpus/$$n || exit 1; \
+	done
+
+# The benchmark program; bench/policy/run builds and runs it.
+$(B)/bench/policy_bench: bench/policy/policy_bench.c $(filter $(B)/security/%,$(LIBOBJS))
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) -Wno-missing-prototypes $(CPPFLAGS) $(CFLAGS) \
+	  $(LDFLAGS) -o $@ $^ $(LIBS)
+
+bench-policy: $(B)/bench/policy_bench
+	@B=$(B) bench/policy/run
+
+.PHONY: fuzz fuzz-deps fuzz-run bench-policy

@@ -1,0 +1,170 @@
+/*
+** audit.c - JSON-lines audit records.
+*/
+#include "audit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+int policy_audit_open(policy_audit *a, const char *path, int all) {
+  memset(a, 0, sizeof *a);
+  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
+                0600);
+  if (fd < 0) return -errno;
+  a->f = fdopen(fd, "a");
+  if (a->f == NULL) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  a->all = all;
+  return 0;
+}
+
+void policy_audit_use(policy_audit *a, FILE *f, int all) {
+  a->f = f;
+  a->all = all;
+}
+
+int policy_audit_close(policy_audit *a) {
+  int rc = 0;
+  if (a->f && a->f != stdout && a->f != stderr && fclose(a->f) != 0)
+    rc = -errno;
+  a->f = NULL;
+  return rc;
+}
+
+/* Length of a valid UTF-8 sequence at s (at most n bytes), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n) {
+  unsigned c = s[0], cp, min;
+  size_t k;
+  if ((c & 0xe0) == 0xc0) k = 2, min = 0x80, cp = c & 0x1f;
+  else if ((c & 0xf0) == 0xe0) k = 3, min = 0x800, cp = c & 0x0f;
+  else if ((c & 0xf8) == 0xf0) k = 4, min = 0x10000, cp = c & 0x07;
+  else return 0;
+  if (k > n) return 0;
+  for (size_t i = 1; i < k; i++) {
+    if ((s[i] & 0xc0) != 0x80) return 0;
+    cp = cp << 6 | (s[i] & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  /* U+2028/2029 break JavaScript parsers: escape them too. */
+  if (cp == 0x2028 || cp == 0x2029) return 0;
+  return k;
+}
+
+int policy_json_quote(const char *str, char *out, size_t len) {
+  const unsigned char *s = (const unsigned char *)str;
+  size_t n = strlen(str), o = 0, need = 0;
+  char esc[16];
+#define PUT(p, l)                                  \
+  do {                                             \
+    size_t l_ = (l);                               \
+    if (o + l_ + 2 <= len) {                       \
+      memcpy(out + o, (p), l_);                    \
+      o += l_;                                     \
+    } else {                                       \
+      full = 1;                                    \
+    }                                              \
+    need += l_;                                    \
+  } while (0)
+  int full = 0;
+  PUT("\"", 1);
+  for (size_t i = 0; i < n && !full;) {
+    unsigned c = s[i];
+    if (c == '"' || c == '\\') {
+      esc[0] = '\\';
+      esc[1] = (char)c;
+      PUT(esc, 2);
+      i++;
+    } else if (c < 0x20 || c == 0x7f) {
+      const char *short_ = c == '\n' ? "\\n" : c == '\r' ? "\\r"
+                           : c == '\t' ? "\\t" : NULL;
+      if (short_) PUT(short_, 2);
+      else {
+        snprintf(esc, sizeof esc, "\\u%04x", c);
+        PUT(esc, 6);
+      }
+      i++;
+    } else if (c < 0x80) {
+      PUT(s + i, 1);
+      i++;
+    } else {
+      size_t k = utf8_len(s + i, n - i);
+      if (k > 0) {
+        PUT(s + i, k);
+        i += k;
+      } else if (c == 0xe2 && i + 2 < n && s[i + 1] == 0x80 &&
+                 (s[i + 2] == 0xa8 || s[i + 2] == 0xa9)) {  /* U+2028/9 */
+        snprintf(esc, sizeof esc, "\\u%04x", 0x2000 | (s[i + 2] & 0x3f));
+        PUT(esc, 6);
+        i += 3;
+      } else {
+        PUT("\\ufffd", 6);  /* an invalid byte */
+        i++;
+      }
+    }
+  }
+  /* Room for the closing quote was kept by PUT (o + l + 2 <= len). */
+  if (len > 0) {
+    if (o + 2 <= len) out[o++] = '"';
+    out[o < len ? o : len - 1] = '\0';
+  }
+  (void)need;
+  return full;
+#undef PUT
+}
+
+static void rfc3339(char *buf, size_t len) {
+  struct timespec ts;
+  struct tm tm;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  gmtime_r(&ts.tv_sec, &tm);
+  size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(buf + n, len - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+int policy_audit_record(policy_audit *a, const char *event,
+                        const char *const *kv, size_t n) {
+  char t[40], q[8192];
+  if (a == NULL || a->f == NULL) return 0;
+  rfc3339(t, sizeof t);
+  fprintf(a->f, "{\"time\":\"%s\",\"event\":", t);
+  policy_json_quote(event, q, sizeof q);
+  fputs(q, a->f);
+  for (size_t i = 0; i < n; i++) {
+    fputc(',', a->f);
+    policy_json_quote(kv[2 * i], q, sizeof q);
+    fputs(q, a->f);
+    fputc(':', a->f);
+    if (kv[2 * i + 1] == NULL) {
+      fputs("null", a->f);
+    } else {
+      policy_json_quote(kv[2 * i + 1], q, sizeof q);
+      fputs(q, a->f);
+    }
+  }
+  fputs("}\n", a->f);
+  if (fflush(a->f) != 0 || ferror(a->f)) return -EIO;
+  return 0;
+}
+
+int policy_audit_decision(policy_audit *a, const policy_actor *actor,
+                          const char *action, const char *resource,
+                          const policy_decision *d) {
+  if (a == NULL || a->f == NULL || (d->allow && !a->all)) return 0;
+  const char *kv[] = {
+    "actor", actor ? actor->id : NULL,
+    "action", action,
+    "resource", resource,
+    "decision", d->allow ? "allow" : "deny",
+    "policy", policy_decision_policy(d),
+    "detail", d->detail,
+  };
+  size_t n = d->detail[0] ? 6 : 5;
+  return policy_audit_record(a, "policy", kv, n);
+}

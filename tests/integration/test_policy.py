@@ -1,0 +1,350 @@
+"""The policy layer from the command line: loading before any script runs
+(exit 3), the policy options, the audit log, and `sandlua policy`."""
+import json
+import os
+import pathlib
+import xml.etree.ElementTree as ET
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BAD = sorted((ROOT / "tests" / "policies" / "bad").glob("*.yaml"))
+GOOD = sorted((ROOT / "tests" / "policies" / "good").glob("*.yaml"))
+EXAMPLES = ROOT / "policies" / "examples"
+# Named explicitly so that a default policy on the machine does not count.
+DENY_ALL = str(ROOT / "policies" / "default.yaml")
+
+CAN = ("local s = require('security') "
+       "print(s.can(arg[1], arg[2]))")
+
+ALLOW_CHAT = """\
+namespace: t
+entries:
+  - name: chat
+    kind: security.policy
+    policy:
+      actions: [websocket.connect, websocket.connect.url]
+      resources: "wss://chat.example.com/ws/*"
+      effect: allow
+"""
+
+
+def write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+def script(tmp_path, text):
+    return write(tmp_path, "s.lua", text)
+
+
+@pytest.mark.parametrize("fixture", BAD, ids=lambda p: p.name)
+def test_bad_policy_exits_3_before_the_script(run, tmp_path, fixture):
+    expect = fixture.read_bytes().split(b"\n", 1)[0].decode()
+    assert expect.startswith("# expect: ")
+    marker = tmp_path / "ran"
+    s = script(tmp_path, f"io.open({str(marker)!r}, 'w'):close() print('ran')")
+    rel = os.path.relpath(fixture, ROOT)
+    p = run("--policy", rel, "-e", "print('e ran')", s, cwd=str(ROOT))
+    assert p.returncode == 3
+    assert p.stdout == ""
+    assert not marker.exists()
+    assert p.stderr.startswith(rel + ":" + expect[len("# expect: "):])
+
+
+def test_good_fixtures_load_together(run):
+    args = []
+    for g in GOOD:
+        args += ["--policy", str(g)]
+    p = run(*args, "-e", "print(require('security').actor().id)")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "bot-7\n"
+    # _index.yaml's other kinds are skipped with a warning.
+    assert "warning: " in p.stderr
+    assert "entry 'main' of kind 'function.lua' skipped" in p.stderr
+
+
+def test_missing_policy_file(run, tmp_path):
+    p = run("--policy", str(tmp_path / "none.yaml"), "-e", "print(1)")
+    assert p.returncode == 3
+    assert p.stdout == ""
+    assert p.stderr == f"{tmp_path / 'none.yaml'}: No such file or directory\n"
+
+
+def test_default_is_deny_all(run, tmp_path):
+    p = run(script(tmp_path, CAN), "websocket.connect", "wss://example.com/")
+    if os.path.exists("/etc/sandlua/policy.yaml"):
+        pytest.skip("this machine has a default policy")
+    assert (p.returncode, p.stdout) == (0, "false\n")
+
+
+def test_policy_allows(run, tmp_path):
+    pol = write(tmp_path, "p.yaml", ALLOW_CHAT)
+    s = script(tmp_path, CAN)
+    p = run("--policy", pol, s, "websocket.connect.url",
+            "wss://Chat.Example.com./ws/1")
+    assert (p.returncode, p.stdout) == (0, "true\n")
+    p = run("--policy", pol, s, "websocket.connect.url",
+            "wss://chat.example.com.evil.net/ws/1")
+    assert (p.returncode, p.stdout) == (0, "false\n")
+
+
+def test_files_combine(run, tmp_path):
+    a = write(tmp_path, "a.yaml", ALLOW_CHAT)
+    b = write(tmp_path, "b.yaml", """\
+namespace: u
+entries:
+  - name: no-lobby
+    kind: security.policy
+    policy: {actions: "*", resources: "wss://chat.example.com/ws/lobby",
+             effect: deny}
+""")
+    s = script(tmp_path, CAN)
+    p = run("--policy", a, "--policy", b, s, "websocket.connect.url",
+            "wss://chat.example.com/ws/lobby")
+    assert p.stdout == "false\n"
+    p = run("--policy", a, "--policy", b, s, "websocket.connect.url",
+            "wss://chat.example.com/ws/other")
+    assert p.stdout == "true\n"
+    # The same file twice: duplicate names.
+    p = run("--policy", a, "--policy", a, "-e", "print(1)")
+    assert p.returncode == 3
+    assert "duplicate policy name 't:chat'" in p.stderr
+
+
+def test_allow_url(run, tmp_path):
+    s = script(tmp_path, CAN)
+    p = run("--policy", DENY_ALL, "--allow-url", "wss://*.example.com", s,
+            "websocket.connect", "wss://a.example.com/x")
+    assert p.stdout == "true\n"
+    p = run("--policy", DENY_ALL, "--allow-url", "wss://*.example.com", s,
+            "websocket.connect.url", "wss://example.com/x")
+    assert p.stdout == "false\n"
+    p = run("--allow-url", "wss://u@x.com/", "-e", "print('ran')")
+    assert p.returncode == 3
+    assert p.stdout == ""
+    assert "--allow-url wss://u@x.com/: userinfo" in p.stderr
+
+
+def test_actor_options(run, tmp_path):
+    pol = write(tmp_path, "p.yaml", """\
+actor: {id: file-actor, meta: {role: guest, team: a}}
+entries:
+  - name: admins
+    kind: security.policy
+    policy:
+      actions: x
+      resources: "*"
+      effect: allow
+      conditions: [{field: actor.meta.role, operator: eq, value: admin}]
+""")
+    s = script(tmp_path, "local s = require('security') local a = s.actor() "
+                         "print(a.id, a.meta.role, a.meta.team, s.can('x', 'r'))")
+    p = run("--policy", pol, s)
+    assert p.stdout == "file-actor\tguest\ta\tfalse\n"
+    p = run("--policy", pol, "--actor", "cli", "--actor-meta", "role=admin",
+            s)
+    assert p.stdout == "cli\tadmin\ta\ttrue\n"
+    p = run("--actor-meta", "novalue", "-e", "print(1)")
+    assert p.returncode == 2
+    assert "expected KEY=VALUE" in p.stderr
+    p = run("--actor", "", "-e", "print(1)")
+    assert p.returncode == 2
+
+
+def test_audit_log(run, tmp_path):
+    pol = write(tmp_path, "p.yaml", ALLOW_CHAT)
+    log = tmp_path / "audit.jsonl"
+    s = script(tmp_path, """
+local s = require('security')
+s.can('websocket.connect.url', 'wss://chat.example.com/ws/1')
+s.can('websocket.connect.url', 'wss://evil.net/\\27[31m\\n{"forged":1}')
+s.can('fs.read', '/etc/passwd')
+""")
+    p = run("--policy", pol, "--actor", "bo\"b", "--audit-log", str(log), s)
+    assert p.returncode == 0, p.stderr
+    lines = log.read_text().splitlines()
+    recs = [json.loads(x) for x in lines]
+    assert len(recs) == 2  # denials only
+    assert recs[0]["decision"] == "deny"
+    assert recs[0]["actor"] == "bo\"b"
+    assert recs[0]["action"] == "websocket.connect.url"
+    assert recs[0]["resource"].startswith("wss://evil.net/\x1b[31m\n")
+    assert recs[0]["policy"] == "(invalid URL)"
+    assert "\\u001b" in lines[0] and "\\n" in lines[0]
+    assert recs[1] == {**recs[1], "action": "fs.read",
+                       "resource": "/etc/passwd", "policy": "(default deny)"}
+    for r in recs:
+        assert set(r) >= {"time", "actor", "action", "resource", "decision",
+                          "policy"}
+    log.unlink()
+    p = run("--policy", pol, "--audit-log", str(log), "--audit-all", s)
+    recs = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [r["decision"] for r in recs] == ["allow", "deny", "deny"]
+    assert recs[0]["policy"] == "t:chat"
+    assert recs[0]["resource"] == "wss://chat.example.com:443/ws/1"
+    assert recs[0]["actor"] is None
+
+
+def test_audit_options_errors(run, tmp_path):
+    p = run("--audit-all", "-e", "print(1)")
+    assert p.returncode == 2
+    assert "--audit-all needs --audit-log" in p.stderr
+    p = run("--audit-log", str(tmp_path / "no" / "dir.log"), "-e", "print(1)")
+    assert p.returncode == 3
+    assert p.stdout == ""
+    assert "No such file or directory" in p.stderr
+
+
+# sandlua policy lint
+
+def test_lint(run):
+    p = run("policy", "lint", *[str(g) for g in GOOD])
+    assert p.returncode == 0, p.stderr
+    assert f"{GOOD[0]}: ok" in p.stdout
+    p = run("policy", "lint", str(EXAMPLES / "roles.yaml"), str(BAD[0]))
+    assert p.returncode == 3
+    assert "roles.yaml: ok (4 policies)" in p.stdout
+    assert p.stderr.startswith(str(BAD[0]) + ":")
+    p = run("policy", "lint")
+    assert p.returncode == 2
+
+
+# sandlua policy check
+
+def test_check(run):
+    one = str(EXAMPLES / "allow-one-host.yaml")
+    p = run("policy", "check", "--policy", one, "websocket.connect.url",
+            "WSS://CHAT.EXAMPLE.COM/ws/x")
+    assert p.returncode == 0
+    assert p.stdout == ("allow\npolicy: examples.one_host:chat\n"
+                        "resource: wss://chat.example.com:443/ws/x\n")
+    p = run("policy", "check", "--policy", one, "websocket.connect.url",
+            "wss://evil.net/ws/x")
+    assert p.returncode == 1
+    assert p.stdout.startswith("deny\npolicy: (default deny)\n")
+    p = run("policy", "check", "--policy", one, "--ip", "127.0.0.1",
+            "websocket.connect.url", "wss://chat.example.com/ws/x")
+    assert p.returncode == 1
+    assert "policy: (special-purpose address)" in p.stdout
+    assert "127.0.0.1 is a loopback address" in p.stdout
+    p = run("policy", "check", "--policy", one, "websocket.connect.url",
+            "wss://a@chat.example.com/ws/x")
+    assert p.returncode == 1
+    assert "policy: (invalid URL)\ndetail: userinfo" in p.stdout
+    roles = str(EXAMPLES / "roles.yaml")
+    p = run("policy", "check", "--policy", roles, "--actor", "root",
+            "--actor-meta", "role=admin", "websocket.connect.url",
+            "wss://ops.example.com/admin/1")
+    assert (p.returncode, p.stdout.split("\n")[1]) == (
+        0, "policy: examples.roles:admin")
+    p = run("policy", "check", "--policy", roles, "--actor", "test-9",
+            "x", "y")
+    assert p.returncode == 1
+    assert "policy: examples.roles:no-test-actors" in p.stdout
+
+
+def test_check_errors(run, tmp_path):
+    p = run("policy", "check", "--policy", str(BAD[0]), "a", "b")
+    assert p.returncode == 3
+    p = run("policy", "check", "a")
+    assert p.returncode == 2
+    p = run("policy", "check", "--ip", "300.1.1.1", "a", "b")
+    assert p.returncode == 2
+    p = run("policy", "check", "--bogus", "1", "a", "b")
+    assert p.returncode == 2
+    p = run("policy", "frobnicate")
+    assert p.returncode == 2
+    p = run("policy")
+    assert p.returncode == 2
+    p = run("policy", "--help")
+    assert p.returncode == 0 and "usage:" in p.stdout
+
+
+# sandlua policy test
+
+def test_example_cases_pass(run, tmp_path):
+    junit = tmp_path / "j.xml"
+    p = run("policy", "test", "--junit", str(junit),
+            str(EXAMPLES / "cases.yaml"))
+    assert p.returncode == 0, p.stdout + p.stderr
+    out = p.stdout.splitlines()
+    assert out[0] == "TAP version 13"
+    n = int(out[1].split("..")[1])
+    assert n >= 10
+    assert sum(1 for x in out if x.startswith("ok ")) == n
+    root = ET.parse(junit).getroot()
+    assert root.tag == "testsuites"
+    assert root.get("tests") == str(n) and root.get("failures") == "0"
+
+
+def test_failing_case(run, tmp_path):
+    pol = write(tmp_path, "p.yaml", ALLOW_CHAT)
+    cases = write(tmp_path, "c.yaml", """\
+policies: [p.yaml]
+cases:
+  - name: right
+    action: websocket.connect.url
+    resource: wss://chat.example.com/ws/1
+    expect: allow
+    policy: t:chat
+  - name: wrong <&>
+    action: websocket.connect.url
+    resource: wss://evil.net/
+    expect: allow
+  - name: wrong policy
+    action: websocket.connect.url
+    resource: wss://chat.example.com/ws/1
+    expect: allow
+    policy: t:other
+  - action: websocket.connect.url
+    resource: "wss://x/\\\\"
+    expect: invalid
+""")
+    assert pol
+    junit = tmp_path / "j.xml"
+    p = run("policy", "test", "--junit", str(junit), cases)
+    assert p.returncode == 1
+    lines = p.stdout.splitlines()
+    assert lines[:3] == ["TAP version 13", "1..4", "ok 1 - right"]
+    assert "not ok 2 - wrong <&>" in lines
+    assert "not ok 3 - wrong policy" in lines
+    assert "ok 4 - websocket.connect.url wss://x/\\" in lines
+    assert any("expected allow, got deny by (default deny)" in x
+               for x in lines)
+    assert any(x == f"  at: {cases}:8" for x in lines)
+    root = ET.parse(junit).getroot()
+    assert root.get("failures") == "2"
+    failed = [tc for tc in root.iter("testcase") if tc.find("failure")
+              is not None]
+    assert [tc.get("name") for tc in failed] == ["wrong <&>", "wrong policy"]
+    assert "expected allow by t:other, got allow by t:chat" in \
+        failed[1].find("failure").get("message")
+
+
+def test_bad_cases_file(run, tmp_path):
+    cases = write(tmp_path, "c.yaml", "cases:\n  - action: x\n    expect: maybe\n")
+    p = run("policy", "test", cases)
+    assert p.returncode == 3
+    assert p.stderr == f"{cases}:2:5: case without 'resource'\n"
+    cases = write(tmp_path, "d.yaml", "cases:\n  - {action: x, resource: y, "
+                  "expect: maybe}\n")
+    p = run("policy", "test", cases)
+    assert p.returncode == 3
+    assert "expect must be allow, deny or invalid, not 'maybe'" in p.stderr
+    p = run("policy", "test")
+    assert p.returncode == 2
+
+
+def test_big_file_and_lua_init(run, tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("# " + "x" * (1024 * 1024) + "\nentries: []\n")
+    env = {**os.environ, "LUA_INIT": "print('init ran')"}
+    p = run("--policy", str(big), "-e", "print(1)", env=env)
+    assert p.returncode == 3
+    assert p.stdout == ""
+    assert p.stderr == f"{big}:1:1: file larger than 1 MiB\n"
+    p = run("--policy", str(BAD[0]), env=env)
+    assert p.returncode == 3
+    assert p.stdout == ""
