@@ -3,6 +3,12 @@
 # Idempotent; quiet and instant when everything is present.
 set -eu
 
+# The packaging checks that make check runs (tests/integration/test_dist.py,
+# test_packaging.py): man pages, the .deb and its lintian run, the .rpm,
+# the systemd unit.
+DIST_PKGS="build-essential debhelper dpkg-dev fakeroot groff-base lintian
+man-db mandoc python3-yaml rpm systemd"
+
 PKGS="gcc make pkg-config liblua5.4-dev lua5.4 libwebsockets-dev libssl-dev
 zlib1g-dev libc-ares-dev libyaml-dev libseccomp-dev libcmocka-dev
 python3 python3-pytest python3-websockets lua-cjson openssl strace"
@@ -10,7 +16,7 @@ python3 python3-pytest python3-websockets lua-cjson openssl strace"
 [ -n "${FUZZ:-}" ] && PKGS="$PKGS clang"
 
 missing=""
-for p in $PKGS; do
+for p in $PKGS $DIST_PKGS; do
   st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   case "$st" in
     *" installed") ;;

@@ -202,6 +202,12 @@ int policy__y_build_tree(loader *ld, const char *buf, size_t len,
               policy__y_ynode_free(n);
               break;
             }
+            if (parent->n / 2 >= MAX_KEYS) {
+              rc = policy__y_errat(ld, line, col,
+                                   "mapping with more than %d keys", MAX_KEYS);
+              policy__y_ynode_free(n);
+              break;
+            }
             for (size_t i = 0; i < parent->n; i += 2)
               if (strcmp(parent->kids[i]->s, n->s) == 0) {
                 rc = policy__y_errat(ld, line, col, "duplicate key '%s'", n->s);
@@ -840,7 +846,7 @@ int policy_load_buffer(policy_set *set, const char *name, const char *buf,
   ld.strict = -1;
   int rc;
   if (len > POLICY_FILE_MAX)
-    rc = policy__y_errat(&ld, 0, 0, "file larger than 1 MiB");
+    rc = policy__y_errat(&ld, 1, 1, "file larger than 1 MiB");
   else if ((rc = policy__y_check_utf8(&ld, (const unsigned char *)buf, len)) == 0 &&
            (rc = policy__y_build_tree(&ld, buf, len, &root)) == 0 &&
            (rc = load_root(&ld, set, root)) == 0)
@@ -892,6 +898,7 @@ int policy__y_read_file(const char *path, char **out, size_t *outlen,
   close(fd);
   if (len > POLICY_FILE_MAX) {
     snprintf(e->message, sizeof e->message, "file larger than 1 MiB");
+    e->line = e->column = 1;
     free(buf);
     return -EINVAL;
   }

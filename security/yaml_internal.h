@@ -12,6 +12,7 @@
 
 #define MAX_DEPTH 64          /* nesting of mappings and sequences */
 #define MAX_NODES 200000      /* nodes in one file */
+#define MAX_KEYS 1024         /* keys in one mapping */
 
 enum { Y_SCALAR, Y_SEQ, Y_MAP };
 

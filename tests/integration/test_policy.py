@@ -11,6 +11,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 BAD = sorted((ROOT / "tests" / "policies" / "bad").glob("*.yaml"))
 GOOD = sorted((ROOT / "tests" / "policies" / "good").glob("*.yaml"))
 EXAMPLES = ROOT / "policies" / "examples"
+# Named explicitly so that a default policy on the machine does not count.
+DENY_ALL = str(ROOT / "policies" / "default.yaml")
 
 CAN = ("local s = require('security') "
        "print(s.can(arg[1], arg[2]))")
@@ -113,11 +115,11 @@ entries:
 
 def test_allow_url(run, tmp_path):
     s = script(tmp_path, CAN)
-    p = run("--allow-url", "wss://*.example.com", s, "websocket.connect",
-            "wss://a.example.com/x")
+    p = run("--policy", DENY_ALL, "--allow-url", "wss://*.example.com", s,
+            "websocket.connect", "wss://a.example.com/x")
     assert p.stdout == "true\n"
-    p = run("--allow-url", "wss://*.example.com", s, "websocket.connect.url",
-            "wss://example.com/x")
+    p = run("--policy", DENY_ALL, "--allow-url", "wss://*.example.com", s,
+            "websocket.connect.url", "wss://example.com/x")
     assert p.stdout == "false\n"
     p = run("--allow-url", "wss://u@x.com/", "-e", "print('ran')")
     assert p.returncode == 3
@@ -333,3 +335,16 @@ def test_bad_cases_file(run, tmp_path):
     assert "expect must be allow, deny or invalid, not 'maybe'" in p.stderr
     p = run("policy", "test")
     assert p.returncode == 2
+
+
+def test_big_file_and_lua_init(run, tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("# " + "x" * (1024 * 1024) + "\nentries: []\n")
+    env = {**os.environ, "LUA_INIT": "print('init ran')"}
+    p = run("--policy", str(big), "-e", "print(1)", env=env)
+    assert p.returncode == 3
+    assert p.stdout == ""
+    assert p.stderr == f"{big}:1:1: file larger than 1 MiB\n"
+    p = run("--policy", str(BAD[0]), env=env)
+    assert p.returncode == 3
+    assert p.stdout == ""

@@ -147,6 +147,8 @@ static void test_limits(void **state) {
   policy_set *set = policy_set_new();
   assert_int_equal(policy_load_file(set, path, &d), -EINVAL);
   assert_string_equal(d.error.message, "file larger than 1 MiB");
+  assert_int_equal(d.error.line, 1);
+  assert_int_equal(d.error.column, 1);
   /* Exactly 1 MiB of comments is fine (and empty). */
   assert_int_equal(load_buf(buf, big - 1, &d), -EINVAL);
   assert_string_equal(d.error.message, "empty policy file");

@@ -1,0 +1,253 @@
+"""The Debian and RPM packages: build, lintian, contents, install/purge.
+
+make deb and make rpm build from a copy of the tree; the .deb is installed
+into this system with dpkg (root only, and only when no sandlua is
+installed or configured here), run, removed and purged.
+"""
+import contextlib
+import fcntl
+import io
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import tarfile
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("SANITIZED") == "1",
+    reason="the packages do not depend on the sanitizer build: "
+           "make check builds and tests them")
+
+
+def sh(*args, **kw):
+    kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
+    kw.setdefault("timeout", 600)
+    return subprocess.run(list(args), **kw)
+
+
+def version():
+    h = (ROOT / "interp" / "interp.h").read_text()
+    return re.search(r'#define INTERP_VERSION "([^"]+)"', h).group(1)
+
+
+def need(*tools):
+    for t in tools:
+        if not shutil.which(t):
+            pytest.skip(f"{t} is not installed (scripts/deps.sh installs it)")
+
+
+def package_files(stubs=True):
+    """What both packages install, apart from docs and compressed names."""
+    files = {"/usr/bin/sandlua", "/etc/sandlua/policy.yaml",
+             "/usr/share/man/man1/sandlua.1",
+             "/usr/share/man/man5/sandlua-policy.5"}
+    files |= {"/usr/share/sandlua/types/" + p.name
+              for p in (ROOT / "stdlib" / "types").glob("*.d.lua")}
+    files |= {"/usr/share/sandlua/examples/" + p.name
+              for p in (ROOT / "examples").glob("*.lua")}
+    files |= {"/usr/share/sandlua/examples/policies/" + p.name
+              for p in (ROOT / "policies" / "examples").glob("*.yaml")}
+    return files
+
+
+# ---------------------------------------------------------------- deb
+
+@pytest.fixture(scope="module")
+def deb(tmp_path_factory):
+    need("dpkg-buildpackage", "dh")
+    out = tmp_path_factory.mktemp("deb")
+    env = dict(os.environ)
+    env.setdefault("DEB_BUILD_OPTIONS", "parallel=2")
+    p = sh("make", "--no-print-directory", "-C", str(ROOT), "deb",
+           f"PKGOUT={out}", env=env)
+    assert p.returncode == 0, p.stdout + p.stderr
+    debs = list(out.glob("*.deb"))
+    assert len(debs) == 1, debs
+    arch = sh("dpkg", "--print-architecture").stdout.strip()
+    assert debs[0].name == f"sandlua_{version()}-1_{arch}.deb"
+    return debs[0]
+
+
+def test_deb_lintian_reports_no_error_or_warning(deb):
+    need("lintian")
+    p = sh("lintian", "--fail-on", "error,warning", str(deb))
+    tags = [l for l in p.stdout.splitlines() if re.match(r"[EW]: ", l)]
+    assert p.returncode == 0 and not tags, p.stdout + p.stderr
+
+
+def test_deb_contents_and_metadata(deb):
+    listing = sh("dpkg-deb", "--fsys-tarfile", str(deb),
+                 capture_output=True, text=False).stdout
+    tmp = deb.parent / "x"
+    with tarfile.open(fileobj=io.BytesIO(listing)) as tf:
+        names = {m.name[1:] for m in tf.getmembers() if not m.isdir()}
+        tf.extractall(tmp)
+    # dh_compress compresses documentation over 4 KiB.
+    names = {n[:-3] if n.startswith("/usr/share/doc/sandlua/README") and
+             n.endswith(".gz") else n for n in names}
+    want = {f + ".gz" if "/man/" in f else f for f in package_files()}
+    want |= {"/lib/systemd/system/sandlua@.service",
+             "/usr/share/doc/sandlua/README.md",
+             "/usr/share/doc/sandlua/changelog.Debian.gz",
+             "/usr/share/doc/sandlua/copyright",
+             "/usr/share/lintian/overrides/sandlua"}
+    assert names == want
+    info = sh("dpkg-deb", "-f", str(deb), "Depends", "Architecture").stdout
+    for lib in ("liblua5.4-0", "libwebsockets", "libssl3", "libyaml-0-2",
+                "libseccomp2", "libc-ares2", "zlib1g"):
+        assert lib in info, lib
+    conffiles = sh("dpkg-deb", "--ctrl-tarfile", str(deb),
+                   capture_output=True, text=False).stdout
+    with tarfile.open(fileobj=io.BytesIO(conffiles)) as tf:
+        cf = tf.extractfile("./conffiles").read().decode()
+    assert cf.split() == ["/etc/sandlua/policy.yaml"]
+    # Built with PREFIX=/usr: the default policy is the one in /etc.
+    exe = (tmp / "usr/bin/sandlua").read_bytes()
+    if b"sandlua/policy.yaml" in exe:
+        assert b"/etc/sandlua/policy.yaml" in exe
+        assert b"/usr/local/etc" not in exe
+    # Hardening: PIE, full RELRO (bind now).
+    dyn = sh("readelf", "-d", str(tmp / "usr/bin/sandlua")).stdout
+    assert "BIND_NOW" in dyn and "PIE" in dyn
+    unit = (tmp / "lib/systemd/system/sandlua@.service").read_text()
+    assert "ExecStart=/usr/bin/sandlua --policy /etc/sandlua/%i.yaml" in unit
+
+
+@contextlib.contextmanager
+def dpkg_test_lock():
+    """One dpkg install test at a time on this machine."""
+    lockdir = "/run/lock" if os.path.isdir("/run/lock") else "/tmp"
+    with open(os.path.join(lockdir, "sandlua-dpkg-test.lock"), "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+def dpkg(*args):
+    """dpkg, waiting (bounded) while another apt or dpkg holds its lock."""
+    deadline = time.monotonic() + 300
+    while True:
+        p = sh("dpkg", "--force-unsafe-io", *args, env=dict(os.environ,
+                                       DEBIAN_FRONTEND="noninteractive"))
+        if p.returncode == 0 or "lock" not in p.stderr or \
+                time.monotonic() > deadline:
+            return p
+        time.sleep(2)
+
+
+def dpkg_status():
+    p = sh("dpkg-query", "-W", "-f", "${db:Status-Abbrev}", "sandlua")
+    return p.stdout.strip() if p.returncode == 0 else ""
+
+
+def man_excluded():
+    """Whether dpkg is set up not to install man pages (minimal images)."""
+    conf = pathlib.Path("/etc/dpkg/dpkg.cfg.d")
+    for f in (conf.iterdir() if conf.is_dir() else []):
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            for line in f.read_text().splitlines():
+                if line.startswith("path-exclude") and "/usr/share/man" in line:
+                    return True
+    return False
+
+
+def test_deb_installs_runs_removes_and_purges(deb, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("installing a package needs root (CI runs as root)")
+    with dpkg_test_lock():
+        # Never touch a sandlua that someone installed or configured here.
+        if dpkg_status() not in ("", "un"):
+            pytest.skip(f"a sandlua package is on this system "
+                        f"({dpkg_status()}); not replacing it")
+        for path in ("/usr/bin/sandlua", "/etc/sandlua"):
+            if os.path.lexists(path):
+                pytest.skip(f"{path} exists; not replacing it")
+        try:
+            p = dpkg("-i", str(deb))
+            assert p.returncode == 0, p.stdout + p.stderr
+            assert dpkg_status() == "ii"
+            r = sh("/usr/bin/sandlua",
+                   "/usr/share/sandlua/examples/errors.lua")
+            assert r.returncode == 0 and "kind:\tINVALID" in r.stdout, \
+                r.stdout + r.stderr
+            r = sh("/usr/bin/sandlua", "-e", "print(errors.TIMEOUT)")
+            assert r.stdout == "TIMEOUT\n", r.stderr
+            man = not man_excluded()
+            for page in ("sandlua", "sandlua-policy"):
+                r = sh("man", "-w", page)
+                assert r.returncode == 0 or not man, page
+            if shutil.which("systemd-analyze"):
+                unit = tmp_path / "sandlua@demo.service"
+                shutil.copy("/lib/systemd/system/sandlua@.service", unit)
+                r = sh("systemd-analyze", "verify",
+                       "--man=" + ("yes" if man else "no"), str(unit))
+                assert r.returncode == 0 and r.stderr == "", r.stderr
+            assert os.path.isfile("/etc/sandlua/policy.yaml")
+
+            p = dpkg("-r", "sandlua")
+            assert p.returncode == 0, p.stderr
+            assert not os.path.exists("/usr/bin/sandlua")
+            assert os.path.isfile("/etc/sandlua/policy.yaml")  # conffile
+            assert dpkg_status() == "rc"
+            p = dpkg("-P", "sandlua")
+            assert p.returncode == 0, p.stderr
+            assert not os.path.exists("/etc/sandlua")
+            assert dpkg_status() in ("", "un", "pn")
+        finally:
+            if dpkg_status() not in ("", "un", "pn"):
+                dpkg("-P", "sandlua")
+
+
+# ---------------------------------------------------------------- rpm
+
+@pytest.fixture(scope="module")
+def rpm(tmp_path_factory):
+    need("rpmbuild", "rpm2archive")
+    out = tmp_path_factory.mktemp("rpm")
+    p = sh("make", "--no-print-directory", "-C", str(ROOT), "rpm",
+           f"PKGOUT={out}")
+    assert p.returncode == 0, p.stdout + p.stderr
+    rpms = list(out.glob("*.rpm"))
+    assert len(rpms) == 1, rpms
+    assert rpms[0].name.startswith(f"sandlua-{version()}-1.")
+    return rpms[0]
+
+
+def test_rpm_installs_the_same_files(rpm):
+    p = sh("rpm", "-qp", "--qf", "[%{FILEMODES:perms} %{FILENAMES}\\n]",
+           str(rpm))
+    assert p.returncode == 0, p.stderr
+    files = {line.split(" ", 1)[1] for line in p.stdout.splitlines()
+             if line.startswith("-")}
+    files = {f for f in files if not f.startswith("/usr/lib/.build-id/")}
+    want = package_files() | {"/usr/lib/systemd/system/sandlua@.service",
+                              f"/usr/share/doc/sandlua-{version()}/README.md"}
+    assert files == want
+    p = sh("rpm", "-qp", "--configfiles", str(rpm))
+    assert p.stdout.split() == ["/etc/sandlua/policy.yaml"]
+    # Unpack and run it.
+    tmp = rpm.parent / "x"
+    tmp.mkdir()
+    with open(rpm, "rb") as f:
+        arch = sh("rpm2archive", "-", stdin=f, capture_output=True,
+                  text=False).stdout
+    with tarfile.open(fileobj=io.BytesIO(arch)) as tf:
+        tf.extractall(tmp)
+    r = sh(str(tmp / "usr/bin/sandlua"),
+           str(tmp / "usr/share/sandlua/examples/errors.lua"))
+    assert r.returncode == 0 and "kind:\tINVALID" in r.stdout, r.stderr
+
+
+def test_package_versions_agree():
+    v = version()
+    ch = (ROOT / "packaging/debian/changelog").read_text().splitlines()[0]
+    assert ch.startswith(f"sandlua ({v}-"), ch
+    spec = (ROOT / "packaging/rpm/sandlua.spec").read_text()
+    assert re.search(rf"^Version:\s+{re.escape(v)}$", spec, re.M)
+    assert re.search(rf"^\* .* - {re.escape(v)}-1$", spec, re.M)
