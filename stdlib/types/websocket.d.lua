@@ -15,6 +15,7 @@
 ---@field compression_threshold? integer minimum size to compress, 0 - 100 MiB
 ---@field read_limit? integer maximum message size, 0 - 128 MiB (0: 16 MiB)
 ---@field channel_capacity? integer receive channel buffer, 1 - 10000 (default 32)
+---@field ca_file? string extra CA certificate file (PEM) trusted for wss://
 
 ---A received message.
 ---@class websocket.Message
@@ -60,6 +61,19 @@ function Client:close(code, reason) end
 ---@nodiscard
 ---@return string?
 function Client:protocol() end
+
+---@class websocket.CloseStatus
+---@field code integer close code (1006 when the connection was lost)
+---@field reason string close reason ("" when none)
+---@field clean boolean the closing handshake completed
+---@field by "server"|"client" who closed first
+---@field error? sandlua.Error why it failed (timeout, network, protocol, too big)
+
+--- Why the connection ended: nil while it is open.
+---@nodiscard
+---@return websocket.CloseStatus?
+---@return sandlua.Error? err
+function Client:close_status() end
 
 ---@class websocket.Compression
 ---@field DISABLED 0

@@ -15,6 +15,8 @@ from wsservers import free_port
 def test_valgrind_connect_cycles(sandlua, tmp_path, ws_servers, certs):
     if shutil.which("valgrind") is None:
         pytest.skip("valgrind not installed")
+    if os.environ.get("SANITIZED"):
+        pytest.skip("valgrind cannot run a sanitized binary (ASan checks it)")
     plain = ws_servers.echo()
     tls = ws_servers.echo(tls="server")
     script = tmp_path / "s.lua"
