@@ -1269,6 +1269,22 @@ static ws_global *get_global(lua_State *L) {
   return G;
 }
 
+/*
+** The shared lws context, made (if it does not exist yet) without the
+** http_proxy environment variable: lws would send every RAW connection to
+** that proxy, bypassing the address the policy checked.
+*/
+static struct lws_context *get_ctx(lua_State *L) {
+  const char *p = getenv("http_proxy");
+  if (p == NULL) return sl_sched_lws(L);
+  const char *saved = lua_pushstring(L, p);  /* kept on the stack */
+  unsetenv("http_proxy");
+  struct lws_context *ctx = sl_sched_lws(L);
+  setenv("http_proxy", saved, 1);
+  lua_pop(L, 1);
+  return ctx;
+}
+
 int sl_websocket_prepare(lua_State *L, const char *dns_server, char *err,
                          size_t errlen) {
   ws_global *G = get_global(L);
@@ -1276,7 +1292,7 @@ int sl_websocket_prepare(lua_State *L, const char *dns_server, char *err,
     free(G->dns_server);
     G->dns_server = xstrdup(dns_server);
   }
-  G->ctx = sl_sched_lws(L);
+  G->ctx = get_ctx(L);
   if (!G->tls_ready) {
     if (sl_tls_init(err, errlen) != 0) return -1;
     G->tls_ready = 1;
@@ -1513,7 +1529,7 @@ static int ws_connect(lua_State *L) {
   const char *why = parse_options(L, 2, &o, buf, sizeof buf);
   if (why) return sl_fail(L, SL_INVALID, "websocket.connect: %s", why);
   char err[512];
-  if (G->ctx == NULL) G->ctx = sl_sched_lws(L);
+  if (G->ctx == NULL) G->ctx = get_ctx(L);
   if (!G->tls_ready) {
     if (sl_tls_init(err, sizeof err) != 0)
       return sl_fail(L, SL_INTERNAL, "websocket.connect: %s", err);

@@ -200,8 +200,8 @@ def test_slow_consumer_bounded_memory(lua, echo_server):
           local m = ch:receive()
           local want = i .. ":"
           if m.data:sub(1, #want) ~= want then error("out of order at " .. i) end
-          if i % 1000 == 0 then
-            time.sleep(0.001)   -- slow consumer
+          if i % 500 == 0 then
+            time.sleep("1ms")   -- slow consumer: the channel fills up
             collectgarbage()
             local kb = collectgarbage("count")
             if i > 1000 and kb > maxmem then maxmem = kb end
@@ -524,3 +524,100 @@ def test_conformance_cases(lua, ws_servers):
         except AssertionError as e:
             failures.append(str(e))
     assert failures == [], "\n".join(failures)
+
+
+def test_peer_close_while_paused_keeps_messages(lua, echo_server):
+    # the server streams, then closes, while the channel is full: every
+    # message is still delivered, then the server's close code
+    out = ok(lua(echo_script("{channel_capacity = 2}", """
+        c:send("!stream 300 100")
+        c:send("!close 4002 done")
+        time.sleep("300ms")   -- everything has arrived; we are paused
+        local ch, n = c:channel(), 0
+        while true do
+          local m, okr = ch:receive()
+          if not okr then break end
+          assert(m.data:sub(1, #tostring(n) + 1) == n .. ":", m.data)
+          n = n + 1
+        end
+        local st, err = c:close_status()
+        print(n, st.code, st.reason, st.clean, err)
+    """), echo_server.url(), allow=allow_port(echo_server)))
+    assert out.strip() == "300\t4002\tdone\ttrue\tnil"
+
+
+def test_tls_slow_consumer(lua, ws_servers, certs):
+    srv = ws_servers.echo(tls="server")
+    out = ok(lua(echo_script("{channel_capacity = 4, ca_file = arg[2]}", """
+        c:send("!stream 3000 1000")
+        local ch = c:channel()
+        for i = 0, 2999 do
+          local m = ch:receive()
+          assert(m.data:sub(1, #tostring(i) + 1) == i .. ":")
+          if i % 300 == 0 then time.sleep("2ms") end
+        end
+        print("ok")
+        c:close()
+    """), srv.url(host="localhost"), certs.ca, allow=allow_port(srv)))
+    assert out.strip() == "ok"
+
+
+def test_dial_timeout_covers_dns(lua, ws_servers):
+    dns = ws_servers.dns({"slow.test": ["127.0.0.1"]}, silent=["slow.test"])
+    out = ok(lua(echo_script('{dial_timeout = "300ms"}'),
+                 "ws://slow.test:1/", allow=["ws://*:*/*"],
+                 opts=["--dns-server", dns.server]))
+    assert out.startswith("ERR\tTIMEOUT\ttrue") and "resolving" in out, out
+
+
+def test_only_allowed_addresses_are_dialled(lua, ws_servers, tmp_path):
+    # the name has ::1 first for nobody and 127.0.0.1 that the policy
+    # allows: the connection goes to 127.0.0.1
+    srv = ws_servers.echo()
+    dns = ws_servers.dns({"dual.test": ["::1", "127.0.0.1"]})
+    pol = tmp_path / "p.yaml"
+    pol.write_text(textwrap.dedent("""\
+        version: "1.0"
+        namespace: test
+        entries:
+          - name: v4-loopback
+            kind: security.policy
+            policy:
+              actions: [websocket.connect, websocket.connect.url]
+              resources: "ws://dual.test:*/*"
+              effect: allow
+              conditions:
+                - field: meta.ip
+                  operator: cidr
+                  value: ["127.0.0.0/8"]
+        """))
+    audit = tmp_path / "audit.jsonl"
+    out = ok(lua(echo_script("{}", "c:send('!info') print(c:channel():receive().data ~= nil) c:close()"),
+                 f"ws://dual.test:{srv.port}/",
+                 opts=["--dns-server", dns.server, "--policy", str(pol),
+                       "--audit-log", str(audit)]))
+    assert out.strip() == "true"
+    assert srv.accepted == 1
+    info = srv.connections[0]
+    assert info.header("Host") == f"dual.test:{srv.port}"
+    log = audit.read_text()
+    assert "::1" in log and "deny" in log  # the refused address is audited
+
+
+def test_proxy_variables_are_ignored(sandlua, tmp_path, echo_server, ws_servers):
+    import subprocess
+    hole = ws_servers.blackhole()
+    script = tmp_path / "s.lua"
+    script.write_text(echo_script('{dial_timeout = "2s"}',
+                                  "print('direct') c:close()"))
+    env = dict(os.environ)
+    for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+              "all_proxy", "ALL_PROXY", "ws_proxy", "wss_proxy"):
+        env[k] = f"http://127.0.0.1:{hole.port}"
+    env.pop("no_proxy", None)
+    env.pop("NO_PROXY", None)
+    r = subprocess.run([sandlua, "--allow-url", f"ws://127.0.0.1:{echo_server.port}/*",
+                        str(script), echo_server.url()], env=env,
+                       capture_output=True, text=True, timeout=30)
+    assert r.stdout.strip() == "direct", r.stdout + r.stderr
+    assert hole.accepted == 0

@@ -69,10 +69,10 @@ def test_fds_do_not_grow_over_failed_connects(sandlua, tmp_path):
         end
         fail(10)
         print("A") io.stdout:flush()
-        time.sleep(0.5)
+        time.sleep("500ms")
         fail(1000)
         print("B") io.stdout:flush()
-        time.sleep(0.5)
+        time.sleep("500ms")
     """))
     p = subprocess.Popen([sandlua, "--allow-url", f"ws://127.0.0.1:{port}/*",
                           str(script), f"ws://127.0.0.1:{port}/"],

@@ -1,0 +1,191 @@
+/*
+** lws_client.c - the raw libwebsockets C client of bench/ws (lws' own ws
+** client role, no sandlua code): lws_client MODE URL-PORT N [CAFILE]
+** MODE rt | stream | big | connect | connects (wss) | idle; prints what
+** bench/ws/run expects (see there).
+*/
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *mode;
+static int N, port, tls;
+static struct lws_context *ctx;
+static int done, sent, recvd, inflight, connected, want_close;
+static size_t msglen = 64, rxacc;
+static double *lat;
+static double t0, tsend;
+static unsigned char *buf;
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void connect_one(void);
+
+static int send_msg(struct lws *wsi) {
+  int bin = strcmp(mode, "big") == 0;
+  memset(buf + LWS_PRE, 'x', msglen);
+  if (lws_write(wsi, buf + LWS_PRE, msglen,
+                bin ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) < (int)msglen)
+    return -1;
+  sent++;
+  return 0;
+}
+
+static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+              void *in, size_t len) {
+  (void)user;
+  (void)in;
+  switch (reason) {
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+      connected++;
+      if (!strcmp(mode, "connect")) {
+        want_close = 1;
+        lws_callback_on_writable(wsi);
+      } else if (!strcmp(mode, "idle")) {
+        if (connected == 1) {
+          printf("START\n");
+          fflush(stdout);
+        }
+        if (connected == N + 1) {
+          printf("READY\n");
+          fflush(stdout);
+          t0 = now();
+        }
+      } else {
+        t0 = now();
+        lws_callback_on_writable(wsi);
+      }
+      break;
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+      if (want_close) {
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+        return -1;
+      }
+      if (!strcmp(mode, "stream")) {
+        while (sent < N && inflight < 1000 && !lws_send_pipe_choked(wsi)) {
+          if (send_msg(wsi)) return -1;
+          inflight++;
+        }
+        if (sent < N && inflight < 1000) lws_callback_on_writable(wsi);
+      } else if (sent < N) {
+        tsend = now();
+        if (send_msg(wsi)) return -1;
+      }
+      break;
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+      rxacc += len;
+      if (!lws_is_final_fragment(wsi)) break;
+      if (!strcmp(mode, "stream")) {
+        recvd++;
+        inflight--;
+        if (recvd == N) done = 1;
+        else lws_callback_on_writable(wsi);
+      } else {
+        if (!strcmp(mode, "rt")) lat[recvd] = now() - tsend;
+        recvd++;
+        rxacc = 0;
+        if (recvd == N) done = 1;
+        else lws_callback_on_writable(wsi);
+      }
+      break;
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+      fprintf(stderr, "connection error: %s\n", in ? (char *)in : "?");
+      done = -1;
+      break;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+      if (!strcmp(mode, "connect")) {
+        recvd++;
+        if (recvd == N) done = 1;
+        else connect_one();
+      }
+      break;
+    default:
+      break;
+  }
+  return 0;
+}
+
+static const struct lws_protocols protocols[] = {
+  {"bench", cb, 0, 65536, 0, NULL, 0},
+  {NULL, NULL, 0, 0, 0, NULL, 0}
+};
+
+static void connect_one(void) {
+  struct lws_client_connect_info i;
+  memset(&i, 0, sizeof i);
+  i.context = ctx;
+  i.address = tls ? "localhost" : "127.0.0.1";
+  i.port = port;
+  i.path = "/";
+  i.host = i.address;
+  i.origin = NULL;
+  i.protocol = NULL;
+  i.local_protocol_name = "bench";
+  i.ssl_connection = tls ? LCCSCF_USE_SSL : 0;
+  want_close = !strcmp(mode, "connect");
+  if (!lws_client_connect_via_info(&i)) {
+    fprintf(stderr, "connect failed\n");
+    done = -1;
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc < 4) return 2;
+  mode = argv[1];
+  tls = !strncmp(argv[2], "wss:", 4);
+  port = atoi(strrchr(argv[2], ':') + 1);
+  N = atoi(argv[3]);
+  if (!strcmp(mode, "big")) msglen = 1 << 20;
+  buf = malloc(LWS_PRE + msglen);
+  lat = calloc((size_t)N + 1, sizeof *lat);
+  lws_set_log_level(LLL_ERR, NULL);
+  struct lws_context_creation_info info;
+  memset(&info, 0, sizeof info);
+  info.port = CONTEXT_PORT_NO_LISTEN;
+  info.protocols = protocols;
+  info.gid = (gid_t)-1;
+  info.uid = (uid_t)-1;
+  info.pt_serv_buf_size = 65536;
+  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  if (argc > 4 && argv[4][0]) info.client_ssl_ca_filepath = argv[4];
+  ctx = lws_create_context(&info);
+  if (!ctx) return 1;
+  double start = now();
+  if (!strcmp(mode, "idle")) {
+    for (int k = 0; k <= N; k++) connect_one();
+    double end = 0;
+    while (done == 0) {
+      lws_service(ctx, 0);
+      if (t0 > 0 && end == 0) end = t0 + 1.0;
+      if (end > 0 && now() > end) break;
+    }
+  } else {
+    connect_one();
+    while (done == 0) lws_service(ctx, 0);
+  }
+  double t = now() - (strcmp(mode, "connect") ? t0 : start);
+  if (done < 0) return 1;
+  if (!strcmp(mode, "rt")) {
+    qsort(lat, (size_t)N, sizeof *lat, cmp);
+    printf("%.0f %.1f %.1f\n", N / t, lat[N / 2] * 1e6, lat[(int)(N * 0.99)] * 1e6);
+  } else if (!strcmp(mode, "stream") || !strcmp(mode, "connect")) {
+    printf("%.0f\n", N / t);
+  } else if (!strcmp(mode, "big")) {
+    printf("%.1f\n", N * (double)msglen / 1e6 / t);
+  }
+  lws_context_destroy(ctx);
+  free(buf);
+  free(lat);
+  return 0;
+}
