@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *mode;
 static int N, port, tls;
@@ -53,15 +54,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         want_close = 1;
         lws_callback_on_writable(wsi);
       } else if (!strcmp(mode, "idle")) {
-        if (connected == 1) {
-          printf("START\n");
-          fflush(stdout);
-        }
-        if (connected == N + 1) {
-          printf("READY\n");
-          fflush(stdout);
-          t0 = now();
-        }
+        /* main() watches `connected` */
       } else {
         t0 = now();
         lws_callback_on_writable(wsi);
@@ -163,13 +156,20 @@ int main(int argc, char **argv) {
   if (!ctx) return 1;
   double start = now();
   if (!strcmp(mode, "idle")) {
-    for (int k = 0; k <= N; k++) connect_one();
-    double end = 0;
-    while (done == 0) {
-      lws_service(ctx, 0);
-      if (t0 > 0 && end == 0) end = t0 + 1.0;
-      if (end > 0 && now() > end) break;
-    }
+    connect_one();
+    while (done == 0 && connected < 1) lws_service(ctx, 0);
+    printf("START\n");
+    fflush(stdout);
+    double end = now() + 0.5;
+    while (done == 0 && now() < end) lws_service(ctx, -1), usleep(1000);
+    for (int k = 0; k < N; k++) connect_one();
+    while (done == 0 && connected < N + 1) lws_service(ctx, 0);
+    printf("READY\n");
+    fflush(stdout);
+    end = now() + 1.0;
+    while (done == 0 && now() < end) lws_service(ctx, -1), usleep(1000);
+    lws_context_destroy(ctx);
+    return 0;
   } else {
     connect_one();
     while (done == 0) lws_service(ctx, 0);
