@@ -98,6 +98,7 @@ struct ws_global {
   sl_timer dns_timer;
   ws_dnsio *dnsios;
   ws_conn *conns;            /* live connections */
+  int64_t nconns;
   int tls_ready;
   int exiting;               /* lua_close: no Lua, no wake-ups */
   int shut;
@@ -198,6 +199,17 @@ typedef struct ws_ud {
 } ws_ud;
 
 static int gkey;
+
+/*
+** The sandbox's --max-connections (sandbox/limits.h), when the sandbox is
+** linked in: a weak reference, so the client builds and runs without it
+** (no limit then).
+*/
+extern int64_t sandbox_max_connections(void) __attribute__((weak));
+
+static int64_t max_connections(void) {
+  return sandbox_max_connections ? sandbox_max_connections() : -1;
+}
 
 /* {======================================================
 ** Helpers
@@ -404,6 +416,7 @@ static void conn_link(ws_conn *c) {
   if (G->conns) G->conns->prev = c;
   G->conns = c;
   c->linked = 1;
+  G->nconns++;
 }
 
 static void conn_unlink(ws_conn *c) {
@@ -412,6 +425,7 @@ static void conn_unlink(ws_conn *c) {
   else c->G->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   c->linked = 0;
+  c->G->nconns--;
 }
 
 /* Free when both the transport and the userdata are gone. */
@@ -1554,6 +1568,11 @@ static int ws_connect(lua_State *L) {
     if (vrc == -ENOMEM) return luaL_error(L, "not enough memory");
     if (vrc != 0) return sl_fail(L, SL_INVALID, "websocket.connect: %s", err);
   }
+  int64_t maxc = max_connections();
+  if (maxc >= 0 && G->nconns >= maxc)
+    return sl_fail_r(L, SL_UNAVAILABLE, SL_RETRY_YES,
+                     "websocket.connect %s: too many open connections (the "
+                     "limit is %d, --max-connections)", url, (int)maxc);
   sl_task *task = sl_sched_self(L, "websocket.connect");
   /* the policy, before anything touches the network */
   policy_url *pu = malloc(sizeof *pu);

@@ -13,6 +13,15 @@ from wsservers import OP_TEXT, close_frame, frame
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def max_conn_opts(sandlua, n=2000):
+    """--max-connections N when this sandlua has the sandbox's limit (its
+    default, 64, is below what some tests open at once)."""
+    import subprocess
+    r = subprocess.run([sandlua, "--help"], capture_output=True, text=True)
+    return ["--max-connections", str(n)] if "--max-connections" in r.stdout \
+        else []
+
+
 @pytest.fixture
 def lua(run, tmp_path):
     """lua(script, *args, allow=[patterns], opts=[...]) -> CompletedProcess
@@ -162,7 +171,7 @@ def test_read_limit(lua, echo_server):
     assert echo_server.connections[0].close_code == 1009
 
 
-def test_many_connections(lua, echo_server):
+def test_many_connections(lua, echo_server, sandlua):
     out = ok(lua("""
         local websocket = require("websocket")
         local N = 1000
@@ -185,7 +194,8 @@ def test_many_connections(lua, echo_server):
           if v == "ok" then n = n + 1 else print(v) end
         end
         print(n)
-    """, echo_server.url(), allow=allow_port(echo_server), timeout=90))
+    """, echo_server.url(), allow=allow_port(echo_server), timeout=90,
+        opts=max_conn_opts(sandlua)))
     assert out.strip().splitlines()[-1] == "1000"
     assert echo_server.accepted == 1000
 
@@ -464,7 +474,7 @@ def test_dns_server_option_errors(run):
 
 # ------------------------------------------------------------ conformance
 
-def test_conformance_cases(lua, ws_servers):
+def test_conformance_cases(lua, ws_servers, sandlua):
     from wscases import CASES
     servers = []
     for case in CASES:
@@ -509,7 +519,8 @@ def test_conformance_cases(lua, ws_servers):
           end
         end
         print(json.encode(all))
-    """, json.dumps(urls), allow=["ws://127.0.0.1:*/*"], timeout=60))
+    """, json.dumps(urls), allow=["ws://127.0.0.1:*/*"], timeout=60,
+        opts=max_conn_opts(sandlua)))
     results = json.loads(out)
     failures = []
     for case, srv, got in zip(CASES, servers, results):
@@ -621,3 +632,18 @@ def test_proxy_variables_are_ignored(sandlua, tmp_path, echo_server, ws_servers)
                        capture_output=True, text=True, timeout=30)
     assert r.stdout.strip() == "direct", r.stdout + r.stderr
     assert hole.accepted == 0
+
+
+def test_max_connections_limit(lua, echo_server, sandlua):
+    opts = max_conn_opts(sandlua, 2)
+    if not opts:
+        pytest.skip("this build has no sandbox limits (--max-connections)")
+    out = ok(lua(echo_script("{}", """
+        local b = assert(websocket.connect(arg[1]))
+        local x, err = websocket.connect(arg[1])
+        print(x, err:kind(), err:retryable())
+        c:close()
+        local d = assert(websocket.connect(arg[1]))
+        print("again")
+    """), echo_server.url(), allow=allow_port(echo_server), opts=opts))
+    assert out.splitlines() == ["nil\tUNAVAILABLE\ttrue", "again"]
