@@ -167,7 +167,6 @@ struct ws_conn {
   int hs_done;       /* the handshake succeeded: input is frames */
   int paused;        /* channel full: not reading */
   int resume_armed;
-  int peer_eof;      /* transport ended while paused */
   /* tasks */
   sl_task *connector;
   int connect_ok;
@@ -183,7 +182,8 @@ struct ws_conn {
   int code;          /* close code (1006 when none) */
   char reason[WSP_MAX_CLOSE_REASON + 1];
   int clean;         /* closing handshake completed */
-  int by_peer;
+  int by;           /* who sent the first close frame: 0 none, 1 server,
+                        2 client */
   int failed;        /* ended by an error: ekind/emsg */
   sl_errkind ekind;
   int eretry;
@@ -521,9 +521,8 @@ static void conn_transport_gone(ws_conn *c) {
     set_error(c, SL_INTERNAL, SL_RETRY_YES,
               "websocket %s: connection closed during the handshake",
               c->canonical);
-  /* plaintext may still wait in c->rx / the TLS buffers: resume_cb
-  ** delivers it, then finishes */
-  if (was >= PH_OPEN && c->paused) c->peer_eof = 1;
+  /* plaintext may still wait in c->rx / the TLS buffers: when paused,
+  ** resume_cb delivers it, then finishes */
   conn_try_finish(c);
 }
 
@@ -753,6 +752,7 @@ static void on_close_event(ws_conn *c, const wsp_event *ev) {
     c->failed = 1;
     c->ekind = SL_INTERNAL;
     c->eretry = SL_RETRY_NO;
+    c->by = 2;
     return;
   }
   if (c->ended) {  /* the reply to our close, or after a read timeout */
@@ -765,7 +765,7 @@ static void on_close_event(ws_conn *c, const wsp_event *ev) {
   memcpy(c->reason, ev->data, n);
   c->reason[n] = '\0';
   c->clean = 1;
-  c->by_peer = !c->local_close;
+  c->by = c->local_close ? 2 : 1;
 }
 
 /*
@@ -849,10 +849,7 @@ static int tls_pump(ws_conn *c) {
   while (!c->paused) {
     ssize_t m = sl_tls_read(c->tls, buf, sizeof buf);
     if (m == SL_TLS_AGAIN) return 0;
-    if (m == SL_TLS_CLOSED) {
-      c->peer_eof = 1;
-      return -1;
-    }
+    if (m == SL_TLS_CLOSED) return -1;
     if (m < 0) {
       set_error(c, SL_INTERNAL, SL_RETRY_YES, "websocket %s: %s",
                 c->canonical, sl_tls_error(c->tls));
@@ -951,6 +948,7 @@ static void read_cb(sl_timer *t) {
   c->ended = 1;
   c->code = WSP_CLOSE_GOING_AWAY;
   snprintf(c->reason, sizeof c->reason, "read timeout");
+  c->by = 2;
   if (wsp_get_state(c->wsp) == WSP_OPEN)
     wsp_close(c->wsp, WSP_CLOSE_GOING_AWAY, "read timeout", 12);
   conn_flush(c);
@@ -1702,7 +1700,7 @@ static int closed_error(lua_State *L, ws_conn *c, const char *what) {
   }
   sl_pusherror(L, SL_INTERNAL, SL_RETRY_NO, "websocket %s: %s: connection "
                "closed%s%s", c->canonical, what,
-               c->ended && c->by_peer ? " by the server" : "",
+               c->ended && c->by == 1 ? " by the server" : "",
                c->ended && c->local_close ? " (by close())" : "");
   return 2;
 }
@@ -1858,7 +1856,7 @@ static int client_close(lua_State *L) {
         c->code = (int)code;
         memcpy(c->reason, reason, rlen);
         c->reason[rlen] = '\0';
-        c->by_peer = 0;
+        c->by = 2;
       }
       sl_timer_start(c->G->S, &c->close_t, WS_CLOSE_WAIT_NS, close_cb);
       /* messages that do not fit any more are dropped: resume reading */
@@ -1906,8 +1904,10 @@ static int client_close_status(lua_State *L) {
   lua_setfield(L, -2, "reason");
   lua_pushboolean(L, c->clean && !c->failed);
   lua_setfield(L, -2, "clean");
-  lua_pushstring(L, c->by_peer ? "server" : "client");
-  lua_setfield(L, -2, "by");
+  if (c->by) {
+    lua_pushstring(L, c->by == 1 ? "server" : "client");
+    lua_setfield(L, -2, "by");
+  }
   if (c->failed || c->errref != LUA_NOREF) {
     push_conn_error(L, c);
     lua_pushvalue(L, -1);

@@ -66,7 +66,7 @@ function Client:protocol() end
 ---@field code integer close code (1006 when the connection was lost)
 ---@field reason string close reason ("" when none)
 ---@field clean boolean the closing handshake completed
----@field by "server"|"client" who closed first
+---@field by? "server"|"client" who sent the first close frame (nil when the connection was lost)
 ---@field error? sandlua.Error why it failed (timeout, network, protocol, too big)
 
 --- Why the connection ended: nil while it is open.

@@ -278,9 +278,10 @@ def test_abrupt_disconnect(lua, ws_servers):
           print(m.data)
         end
         local st, err = c:close_status()
-        print(st.code, st.clean, err:kind(), err:retryable())
+        print(st.code, st.clean, st.by, err:kind(), err:retryable())
     """), srv.url(), allow=allow_port(srv)))
-    assert out.splitlines() == ["one", "two", "1006\tfalse\tINTERNAL\ttrue"]
+    assert out.splitlines() == ["one", "two",
+                                "1006\tfalse\tnil\tINTERNAL\ttrue"]
 
 
 def test_read_timeout(lua, ws_servers):
@@ -647,3 +648,53 @@ def test_max_connections_limit(lua, echo_server, sandlua):
         print("again")
     """), echo_server.url(), allow=allow_port(echo_server), opts=opts))
     assert out.splitlines() == ["nil\tUNAVAILABLE\ttrue", "again"]
+
+
+def test_compression_threshold_and_frames(lua, ws_servers):
+    # a raw server that agrees to permessage-deflate and records frames:
+    # messages under the threshold go uncompressed (RSV1 clear), others
+    # compressed; every frame is masked
+    from wsservers import ScriptedServer
+    srv = ws_servers.scripted(ScriptedServer.steps(
+        ("recv",), ("recv",), ("expect_close",)),
+        extensions="permessage-deflate")
+    ok(lua(echo_script('{compression = "context_takeover",'
+                       ' compression_threshold = 100}', """
+        c:send(string.rep("a", 99))
+        c:send(string.rep("b", 100))
+        c:close()
+    """), srv.url(), allow=allow_port(srv)))
+    srv.wait_closed()
+    frames = srv.connections[0].frames
+    assert [f["rsv1"] for f in frames[:2]] == [False, True]
+    assert all(f["masked"] for f in frames)
+    assert frames[0]["payload"] == b"a" * 99
+
+
+def test_concurrent_senders_on_one_client(lua, echo_server):
+    out = ok(lua(echo_script("{channel_capacity = 4}", """
+        local T, M = 8, 10
+        local done = channel.new(T)
+        for t = 1, T do
+          coroutine.spawn(function()
+            for i = 1, M do
+              local body = string.rep(string.char(64 + t), 200000 + i)
+              assert(c:send(body, websocket.BINARY))
+            end
+            done:send(t)
+          end)
+        end
+        local got, ch = {}, c:channel()
+        for k = 1, T * M do
+          local m = ch:receive()
+          local t = m.data:byte(1) - 64
+          assert(m.data == string.rep(m.data:sub(1, 1), #m.data), "torn message")
+          got[t] = (got[t] or 0) + 1
+          -- each sender's messages come back in its order
+          assert(#m.data == 200000 + got[t], "order")
+        end
+        for _ = 1, T do done:receive() end
+        print("ok", #got)
+        c:close()
+    """), echo_server.url(), allow=allow_port(echo_server)))
+    assert out.strip() == "ok\t8"
