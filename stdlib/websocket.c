@@ -1551,7 +1551,7 @@ static int ws_connect(lua_State *L) {
     return sl_fail(L, SL_INVALID, "websocket.connect: ca_file: %s", err);
   if (G->shut)
     return sl_fail(L, SL_INTERNAL, "websocket.connect: no context");
-  {
+  if (o.nheaders > 0 || o.nprotocols > 0) {
     /* headers and protocols: the engine's checks, before the policy */
     wsp_options vo;
     memset(&vo, 0, sizeof vo);
