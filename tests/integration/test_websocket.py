@@ -425,6 +425,9 @@ def test_policy_adversarial_urls_never_connect(lua, ws_servers):
     assert set(kinds) <= {"PERMISSION_DENIED", "INVALID"}
     assert len(kinds) == len(urls)
     assert srv.accepted == 1  # only the allowed URL reached the server
+    # and no refused URL made even a DNS query (localhost is in the hosts
+    # file; evil.test would have been asked)
+    assert dns.queries == []
 
 
 def test_policy_meta_ip_with_fake_dns(lua, ws_servers, tmp_path):

@@ -20,6 +20,7 @@ const wss = new WebSocketServer({ host: '127.0.0.1', port: 0,
                                   perMessageDeflate: true });
 wss.on('listening', () => console.log('PORT ' + wss.address().port));
 wss.on('connection', (ws, req) => {
+  console.log('EXT ' + (ws.extensions || '-'));
   ws.on('message', (data, isBinary) => {
     const s = data.toString();
     if (!isBinary && s.startsWith('!small')) {
@@ -89,3 +90,8 @@ def test_node_ws_interop(run, tmp_path, node_server, mode):
             f"ws://127.0.0.1:{port}/", mode, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.strip() == "ok"
+    ext = proc.stdout.readline().strip()
+    if mode == "disabled":
+        assert ext == "EXT -"
+    else:
+        assert ext.startswith("EXT permessage-deflate"), ext
