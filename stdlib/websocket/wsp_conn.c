@@ -45,8 +45,9 @@ static int check_options(const wsp_options *o, char *err, size_t errlen) {
   if (o->server_max_window_bits && o->compression == WSP_COMPRESS_NONE)
     return opt_err(err, errlen, "server_max_window_bits needs compression",
                    o->server_max_window_bits);
-  if (o->send_frame_size > WSP_MAX_FRAME_SIZE)
-    return opt_err(err, errlen, "send_frame_size must be at most 16 MiB",
+  if (o->send_frame_size != 0 && (o->send_frame_size < WSP_MIN_FRAME_SIZE ||
+                                  o->send_frame_size > WSP_MAX_FRAME_SIZE))
+    return opt_err(err, errlen, "send_frame_size must be 16 bytes to 16 MiB",
                    (long long)o->send_frame_size);
   if (o->header_limit != 0 && (o->header_limit < 256 || o->header_limit > (1 << 20)))
     return opt_err(err, errlen, "header_limit must be 256 bytes to 1 MiB",
@@ -212,7 +213,10 @@ static int deflate_ready(wsp_conn *c) {
 
 /* Produce the next frame of a compressed message into the empty output
 ** buffer: deflate up to frame_size bytes, hold back the last four (the
-** 00 00 ff ff that RFC 7692 §7.2.1 removes from the message end). */
+** 00 00 ff ff that RFC 7692 §7.2.1 removes from the message end).
+** zlib needs more than six bytes of room to finish a sync flush (else it
+** emits a new flush marker each call): with frame_size >= 16 every call
+** starts with at least 16, so the flush always completes. */
 static int produce_deflated(wsp_conn *c) {
   const size_t room = c->frame_size + 4;
   uint8_t mask[4];
@@ -389,6 +393,22 @@ static int check_text(wsp_conn *c, wsp_event *ev, const uint8_t *p, size_t n) {
   return 0;
 }
 
+/* Room for the rest of the current frame (`extra` bytes, already checked
+** against read_limit): one allocation for a frame split across reads,
+** doubling across fragments, never past read_limit. */
+static int msg_reserve(wsp_conn *c, size_t extra) {
+  wsp__buf *b = &c->msg;
+  if (extra <= b->cap - b->len) return 0;
+  size_t want = b->len + extra, cap = b->cap ? b->cap : 256;
+  while (cap < want) cap *= 2;
+  if (cap > c->read_limit) cap = c->read_limit;
+  uint8_t *np = realloc(b->p, cap);
+  if (!np) return -1;
+  b->p = np;
+  b->cap = cap;
+  return 0;
+}
+
 static int take_payload(wsp_conn *c, const uint8_t *p, size_t n, wsp_event *ev) {
   if (c->fr.opcode & 8) {
     memcpy(c->ctl + c->ctl_len, p, n);
@@ -403,7 +423,7 @@ static int take_payload(wsp_conn *c, const uint8_t *p, size_t n, wsp_event *ev) 
     return check_text(c, ev, c->msg.p + from, c->msg.len - from);
   }
   if (check_text(c, ev, p, n)) return 1;
-  if (wsp__buf_reserve(&c->msg, n) != 0)
+  if (msg_reserve(c, (size_t)c->remaining) != 0)
     return fail(c, ev, WSP_CLOSE_INTERNAL_ERROR, "out of memory"), 1;
   memcpy(c->msg.p + c->msg.len, p, n);
   c->msg.len += n;

@@ -80,6 +80,7 @@
 #define WSP_DEFAULT_READ_LIMIT ((size_t)16 << 20)   /* 16 MiB */
 #define WSP_MAX_READ_LIMIT ((size_t)1 << 30)        /* 1 GiB */
 #define WSP_DEFAULT_FRAME_SIZE ((size_t)64 << 10)   /* 64 KiB */
+#define WSP_MIN_FRAME_SIZE ((size_t)16)
 #define WSP_MAX_FRAME_SIZE ((size_t)16 << 20)       /* 16 MiB */
 #define WSP_DEFAULT_HEADER_LIMIT ((size_t)16 << 10) /* 16 KiB */
 #define WSP_MAX_CONTROL_PAYLOAD 125
@@ -119,7 +120,8 @@ typedef struct wsp_options {
   int compression_level;         /* zlib level 1..9; 0: 1 (fast) */
   int server_max_window_bits;    /* 0: not requested; 8..15: ask the server
                                     to deflate with at most this window */
-  size_t send_frame_size;        /* max payload per data frame; 0: default */
+  size_t send_frame_size;        /* max payload per data frame, 16 B to
+                                    16 MiB; 0: default */
   size_t header_limit;           /* max response header block; 0: default */
 } wsp_options;
 

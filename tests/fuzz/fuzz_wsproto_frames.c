@@ -6,7 +6,7 @@
 ** Input: byte 0 picks the negotiated options (compression and its
 ** parameters, a small or large read_limit), byte 1 the input chunk size
 ** (so frames split at every kind of boundary), byte 2 whether messages are
-** echoed back (exercising the deflating sender); the rest is the stream.
+** echoed back (exercising the deflating sender) and in 16 or 300-byte frames; the rest is the stream.
 ** Checks the engine's promises: text events are valid UTF-8, no message
 ** exceeds read_limit, errors carry a close code from the allowed set, and
 ** nothing is reported after the connection closed.
@@ -40,14 +40,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int ext = data[0] % 5, small = (data[0] >> 3) & 1;
   size_t chunk = data[1] ? data[1] : size;
   int echo = data[2] & 1;
-  data += 3;
-  size -= 3;
-
   wsp_options o = {.host = "fuzz.example",
                    .compression = ext ? WSP_COMPRESS_CONTEXT_TAKEOVER : WSP_COMPRESS_NONE,
                    .read_limit = small ? 1000 : 1 << 20,
                    .compression_threshold = 16,
-                   .send_frame_size = 300};
+                   .send_frame_size = (data[2] & 2) ? 16 : 300};
+  data += 3;
+  size -= 3;
   wsp_conn *c;
   char err[200], acc[29], resp[512];
   if (wsp_new(&o, &c, err, sizeof err) != 0) abort();

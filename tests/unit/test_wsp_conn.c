@@ -239,6 +239,14 @@ static void test_read_limit(void **state) {
   n += tu_frame(s + n, 1, 0, WSP_OP_CONT, buf, 40);
   ev = tu_feed1(c, s, n);
   assert_int_equal(ev.len, 100);
+  /* A frame split across reads is buffered, never past the limit. */
+  n = tu_frame(s, 1, 0, WSP_OP_BINARY, buf, 100);
+  assert_int_equal(wsp_feed(c, s, 30, &ev), 30);
+  assert_int_equal(ev.type, WSP_EV_NONE);
+  ev = tu_feed1(c, s + 30, n - 30);
+  assert_int_equal(ev.type, WSP_EV_BINARY);
+  assert_int_equal(ev.len, 100);
+  assert_int_equal(c->msg.cap, 100);
   wsp_free(c);
   /* One byte over: refused at the header, before any payload arrives. */
   c = tu_open(&o, NULL);
@@ -716,6 +724,37 @@ static void test_pmd_send(void **state) {
   wsp_free(c);
 }
 
+/* Tiny frames: the held-back trailer and zlib's pending output cross
+** frame boundaries in every way. */
+static void test_pmd_send_tiny_frames(void **state) {
+  (void)state;
+  static uint8_t msg[3000], got[3000];
+  uint32_t x = 7;
+  for (size_t i = 0; i < sizeof msg; i++) {
+    x = x * 1103515245 + 12345;
+    msg[i] = i % 3 ? (uint8_t)('a' + i % 5) : (uint8_t)(x >> 24);
+  }
+  for (size_t fs = WSP_MIN_FRAME_SIZE; fs <= 40; fs++) {
+    wsp_options o = {.host = "h", .compression = WSP_COMPRESS_CONTEXT_TAKEOVER,
+                     .send_frame_size = fs};
+    wsp_conn *c = tu_open(&o, PMD_EXT);
+    z_stream inf = {0};
+    assert_int_equal(inflateInit2(&inf, -15), Z_OK);
+    static const size_t lens[] = {0, 1, 5, 100, 3000};
+    for (size_t k = 0; k < 5; k++) {
+      int rsv1, frames;
+      assert_int_equal(wsp_send(c, WSP_BINARY, msg, lens[k]), 0);
+      size_t n = client_message(c, &inf, got, sizeof got, &rsv1, &frames);
+      assert_int_equal(rsv1, 1);
+      assert_int_equal(n, lens[k]);
+      assert_memory_equal(got, msg, lens[k]);
+      assert_false(wsp_sending(c));
+    }
+    inflateEnd(&inf);
+    wsp_free(c);
+  }
+}
+
 static void test_pmd_no_context_takeover(void **state) {
   (void)state;
   wsp_options o = {.host = "h", .compression = WSP_COMPRESS_NO_CONTEXT};
@@ -823,6 +862,7 @@ int main(void) {
       cmocka_unit_test(test_pmd_rfc7692_frames),
       cmocka_unit_test(test_pmd_bomb),
       cmocka_unit_test(test_pmd_send),
+      cmocka_unit_test(test_pmd_send_tiny_frames),
       cmocka_unit_test(test_pmd_no_context_takeover),
       cmocka_unit_test(test_pmd_small_windows),
   };

@@ -166,6 +166,8 @@ static void test_request_invalid_options(void **state) {
   new_fails(&(wsp_options){.host = "h", .read_limit = WSP_MAX_READ_LIMIT + 1}, -EINVAL,
             "read_limit");
   new_fails(&(wsp_options){.host = "h", .send_frame_size = WSP_MAX_FRAME_SIZE + 1},
+            -EINVAL, "send_frame_size must be 16 bytes to 16 MiB");
+  new_fails(&(wsp_options){.host = "h", .send_frame_size = WSP_MIN_FRAME_SIZE - 1},
             -EINVAL, "send_frame_size");
   new_fails(&(wsp_options){.host = "h", .header_limit = 10}, -EINVAL, "header_limit");
   new_fails(&(wsp_options){.host = "h", .header_limit = 2 << 20}, -EINVAL, "header_limit");
