@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A message buffer larger than this is released before the next message. */
+/* A message buffer larger than this is released once the message was
+** handed out (at the next wsp_feed call). */
 #define KEEP_MSG_BUFFER ((size_t)1 << 20)
 
 static const uint8_t TRAILER[4] = {0x00, 0x00, 0xff, 0xff};
@@ -390,10 +391,6 @@ static int check_frame(wsp_conn *c, wsp_event *ev) {
     c->msg_op = f->opcode;
     c->msg_compressed = (f->rsv & 4) != 0;
     c->utf8 = 0;
-    if (c->msg.cap > KEEP_MSG_BUFFER) {
-      free(c->msg.p);
-      c->msg = (wsp__buf){0};
-    }
     c->msg.len = 0;
     if (c->msg_compressed && inflate_ready(c) != 0)
       REFUSE(WSP_CLOSE_INTERNAL_ERROR, "out of memory (zlib)");
@@ -537,6 +534,12 @@ static void end_frame(wsp_conn *c, wsp_event *ev) {
 size_t wsp_feed(wsp_conn *c, const uint8_t *in, size_t len, wsp_event *ev) {
   size_t pos = 0;
   memset(ev, 0, sizeof *ev);
+  /* The last message was handed out and is no longer borrowed: release a
+  ** large buffer rather than keep it while the connection idles. */
+  if (!c->msg_op && c->msg.cap > KEEP_MSG_BUFFER) {
+    free(c->msg.p);
+    c->msg = (wsp__buf){0};
+  }
   if (c->state == WSP_HANDSHAKE || c->state == WSP_CLOSED) return len;
   while (pos < len) {
     if (!c->in_payload) {

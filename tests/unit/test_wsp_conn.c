@@ -296,6 +296,33 @@ static void test_read_limit(void **state) {
   wsp_free(c);
 }
 
+/* A large message buffer is released after use, a small one kept. */
+static void test_message_buffer_release(void **state) {
+  (void)state;
+  wsp_conn *c = tu_open_plain();
+  size_t big = (1 << 20) + 10;
+  uint8_t *s = calloc(1, big + 14);
+  size_t h = wsp__write_header(s, 0, 0, WSP_OP_BINARY, big - 10, NULL);
+  h += big - 10;
+  h += wsp__write_header(s + h, 1, 0, WSP_OP_CONT, 10, NULL);
+  h += 10;
+  wsp_event ev = tu_feed1(c, s, h);
+  assert_int_equal(ev.type, WSP_EV_BINARY);
+  assert_int_equal(ev.len, big);
+  assert_true(c->msg.cap >= big); /* still borrowed by the event */
+  ev = tu_feed1(c, (const uint8_t *)"\x8a\x00", 2);
+  assert_int_equal(ev.type, WSP_EV_PONG);
+  assert_null(c->msg.p);
+  h = tu_frame(s, 0, 0, WSP_OP_BINARY, "ab", 2);
+  h += tu_frame(s + h, 1, 0, WSP_OP_CONT, "cd", 2);
+  ev = tu_feed1(c, s, h);
+  assert_int_equal(ev.len, 4);
+  tu_feed1(c, (const uint8_t *)"\x8a\x00", 2);
+  assert_non_null(c->msg.p); /* small: kept for the next message */
+  free(s);
+  wsp_free(c);
+}
+
 /* ---- UTF-8 ------------------------------------------------------------ */
 
 static void test_utf8_rules(void **state) {
@@ -920,6 +947,7 @@ int main(void) {
       cmocka_unit_test(test_control_during_fragments),
       cmocka_unit_test(test_pong_backlog),
       cmocka_unit_test(test_read_limit),
+      cmocka_unit_test(test_message_buffer_release),
       cmocka_unit_test(test_utf8_rules),
       cmocka_unit_test(test_close_codes),
       cmocka_unit_test(test_close_initiated_by_us),
