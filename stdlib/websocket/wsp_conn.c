@@ -443,6 +443,7 @@ static int take_payload(wsp_conn *c, const uint8_t *p, size_t n,
     if (r < 0)
       return fail(c, ev, WSP_CLOSE_INVALID_PAYLOAD, "invalid compressed data"),
              1;
+    if (c->msg.len == from) return 0; /* (msg.p may still be NULL) */
     return check_text(c, ev, c->msg.p + from, c->msg.len - from);
   }
   if (check_text(c, ev, p, n)) return 1;
@@ -517,7 +518,9 @@ static void end_frame(wsp_conn *c, wsp_event *ev) {
       fail(c, ev, WSP_CLOSE_INVALID_PAYLOAD, "invalid compressed data");
       return;
     }
-    if (check_text(c, ev, c->msg.p + from, c->msg.len - from)) return;
+    if (c->msg.len > from &&
+        check_text(c, ev, c->msg.p + from, c->msg.len - from))
+      return;
     if (c->pmd_params.server_no_context_takeover) inflateReset(&c->inf);
   }
   if (c->msg_op == WSP_OP_TEXT && !wsp__utf8_done(c->utf8)) {
