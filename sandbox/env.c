@@ -524,7 +524,8 @@ typedef struct libspec {
 } libspec;
 
 static const char *const base_fields[] = {
-  "assert", "error", "getmetatable", "ipairs", "next", "pairs", "rawequal",
+  "assert", "collectgarbage", "error", "getmetatable", "ipairs", "load",
+  "next", "pairs", "rawequal", "rawset",
   "rawget", "rawlen", "select", "setmetatable", "tonumber", "tostring",
   "type", "_VERSION", NULL
 };
