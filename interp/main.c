@@ -158,6 +158,12 @@ static int docall(lua_State *L, int narg, int nres) {
   return status;
 }
 
+/* A file (stdin when NULL): text only in the sandbox. */
+static int loadfile(lua_State *L, const char *fname) {
+  if (chunkmode == NULL) return luaL_loadfile(L, fname);
+  return sandbox_loadfile(L, fname);
+}
+
 static int dochunk(lua_State *L, int status) {
   if (status == LUA_OK) status = docall(L, 0, 0);
   return report(L, status);
@@ -197,7 +203,7 @@ static int handle_script(lua_State *L, char **argv) {
   const char *fname = argv[0];
   if (strcmp(fname, "-") == 0 && strcmp(argv[-1], "--") != 0)
     fname = NULL;  /* stdin */
-  int status = luaL_loadfilex(L, fname, chunkmode);
+  int status = loadfile(L, fname);
   if (status == LUA_OK) {
     int n = pushargs(L);
     status = docall(L, n, LUA_MULTRET);
@@ -599,7 +605,7 @@ static int pmain(lua_State *L) {
       print_lua_version();
       doREPL(L);
     } else {
-      dochunk(L, luaL_loadfilex(L, NULL, chunkmode));
+      dochunk(L, loadfile(L, NULL));
     }
   }
   lua_pushboolean(L, 1);

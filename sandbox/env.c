@@ -303,9 +303,23 @@ static int sb_pcall(lua_State *L) {
   return finishpcall(L, status, 0);
 }
 
+/* The message handler of xpcall: the script's, unless a limit was hit (the
+** hook raised it, and Lua runs message handlers with hooks off: a handler
+** that loops would never be stopped). */
+static int sb_msgh(lua_State *L) {
+  if (sandbox_limits_hit() >= 0) return 1;  /* the error, unchanged */
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return 1;
+}
+
 static int sb_xpcall(lua_State *L) {
   int n = lua_gettop(L);
   luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_pushvalue(L, 2);
+  lua_pushcclosure(L, sb_msgh, 1);
+  lua_replace(L, 2);
   lua_pushboolean(L, 1);
   lua_pushvalue(L, 1);
   lua_rotate(L, 3, 2);
@@ -420,6 +434,77 @@ static int sb_wrap(lua_State *L) {
 /* }====================================================== */
 
 /* {======================================================
+** Loading files in text mode
+** ======================================================= */
+
+typedef struct filereader {
+  FILE *f;
+  int nfirst;        /* bytes in first[] not handed out yet */
+  char first[4];
+  char buf[BUFSIZ];
+} filereader;
+
+static const char *readfile(lua_State *L, void *ud, size_t *size) {
+  filereader *r = (filereader *)ud;
+  (void)L;
+  if (r->nfirst > 0) {
+    *size = (size_t)r->nfirst;
+    r->nfirst = 0;
+    return r->first;
+  }
+  if (feof(r->f)) return NULL;
+  *size = fread(r->buf, 1, sizeof r->buf, r->f);
+  return *size > 0 ? r->buf : NULL;
+}
+
+/*
+** As luaL_loadfilex(L, path, "t") (path NULL: stdin): skips a UTF-8 BOM
+** and a first line starting with '#'.  Unlike lauxlib it never reopens the
+** file (freopen needs dup3, which the filter refuses): a binary chunk gets
+** lua_load's "attempt to load a binary chunk (mode is 't')".  Stack: +1.
+*/
+int sandbox_loadfile(lua_State *L, const char *path) {
+  filereader r;
+  int fnameindex = lua_gettop(L) + 1;
+  if (path == NULL) {
+    lua_pushliteral(L, "=stdin");
+    r.f = stdin;
+  } else {
+    lua_pushfstring(L, "@%s", path);
+    errno = 0;
+    r.f = fopen(path, "r");
+    if (r.f == NULL) {
+      const char *why = strerror(errno);
+      lua_pushfstring(L, "cannot open %s: %s", path, why);
+      lua_remove(L, fnameindex);
+      return LUA_ERRFILE;
+    }
+  }
+  r.nfirst = 0;
+  int c = getc(r.f);
+  if (c == 0xEF && getc(r.f) == 0xBB && getc(r.f) == 0xBF) c = getc(r.f);
+  if (c == '#') {  /* a Unix exec line: skip it, keep the line count */
+    while ((c = getc(r.f)) != EOF && c != '\n') {
+    }
+    if (c == '\n') r.first[r.nfirst++] = '\n';
+  } else if (c != EOF) {
+    r.first[r.nfirst++] = (char)c;
+  }
+  int status = lua_load(L, readfile, &r, lua_tostring(L, -1), "t");
+  int readerr = ferror(r.f);
+  if (path != NULL) fclose(r.f);
+  if (readerr) {
+    lua_settop(L, fnameindex);
+    lua_pushfstring(L, "cannot read %s", lua_tostring(L, fnameindex) + 1);
+    status = LUA_ERRFILE;
+  }
+  lua_remove(L, fnameindex);
+  return status;
+}
+
+/* }====================================================== */
+
+/* {======================================================
 ** require
 ** ======================================================= */
 
@@ -486,7 +571,7 @@ static int sb_require(lua_State *L) {
           continue;
         }
         fclose(f);
-        if (luaL_loadfilex(L, path, "t") != LUA_OK)
+        if (sandbox_loadfile(L, path) != LUA_OK)
           return luaL_error(L, "error loading module '%s' from file '%s':"
                             "\n\t%s", name, path, lua_tostring(L, -1));
         lua_pushvalue(L, 1);

@@ -34,4 +34,11 @@ void sandbox_env_apply(struct lua_State *L, const char *const *paths,
 ** again. */
 void sandbox_env_closing(void);
 
+/*
+** Load a chunk of the script (the file at path, or stdin when path is
+** NULL) in text mode: luaL_loadfilex(L, path, "t") without reopening the
+** file.  Returns the lua_load status; stack: +1 (the chunk or a message).
+*/
+int sandbox_loadfile(struct lua_State *L, const char *path);
+
 #endif

@@ -191,8 +191,9 @@ static struct {
   sandbox_limits lim;
   size_t used;                  /* bytes the allocator handed out */
   size_t cap;                   /* 0: no cap */
-  /* The last refused request; a second refusal of the same request (after
-  ** Lua's emergency collection) is final. */
+  /* The last refused request: a second refusal of the same request (after
+  ** Lua's emergency collection), or any other request after it, means the
+  ** memory error reached the script. */
   int refused;
   void *ref_ptr;
   size_t ref_osize, ref_nsize;
@@ -241,14 +242,32 @@ static void sync_signals(void) {
   if (S.hit < 0 && sig_hit != 0) S.hit = sig_hit - 1;
 }
 
+/*
+** The hook.  With an instruction budget it runs every S.count instructions
+** on every thread.  It also runs at the next instruction after a timer
+** fired or an allocation was refused (a "probe": count 1): a refusal still
+** pending then was final, since Lua retries a refused allocation (after an
+** emergency collection) before any instruction runs.  A probe that finds
+** nothing puts the normal hook back.
+*/
 static void limit_hook(lua_State *L, lua_Debug *ar) {
+  int probe = lua_gethookcount(L) != S.count;
   sync_signals();
-  if (S.hit < 0 && ar->event == LUA_HOOKCOUNT && S.count > 0) {
+  if (S.hit < 0 && S.refused) {
+    set_hit(SANDBOX_LIMIT_MEMORY);
+  }
+  if (S.hit < 0 && ar->event == LUA_HOOKCOUNT && S.count > 0 && !probe) {
     S.executed += S.count;
     if (S.executed > S.lim.value[SANDBOX_LIMIT_INSTRUCTIONS])
       set_hit(SANDBOX_LIMIT_INSTRUCTIONS);
   }
   if (S.hit >= 0) raise_hit(L);
+  if (probe) {
+    if (S.count > 0)
+      lua_sethook(L, limit_hook, LUA_MASKCOUNT, S.count);
+    else
+      lua_sethook(L, NULL, 0, 0);
+  }
 }
 
 void sandbox_check(lua_State *L) {
@@ -339,6 +358,17 @@ static void *limit_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     S.used -= osize;
     return NULL;
   }
+  if (S.refused && (ptr != S.ref_ptr || osize != S.ref_osize ||
+                    nsize != S.ref_nsize)) {
+    /* Another request after a refusal: the refused one was not retried
+    ** (no emergency collection possible, e.g. in a finalizer), so Lua
+    ** raised a memory error: the limit is hit. */
+    S.refused = 0;
+    if (S.hit < 0) {
+      set_hit(SANDBOX_LIMIT_MEMORY);
+      arm_stop(NULL);
+    }
+  }
   if (nsize > osize && S.cap != 0) {
     size_t cap = S.hit >= 0 ? S.cap + MEMORY_RESERVE : S.cap;
     size_t grow = nsize - osize;
@@ -352,6 +382,7 @@ static void *limit_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
       S.ref_ptr = ptr;
       S.ref_osize = osize;
       S.ref_nsize = nsize;
+      arm_stop(NULL);  /* a probe at the next instruction */
       return NULL;
     }
   }
