@@ -271,9 +271,10 @@ static const char *opt_unsafe(interp_config *cfg, const char *value) {
 }
 
 static const char *opt_seccomp(interp_config *cfg, const char *value) {
-  if (sandbox_seccomp_parse(value, &cfg->sandbox.seccomp) != 0)
+  sandbox_seccomp_mode mode;
+  if (sandbox_seccomp_parse(value, &mode) != 0)
     return "must be strict, log or off";
-  cfg->sandbox.seccomp_source = SANDBOX_SOURCE_CLI;
+  sandbox_config_set_seccomp(&cfg->sandbox, mode, SANDBOX_SOURCE_CLI);
   return NULL;
 }
 

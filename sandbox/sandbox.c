@@ -26,6 +26,13 @@ void sandbox_config_init(sandbox_config *cfg) {
   sandbox_limits_init(&cfg->limits);
 }
 
+void sandbox_config_set_seccomp(sandbox_config *cfg, sandbox_seccomp_mode mode,
+                                int source) {
+  if (source < cfg->seccomp_source) return;
+  cfg->seccomp = mode;
+  cfg->seccomp_source = source;
+}
+
 /* The highest open file descriptor + 1. */
 static int fd_count(void) {
   int high = 3;

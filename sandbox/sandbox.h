@@ -37,6 +37,21 @@ typedef struct sandbox_config {
 /* Defaults: sandbox on, seccomp strict, default limits, no module path. */
 void sandbox_config_init(sandbox_config *cfg);
 
+/*
+** Set the seccomp mode from `source` (SANDBOX_SOURCE_*); ignored when a
+** higher source set it already (the command line wins over a policy).
+** A policy's `sandbox:` section feeds the limits the same way:
+**   if (ps->memory_limit_set)
+**     rc = sandbox_limits_set(&cfg->limits, SANDBOX_LIMIT_MEMORY,
+**                             ps->memory_limit, SANDBOX_SOURCE_POLICY, ...);
+**   if (ps->seccomp_set)
+**     sandbox_config_set_seccomp(cfg, (sandbox_seccomp_mode)ps->seccomp,
+**                                SANDBOX_SOURCE_POLICY);
+** after the options are parsed and before sandbox_limits_attach().
+*/
+void sandbox_config_set_seccomp(sandbox_config *cfg, sandbox_seccomp_mode mode,
+                                int source);
+
 /* What the lock-down did, for the caller to report. */
 typedef struct sandbox_status {
   int landlock_abi;       /* > 0 when Landlock is in force */

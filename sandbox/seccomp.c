@@ -222,7 +222,8 @@ static int build(scmp_filter_ctx ctx, char *err, size_t errlen) {
   ** a normal build. */
   static const char *const sanitizer[] = {
     "clone", "ptrace", "wait4", "prctl", "sigaltstack", "getppid",
-    "sched_getaffinity", "openat", "readlink", "mmap", "mprotect", NULL};
+    "sched_getaffinity", "openat", "open", "getdents", "readlink", "mmap",
+    "mprotect", NULL};
   for (const char *const *s = sanitizer; *s && rc == 0; s++)
     rc = rule(ctx, SCMP_ACT_ALLOW, *s, 0, NULL, err, errlen);
 #endif
