@@ -409,7 +409,7 @@ static void write_all(int fd, const char *s, size_t n) {
 
 /* End the process from a signal handler (async-signal-safe calls only). */
 static void die_now(int which) {
-  write_all(2, S.line[which], S.linelen[which]);
+  if (!S.reported) write_all(2, S.line[which], S.linelen[which]);
   _exit(infos[which].exit_code);
 }
 
