@@ -520,3 +520,31 @@ def test_sandlua_runs_under_strict_filter(run):
     assert p.stdout.startswith("true\ttrue\tfalse")
 
 # }======================================================================
+
+
+# {======================================================================
+# The text-only loader (sandbox_loadfile) behaves as lua's for text
+# =======================================================================
+
+def test_script_from_stdin_and_dash(run):
+    p = run("-", "a", "b", input="print('stdin', ...)")
+    assert p.returncode == 0 and p.stdout == "stdin\ta\tb\n"
+    p = run(input="print('implicit')")
+    assert p.returncode == 0 and p.stdout == "implicit\n"
+
+
+def test_shebang_and_bom_are_skipped_line_numbers_kept(run, tmp_path):
+    (tmp_path / "s.lua").write_bytes(
+        b"\xef\xbb\xbf#!/usr/bin/sandlua\nprint('ran')\nerror('line 3')\n")
+    p = run("s.lua", cwd=tmp_path)
+    assert p.stdout == "ran\n"
+    assert p.stderr.startswith("sandlua: s.lua:3: line 3\n")
+
+
+def test_missing_script(run, tmp_path):
+    p = run("nothing.lua", cwd=tmp_path)
+    assert p.returncode == 1
+    assert p.stderr == ("sandlua: cannot open nothing.lua: "
+                        "No such file or directory\n")
+
+# }======================================================================
