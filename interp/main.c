@@ -643,6 +643,7 @@ int main(int argc, char **argv) {
   int ok = lua_toboolean(L, -1);
   report(L, status);
   sandbox_env_closing();
+  sandbox_limits_closing();
   lua_close(L);  /* finalizers run with the limits in force */
   int hit = sandbox_limits_hit();
   if (hit >= 0) {

@@ -347,6 +347,7 @@ static int sb_exit(lua_State *L) {
   fflush(stderr);
   if (lua_toboolean(L, 2) && !closing) {
     sandbox_env_closing();
+    sandbox_limits_closing();
     lua_close(L);
   }
   exit(code);

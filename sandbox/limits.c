@@ -198,6 +198,7 @@ static struct {
   void *ref_ptr;
   size_t ref_osize, ref_nsize;
   int hit;                      /* a sandbox_limit, or -1 */
+  volatile sig_atomic_t closing;  /* lua_close has started */
   int reported;
   int count;                    /* count hook interval; 0: no count hook */
   int64_t executed;             /* instructions charged so far */
@@ -221,6 +222,12 @@ static void limit_hook(lua_State *L, lua_Debug *ar);
 ** in a signal handler (lua_sethook is, as lua.c relies on). */
 static void arm_stop(lua_State *L) {
   lua_State *running = S.running;
+  if (S.closing) {
+    /* lua_close is freeing the threads (and at last the state): touch only
+    ** the thread whose code is running now, if any. */
+    if (L != NULL) lua_sethook(L, limit_hook, STOP_MASK, 1);
+    return;
+  }
   if (L != NULL) lua_sethook(L, limit_hook, STOP_MASK, 1);
   if (running != NULL && running != L)
     lua_sethook(running, limit_hook, STOP_MASK, 1);
@@ -334,6 +341,11 @@ lua_State *sandbox_enter(lua_State *co) {
   lua_State *prev = S.running;
   S.running = co;
   return prev;
+}
+
+void sandbox_limits_closing(void) {
+  S.closing = 1;
+  S.running = NULL;
 }
 
 void sandbox_leave(lua_State *prev) {

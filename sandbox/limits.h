@@ -128,6 +128,13 @@ int sandbox_limits_attach(struct lua_State *L, const sandbox_limits *lim);
 ** before the script runs.  Returns 0 or -errno. */
 int sandbox_limits_start(void);
 
+/*
+** Call right before lua_close: the signal handlers stop touching threads
+** (they are being freed); a limit already hit still stops the finalizers at
+** once, one hit while they run ends the process at the timer's second tick.
+*/
+void sandbox_limits_closing(void);
+
 /* Disarm the timers (before lua_close in a process that goes on). */
 void sandbox_limits_stop(void);
 
