@@ -317,9 +317,11 @@ static int sb_msgh(lua_State *L) {
 static int sb_xpcall(lua_State *L) {
   int n = lua_gettop(L);
   luaL_checktype(L, 2, LUA_TFUNCTION);
-  lua_pushvalue(L, 2);
-  lua_pushcclosure(L, sb_msgh, 1);
-  lua_replace(L, 2);
+  if (!lua_iscfunction(L, 2)) {  /* C handlers (debug.traceback) cannot loop */
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, sb_msgh, 1);
+    lua_replace(L, 2);
+  }
   lua_pushboolean(L, 1);
   lua_pushvalue(L, 1);
   lua_rotate(L, 3, 2);

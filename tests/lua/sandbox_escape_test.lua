@@ -204,4 +204,17 @@ T.test("__gc of a script object cannot reach removed functions", function()
   T.eq(seen, true)
 end)
 
+T.test("xpcall with debug.traceback: the traceback starts at error", function()
+  local ok, tb = xpcall(function() error("boom") end, debug.traceback)
+  T.eq(ok, false)
+  T.truthy(tb:find("boom\nstack traceback:\n\t%[C%]: in function 'error'"), tb)
+end)
+
+T.test("xpcall with a Lua handler still gets the error", function()
+  local ok, v = xpcall(function() error({code = 7}) end,
+                       function(e) return e.code + 1 end)
+  T.eq(ok, false)
+  T.eq(v, 8)
+end)
+
 T.done()
