@@ -42,7 +42,7 @@ static const char *const allowed[] = {
   "rt_sigreturn", "rt_sigaction", "rt_sigprocmask", "restart_syscall",
   /* file descriptors already open, and reading what Landlock lets through */
   "read", "readv", "pread64", "write", "writev", "close", "lseek", "fstat",
-  "newfstatat", "statx", "getdents64", "fcntl", "poll", "ppoll",
+  "newfstatat", "statx", "getdents64", "poll", "ppoll",
   /* sockets (socket itself is checked below) */
   "connect", "bind", "sendto", "recvfrom", "sendmsg", "recvmsg",
   "sendmmsg", "recvmmsg", "setsockopt", "getsockopt", "getsockname",
@@ -63,6 +63,10 @@ static const struct {
   {"io_uring_register", ENOSYS},
   {NULL, 0}
 };
+
+/* Allowed fcntl commands (flags of a descriptor); F_SETOWN, F_SETSIG, the
+** F_DUPFD family, leases and locks are trapped. */
+static const int fcntls[] = {F_GETFD, F_SETFD, F_GETFL, F_SETFL};
 
 /* Allowed ioctl requests; any other is trapped (TIOCSTI and friends). */
 static const unsigned long ioctls[] = {FIONREAD, FIONBIO, TCGETS, TIOCGWINSZ};
@@ -204,6 +208,10 @@ static int build(scmp_filter_ctx ctx, char *err, size_t errlen) {
     if (rc != 0) break;
     a = (struct scmp_arg_cmp)SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC);
     rc = rule(ctx, SCMP_ACT_ERRNO(EACCES), maps[i], 1, &a, err, errlen);
+  }
+  for (size_t i = 0; i < sizeof fcntls / sizeof fcntls[0] && rc == 0; i++) {
+    struct scmp_arg_cmp a = SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)fcntls[i]);
+    rc = rule(ctx, SCMP_ACT_ALLOW, "fcntl", 1, &a, err, errlen);
   }
   for (size_t i = 0; i < sizeof ioctls / sizeof ioctls[0] && rc == 0; i++) {
     struct scmp_arg_cmp a = SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)ioctls[i]);

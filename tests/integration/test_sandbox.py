@@ -437,6 +437,7 @@ def test_forbidden_syscall_is_trapped(name):
 @pytest.mark.parametrize("name,syscall", [
     ("socket-packet", "socket"), ("socket-raw", "socket"),
     ("ioctl-tiocsti", "ioctl"), ("kill-init", "kill"),
+    ("fcntl-setown", "fcntl"), ("fcntl-dupfd", "fcntl"),
 ])
 def test_forbidden_arguments_are_trapped(name, syscall):
     p = try_syscall(name)
@@ -473,7 +474,8 @@ def test_probed_syscalls_get_an_errno(name, err):
     ("openat-read", "ok"), ("mmap-rw", "ok"), ("ioctl-fionread", "errno EBADF"),
     ("kill-self", "ok"), ("connect", "errno EBADF"), ("sendto", "errno EBADF"),
     ("recvfrom", "errno EBADF"), ("getrandom", "errno EFAULT"),
-    ("fcntl", "errno EBADF"), ("setsockopt", "errno EBADF"),
+    ("fcntl-getfl", "errno EBADF"), ("fcntl-setfl", "errno EBADF"),
+    ("setsockopt", "errno EBADF"),
 ])
 def test_steady_state_syscalls_are_allowed(name, result):
     p = try_syscall(name)

@@ -150,6 +150,13 @@ static long call(const char *name) {
     if (strcmp(special[i].name, name) == 0) return special[i].fn();
   if (strcmp(name, "ioctl-tiocsti") == 0)
     return syscall(SYS_ioctl, -1, TIOCSTI, "x");
+  if (strcmp(name, "fcntl-getfl") == 0) return syscall(SYS_fcntl, -1, F_GETFL);
+  if (strcmp(name, "fcntl-setfl") == 0)
+    return syscall(SYS_fcntl, -1, F_SETFL, O_NONBLOCK);
+  if (strcmp(name, "fcntl-setown") == 0)
+    return syscall(SYS_fcntl, -1, F_SETOWN, 1);
+  if (strcmp(name, "fcntl-dupfd") == 0)
+    return syscall(SYS_fcntl, -1, F_DUPFD_CLOEXEC, 100);
   if (strcmp(name, "ioctl-fionread") == 0)
     return syscall(SYS_ioctl, -1, FIONREAD, NULL);
   int nr = seccomp_syscall_resolve_name(name);
