@@ -420,14 +420,14 @@ static int sb_wrap(lua_State *L) {
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
   lua_call(L, lua_gettop(L) - 1, 1);
-  /* The real wrap keeps its thread as upvalue 1 (lcorolib.c auxwrap). */
+  /* The function the real wrap returns keeps its thread as an upvalue (the
+  ** first in lcorolib.c's auxwrap, the second in the scheduler's). */
   lua_State *co = NULL;
-  if (lua_getupvalue(L, -1, 1) != NULL) {
+  for (int i = 1; co == NULL && lua_getupvalue(L, -1, i) != NULL; i++) {
     co = lua_tothread(L, -1);
     if (co == NULL) lua_pop(L, 1);
-  } else {
-    lua_pushnil(L);
   }
+  if (co == NULL) lua_pushnil(L);
   if (co != NULL) sandbox_hook_thread(co);
   sandbox_check(L);
   lua_pushcclosure(L, sb_wrapped, 2);
