@@ -10,6 +10,23 @@
 #define INTERP_EXIT_SCRIPT 1  /* the script raised an error */
 #define INTERP_EXIT_USAGE 2   /* bad command line */
 #define INTERP_EXIT_POLICY 3  /* a policy file is invalid */
+/* A limit ended the script (sandbox/limits.h), or the sandbox refused. */
+#define INTERP_EXIT_MEMORY 4        /* --memory-limit */
+#define INTERP_EXIT_CPU 5           /* --cpu-limit */
+#define INTERP_EXIT_TIMEOUT 6       /* --timeout */
+#define INTERP_EXIT_INSTRUCTIONS 7  /* --instruction-limit */
+#define INTERP_EXIT_OUTPUT 8        /* --max-output */
+#define INTERP_EXIT_SANDBOX 9       /* a blocked system call, or no filter */
+
+#include "../sandbox/sandbox.h"
+
+_Static_assert(INTERP_EXIT_MEMORY == SANDBOX_EXIT_MEMORY &&
+               INTERP_EXIT_CPU == SANDBOX_EXIT_CPU &&
+               INTERP_EXIT_TIMEOUT == SANDBOX_EXIT_TIMEOUT &&
+               INTERP_EXIT_INSTRUCTIONS == SANDBOX_EXIT_INSTRUCTIONS &&
+               INTERP_EXIT_OUTPUT == SANDBOX_EXIT_OUTPUT &&
+               INTERP_EXIT_SANDBOX == SANDBOX_EXIT_VIOLATION,
+               "exit codes of interp.h and sandbox/limits.h");
 
 #define INTERP_PROGNAME "sandlua"
 #define INTERP_VERSION "0.1.0"
@@ -40,6 +57,10 @@ typedef struct interp_config {
   struct policy_set *policies; /* loaded before the state exists */
   struct policy_audit *audit;  /* NULL without --audit-log */
   const char *dns_server;      /* --dns-server ADDR[:PORT] */
+  const char *ca_files[16];    /* --ca-file, loaded before the lockdown */
+  int n_ca_files;
+  int exit_code; /* set when start-up fails after parsing */
+  sandbox_config sandbox;  /* --unsafe-no-sandbox, limits, --seccomp... */
 } interp_config;
 
 /* Policy file read when no --policy is given (deny-all if absent). */

@@ -13,12 +13,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
 
+#include "../sandbox/env.h"
+#include "../sandbox/limits.h"
+#include "../sandbox/sandbox.h"
+#include "../security/audit.h"
+#include "../security/policy.h"
 #include "../stdlib/sched.h"
 #include "../stdlib/sl.h"
 #include "../stdlib/sl_security.h"
@@ -34,6 +40,10 @@ enum {
   HAS_E = 8,      /* -e */
   HAS_BIGE = 16   /* -E */
 };
+
+/* Mode of every chunk sandlua loads: "t" (text only) in the sandbox, NULL
+** (text or binary, as lua) with --unsafe-no-sandbox. */
+static const char *chunkmode = "t";
 
 /* {======================================================
 ** Reporting
@@ -62,10 +72,23 @@ static void print_usage(FILE *f) {
       "  --audit-log FILE     append policy denials to FILE (JSON lines)\n"
       "  --audit-all          audit allowed decisions too\n"
       "  --dns-server ADDR[:PORT]  resolve host names with this DNS server\n"
+      "  --ca-file FILE       extra CA certificates for wss:// (repeatable;\n"
+      "                       the websocket ca_file option may name them)\n"
       "  --help    show this help and exit\n"
       "  --version show sandlua's and its libraries' versions and exit\n"
-      "       " INTERP_PROGNAME " policy lint|check|test ...  (see '"
+      "Sandbox (see docs/sandbox.md; 0 means no limit):\n"
+      "  --memory-limit SIZE     bytes the script may hold (default 256M)\n"
+      "  --cpu-limit DURATION    CPU time (default 5m)\n"
+      "  --timeout DURATION      wall-clock time (default none)\n"
+      "  --instruction-limit N   Lua instructions, all coroutines together\n"
+      "  --max-connections N     open connections (default 64)\n"
+      "  --max-output SIZE       bytes written by print/io.write\n"
+      "  --module-path DIR       where require finds Lua files (repeatable)\n"
+      "  --seccomp MODE          strict (default), log or off\n"
+      "  --unsafe-no-sandbox     full standard library, no seccomp/Landlock\n"
+      "Policies in CI:\n       " INTERP_PROGNAME " policy lint|check|test ...  (see '"
       INTERP_PROGNAME " policy --help')\n");
+
 }
 
 /* A usage error: one line saying what is wrong, one hint. */
@@ -88,9 +111,13 @@ static void l_message(const char *msg) {
   fflush(stderr);
 }
 
-/* Print the message at the top of the stack when status is an error. */
+/* Print the message at the top of the stack when status is an error; a
+** limit hit is reported as such, once. */
 static int report(lua_State *L, int status) {
-  if (status != LUA_OK) {
+  if (status != LUA_OK && sandbox_limits_hit() >= 0) {
+    sandbox_limits_report();
+    lua_pop(L, 1);
+  } else if (status != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
     l_message(msg ? msg : "(error object is not a string)");
     lua_pop(L, 1);
@@ -127,9 +154,15 @@ static void laction(int i) {
 */
 static int docall(lua_State *L, int narg, int nres) {
   signal(SIGINT, laction);
-  int status = sl_sched_run(L, narg, nres);
+  int status = sandbox_note_status(sl_sched_run(L, narg, nres));
   signal(SIGINT, SIG_DFL);
   return status;
+}
+
+/* A file (stdin when NULL): text only in the sandbox. */
+static int loadfile(lua_State *L, const char *fname) {
+  if (chunkmode == NULL) return luaL_loadfile(L, fname);
+  return sandbox_loadfile(L, fname);
 }
 
 static int dochunk(lua_State *L, int status) {
@@ -138,7 +171,7 @@ static int dochunk(lua_State *L, int status) {
 }
 
 static int dostring(lua_State *L, const char *s, const char *name) {
-  return dochunk(L, luaL_loadbuffer(L, s, strlen(s), name));
+  return dochunk(L, luaL_loadbufferx(L, s, strlen(s), name, chunkmode));
 }
 
 /* -l [g=]mod: require mod into global g (or mod). */
@@ -171,7 +204,7 @@ static int handle_script(lua_State *L, char **argv) {
   const char *fname = argv[0];
   if (strcmp(fname, "-") == 0 && strcmp(argv[-1], "--") != 0)
     fname = NULL;  /* stdin */
-  int status = luaL_loadfile(L, fname);
+  int status = loadfile(L, fname);
   if (status == LUA_OK) {
     int n = pushargs(L);
     status = docall(L, n, LUA_MULTRET);
@@ -219,6 +252,64 @@ static const char *opt_dns_server(interp_config *cfg, const char *value) {
   return NULL;
 }
 
+/* Error text of the last bad value (the returned message points here). */
+static char optwhy[256];
+
+static const char *limit_opt(interp_config *cfg, sandbox_limit which,
+                             const char *value) {
+  if (sandbox_limits_parse(&cfg->sandbox.limits, which, value,
+                           SANDBOX_SOURCE_CLI, optwhy, sizeof optwhy) != 0)
+    return optwhy;
+  return NULL;
+}
+
+#define LIMIT_OPT(fn, which)                                        \
+  static const char *fn(interp_config *cfg, const char *value) {    \
+    return limit_opt(cfg, which, value);                            \
+  }
+LIMIT_OPT(opt_memory, SANDBOX_LIMIT_MEMORY)
+LIMIT_OPT(opt_cpu, SANDBOX_LIMIT_CPU)
+LIMIT_OPT(opt_timeout, SANDBOX_LIMIT_TIMEOUT)
+LIMIT_OPT(opt_instructions, SANDBOX_LIMIT_INSTRUCTIONS)
+LIMIT_OPT(opt_connections, SANDBOX_LIMIT_CONNECTIONS)
+LIMIT_OPT(opt_output, SANDBOX_LIMIT_OUTPUT)
+
+static const char *opt_unsafe(interp_config *cfg, const char *value) {
+  (void)value;
+  cfg->sandbox.unsafe = 1;
+  return NULL;
+}
+
+static const char *opt_seccomp(interp_config *cfg, const char *value) {
+  sandbox_seccomp_mode mode;
+  if (sandbox_seccomp_parse(value, &mode) != 0)
+    return "must be strict, log or off";
+  sandbox_config_set_seccomp(&cfg->sandbox, mode, SANDBOX_SOURCE_CLI);
+  return NULL;
+}
+
+static const char *opt_module_path(interp_config *cfg, const char *value) {
+  struct stat st;
+  if (value[0] == '\0') return "empty path";
+  if (stat(value, &st) != 0) {
+    snprintf(optwhy, sizeof optwhy, "%s", strerror(errno));
+    return optwhy;
+  }
+  if (!S_ISDIR(st.st_mode)) return "not a directory";
+  if (cfg->sandbox.n_module_paths >= SANDBOX_MAX_PATHS)
+    return "too many module paths";
+  cfg->sandbox.module_paths[cfg->sandbox.n_module_paths++] = value;
+  return NULL;
+}
+
+static const char *opt_ca_file(interp_config *cfg, const char *value) {
+  if (value[0] == '\0') return "empty file name";
+  if (cfg->n_ca_files >= (int)(sizeof cfg->ca_files / sizeof cfg->ca_files[0]))
+    return "too many CA files (at most 16)";
+  cfg->ca_files[cfg->n_ca_files++] = value;
+  return NULL;
+}
+
 static const longopt longopts[] = {
   {"--help", 0, opt_help},
   {"--version", 0, opt_version},
@@ -229,6 +320,16 @@ static const longopt longopts[] = {
   {"--audit-log", 1, interp_opt_audit_log},
   {"--audit-all", 0, interp_opt_audit_all},
   {"--dns-server", 1, opt_dns_server},
+  {"--ca-file", 1, opt_ca_file},
+  {"--memory-limit", 1, opt_memory},
+  {"--cpu-limit", 1, opt_cpu},
+  {"--timeout", 1, opt_timeout},
+  {"--instruction-limit", 1, opt_instructions},
+  {"--max-connections", 1, opt_connections},
+  {"--max-output", 1, opt_output},
+  {"--module-path", 1, opt_module_path},
+  {"--seccomp", 1, opt_seccomp},
+  {"--unsafe-no-sandbox", 0, opt_unsafe},
   {NULL, 0, NULL}
 };
 
@@ -404,7 +505,8 @@ static int incomplete(lua_State *L, int status) {
 static int addreturn(lua_State *L) {
   const char *line = lua_tostring(L, -1);
   const char *retline = lua_pushfstring(L, "return %s;", line);
-  int status = luaL_loadbuffer(L, retline, strlen(retline), "=stdin");
+  int status = luaL_loadbufferx(L, retline, strlen(retline), "=stdin",
+                                chunkmode);
   if (status == LUA_OK)
     lua_remove(L, -2);  /* the modified line */
   else
@@ -416,7 +518,7 @@ static int multiline(lua_State *L) {
   for (;;) {
     size_t len;
     const char *line = lua_tolstring(L, 1, &len);
-    int status = luaL_loadbuffer(L, line, len, "=stdin");
+    int status = luaL_loadbufferx(L, line, len, "=stdin", chunkmode);
     if (!incomplete(L, status) || !pushline(L, 0)) return status;
     lua_pushliteral(L, "\n");
     lua_insert(L, -2);
@@ -450,7 +552,7 @@ static void doREPL(lua_State *L) {
   int status;
   const char *oldprogname = progname;
   progname = NULL;  /* as lua.c: no program name before REPL errors */
-  while ((status = loadline(L)) != -1) {
+  while (sandbox_limits_hit() < 0 && (status = loadline(L)) != -1) {
     if (status == LUA_OK) status = docall(L, 0, LUA_MULTRET);
     if (status == LUA_OK)
       l_print(L);
@@ -471,6 +573,34 @@ static void print_lua_version(void) {
 }
 
 /*
+** Start-up step 6 (DESIGN.md): lock the process down and arm the limits'
+** timers; returns 0 (with cfg->exit_code set) when the script must not run.
+*/
+static int lockdown(interp_config *cfg) {
+  char err[256] = "";
+  sandbox_status st;
+  if (cfg->script < cfg->argc && strcmp(cfg->argv[cfg->script], "-") != 0)
+    cfg->sandbox.script = cfg->argv[cfg->script];
+  if (cfg->audit != NULL) cfg->sandbox.log_fd = fileno(cfg->audit->f);
+  int rc = sandbox_limits_start();
+  if (rc != 0) {
+    fprintf(stderr, INTERP_PROGNAME ": sandbox: cannot arm the limits' "
+            "timers: %s\n", strerror(-rc));
+    cfg->exit_code = INTERP_EXIT_SANDBOX;
+    return 0;
+  }
+  rc = sandbox_lockdown(&cfg->sandbox, &st, err, sizeof err);
+  if (st.warning[0] != '\0') l_message(st.warning);
+  if (rc != 0) {
+    fprintf(stderr, INTERP_PROGNAME ": sandbox: %s; refusing to run the "
+            "script (--seccomp off runs it without the filter)\n", err);
+    cfg->exit_code = INTERP_EXIT_SANDBOX;
+    return 0;
+  }
+  return 1;
+}
+
+/*
 ** The protected main: the configuration as light userdata.  Returns true on
 ** success (lua.c's contract).
 */
@@ -488,13 +618,20 @@ static int pmain(lua_State *L) {
   sl_openlibs(L);
   sl_security_install(L, cfg->policies, cfg->audit);
   {
+    /* the event loop, trust store and resolver, before the lockdown */
     char err[300];
-    if (sl_websocket_prepare(L, cfg->dns_server, err, sizeof err) != 0)
+    if (sl_websocket_prepare(L, cfg->dns_server, cfg->ca_files,
+                             cfg->n_ca_files, err, sizeof err) != 0)
       return luaL_error(L, "websocket: %s", err);
   }
+  if (!cfg->sandbox.unsafe)
+    sandbox_env_apply(L, cfg->sandbox.module_paths,
+                      cfg->sandbox.n_module_paths);
   createargtable(L, argv, argc, script);
   lua_gc(L, LUA_GCGEN, 0, 0);
-  if (!(args & HAS_BIGE) && handle_luainit(L) != LUA_OK) return 0;
+  if (cfg->sandbox.unsafe && !(args & HAS_BIGE) && handle_luainit(L) != LUA_OK)
+    return 0;
+  if (!lockdown(cfg)) return 0;
   if (!runargs(L, argv, script)) return 0;
   if (script < argc && handle_script(L, argv + script) != LUA_OK) return 0;
   if (args & HAS_I) {
@@ -504,16 +641,61 @@ static int pmain(lua_State *L) {
       print_lua_version();
       doREPL(L);
     } else {
-      dochunk(L, luaL_loadfile(L, NULL));
+      dochunk(L, loadfile(L, NULL));
     }
   }
   lua_pushboolean(L, 1);
   return 1;
 }
 
+/*
+** Feed the policies' `sandbox:` section to the sandbox settings; the
+** command line, parsed before, wins.  Returns 0 or INTERP_EXIT_POLICY.
+*/
+static int apply_policy_sandbox(interp_config *cfg) {
+  const policy_sandbox *ps = &cfg->policies->sandbox;
+  struct {
+    int set;
+    const char *key;
+    sandbox_limit which;
+    int64_t value;
+  } v[] = {
+    {ps->memory_limit_set, "memory_limit", SANDBOX_LIMIT_MEMORY,
+     ps->memory_limit},
+    {ps->cpu_limit_set, "cpu_limit", SANDBOX_LIMIT_CPU, ps->cpu_limit},
+    {ps->timeout_set, "timeout", SANDBOX_LIMIT_TIMEOUT, ps->timeout},
+    {ps->max_connections_set, "max_connections", SANDBOX_LIMIT_CONNECTIONS,
+     ps->max_connections},
+    {ps->max_output_set, "max_output", SANDBOX_LIMIT_OUTPUT, ps->max_output},
+    {ps->instruction_limit_set, "instruction_limit",
+     SANDBOX_LIMIT_INSTRUCTIONS, ps->instruction_limit},
+  };
+  char err[256];
+  for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+    if (!v[i].set) continue;
+    if (sandbox_limits_set(&cfg->sandbox.limits, v[i].which, v[i].value,
+                           SANDBOX_SOURCE_POLICY, err, sizeof err) != 0) {
+      fprintf(stderr, INTERP_PROGNAME ": policy sandbox section: %s: %s\n",
+              v[i].key, err);
+      return INTERP_EXIT_POLICY;
+    }
+  }
+  if (ps->seccomp_set) {
+    static const sandbox_seccomp_mode modes[] = {
+      [POLICY_SECCOMP_STRICT] = SANDBOX_SECCOMP_STRICT,
+      [POLICY_SECCOMP_LOG] = SANDBOX_SECCOMP_LOG,
+      [POLICY_SECCOMP_OFF] = SANDBOX_SECCOMP_OFF,
+    };
+    sandbox_config_set_seccomp(&cfg->sandbox, modes[ps->seccomp],
+                               SANDBOX_SOURCE_POLICY);
+  }
+  return INTERP_EXIT_OK;
+}
+
 int main(int argc, char **argv) {
   interp_config cfg;
   memset(&cfg, 0, sizeof cfg);
+  sandbox_config_init(&cfg.sandbox);
   cfg.argc = argc;
   cfg.argv = argv;
   if (argc > 1 && strcmp(argv[1], "policy") == 0)
@@ -521,9 +703,15 @@ int main(int argc, char **argv) {
   cfg.args = collectargs(argc, argv, &cfg);
   int rc = cfg.args < 0 ? INTERP_EXIT_USAGE : INTERP_EXIT_OK;
   if (rc == INTERP_EXIT_OK && !cfg.exit_now) rc = interp_policy_load(&cfg);
+  if (rc == INTERP_EXIT_OK && !cfg.exit_now) rc = apply_policy_sandbox(&cfg);
   if (rc != INTERP_EXIT_OK || cfg.exit_now) {
     interp_policy_free(&cfg);
     return rc;
+  }
+  if (cfg.sandbox.unsafe) {
+    chunkmode = NULL;
+    l_message("warning: --unsafe-no-sandbox: full standard library, no "
+              "system call filter, no Landlock");
   }
   lua_State *L = luaL_newstate();
   if (L == NULL) {
@@ -531,12 +719,25 @@ int main(int argc, char **argv) {
     interp_policy_free(&cfg);
     return INTERP_EXIT_SCRIPT;
   }
+  if (sandbox_limits_attach(L, &cfg.sandbox.limits) != 0) {
+    l_message("cannot set up the limits");
+    lua_close(L);
+    return INTERP_EXIT_SCRIPT;
+  }
   lua_pushcfunction(L, pmain);
   lua_pushlightuserdata(L, &cfg);
-  int status = lua_pcall(L, 1, 1, 0);
+  int status = sandbox_note_status(lua_pcall(L, 1, 1, 0));
   int ok = lua_toboolean(L, -1);
   report(L, status);
-  lua_close(L);
+  sandbox_env_closing();
+  sandbox_limits_closing();
+  lua_close(L);  /* finalizers run with the limits in force */
   interp_policy_free(&cfg);
+  int hit = sandbox_limits_hit();
+  if (hit >= 0) {
+    sandbox_limits_report();
+    return sandbox_limit_exit_code((sandbox_limit)hit);
+  }
+  if (cfg.exit_code != 0) return cfg.exit_code;
   return (ok && status == LUA_OK) ? INTERP_EXIT_OK : INTERP_EXIT_SCRIPT;
 }

@@ -17,6 +17,8 @@
 */
 #include "sched.h"
 
+#include "../sandbox/limits.h"
+
 #include <stddef.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -312,6 +314,7 @@ static sl_task *runq_pop(sl_sched *S) {
 */
 static sl_task *task_new(sl_sched *S, lua_State *L, int n) {
   lua_State *co = lua_newthread(L);
+  sandbox_hook_thread(co);  /* one instruction budget for every task */
   sl_task *t = lua_newuserdatauv(L, sizeof *t, 1);
   memset(t, 0, sizeof *t);
   lua_insert(L, -2);
@@ -480,7 +483,9 @@ static int resume_task(sl_sched *S, sl_task *t) {
   running_thread = co;
   sl_sched *saved = running_sched;
   running_sched = S;
+  lua_State *prev = sandbox_enter(co);  /* the limits' signals stop co */
   int st = lua_resume(co, S->L, nargs, &nres);
+  sandbox_leave(prev);
   running_sched = saved;
   running_thread = NULL;
   S->current = NULL;
@@ -533,6 +538,7 @@ static int loop(sl_sched *S) {
           lws_service(S->ctx, -1);
           S->in_service = 0;
           S->last_poll = now;
+          sandbox_check(S->L);
         }
       }
       continue;
@@ -545,6 +551,7 @@ static int loop(sl_sched *S) {
       lua_pushliteral(S->L, "cannot create the event loop (libwebsockets)");
       return LUA_ERRRUN;
     }
+    sandbox_check(S->L);  /* a limit's signal ends the wait (EINTR) */
   }
 }
 

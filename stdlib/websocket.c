@@ -328,6 +328,12 @@ static int dnsio_event(sl_io *io, struct lws *wsi, int reason, void *in,
   return 0;
 }
 
+/*
+** c-ares' socket interest.  Its descriptors are adopted as they are into
+** the lws loop (RAW file descriptors); lws closes each one when its wsi
+** goes (dns_close), c-ares never does (no dup: the sandbox's filter
+** refuses F_DUPFD).
+*/
 static void dns_watch(void *ud, int fd, int readable, int writable) {
   ws_global *G = ud;
   ws_dnsio *d;
@@ -335,15 +341,9 @@ static void dns_watch(void *ud, int fd, int readable, int writable) {
     if (d->fd == fd) break;
   if (!readable && !writable) {
     if (d == NULL) return;
-    d->fd = -1;
     d->want_w = 0;
-    if (d->wsi) {
-      struct lws *w = d->wsi;
-      d->wsi = NULL;
-      lws_set_timeout(w, PENDING_TIMEOUT_USER_OK,
-                      G->exiting ? LWS_TO_KILL_SYNC : LWS_TO_KILL_ASYNC);
-    }
-    return;
+    if (d->wsi) lws_rx_flow_control(d->wsi, 0);
+    return;  /* dns_close follows */
   }
   if (d == NULL) {
     d = calloc(1, sizeof *d);
@@ -351,17 +351,15 @@ static void dns_watch(void *ud, int fd, int readable, int writable) {
     d->io.on_event = dnsio_event;
     d->G = G;
     d->fd = fd;
-    int dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     lws_sock_file_fd_type u;
     memset(&u, 0, sizeof u);
-    u.filefd = dupfd;
+    u.filefd = fd;
     struct lws_vhost *vh = lws_get_vhost_by_name(G->ctx, "default");
     struct lws *w = NULL;
-    if (dupfd >= 0 && vh)
+    if (vh)
       w = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, u,
                                      SL_SCHED_PROTOCOL, NULL);
     if (w == NULL) {
-      if (dupfd >= 0) close(dupfd);
       free(d);
       return;
     }
@@ -374,6 +372,21 @@ static void dns_watch(void *ud, int fd, int readable, int writable) {
   }
   d->want_w = writable;
   if (writable && d->wsi) lws_callback_on_writable(d->wsi);
+}
+
+/* c-ares lets go of fd: lws closes it with its wsi (or we do). */
+static int dns_close(void *ud, int fd) {
+  ws_global *G = ud;
+  ws_dnsio *d;
+  for (d = G->dnsios; d; d = d->next)
+    if (d->fd == fd) break;
+  if (d == NULL || d->wsi == NULL) return close(fd);
+  struct lws *w = d->wsi;
+  d->fd = -1;  /* the number may be reused once lws has closed it */
+  d->wsi = NULL;
+  lws_set_timeout(w, PENDING_TIMEOUT_USER_OK,
+                  G->exiting ? LWS_TO_KILL_SYNC : LWS_TO_KILL_ASYNC);
+  return 0;
 }
 
 static void dns_timer_cb(sl_timer *t) {
@@ -398,6 +411,7 @@ static int ensure_dns(ws_global *G) {
   cfg.server = G->dns_server;
   cfg.watch = dns_watch;
   cfg.watch_ud = G;
+  cfg.close_fd = dns_close;
   G->dns = sl_dns_new(&cfg, G->dns_err, sizeof G->dns_err);
   if (G->dns == NULL) G->dns_failed = 1;
   return G->dns ? 0 : -1;
@@ -1297,8 +1311,9 @@ static struct lws_context *get_ctx(lua_State *L) {
   return ctx;
 }
 
-int sl_websocket_prepare(lua_State *L, const char *dns_server, char *err,
-                         size_t errlen) {
+int sl_websocket_prepare(lua_State *L, const char *dns_server,
+                         const char *const *ca_files, int n_ca_files,
+                         char *err, size_t errlen) {
   ws_global *G = get_global(L);
   if (dns_server) {
     free(G->dns_server);
@@ -1308,6 +1323,13 @@ int sl_websocket_prepare(lua_State *L, const char *dns_server, char *err,
   if (!G->tls_ready) {
     if (sl_tls_init(err, errlen) != 0) return -1;
     G->tls_ready = 1;
+  }
+  for (int i = 0; i < n_ca_files; i++) {
+    char e[256];
+    if (sl_tls_preload_ca(ca_files[i], e, sizeof e) != 0) {
+      snprintf(err, errlen, "--ca-file %s: %s", ca_files[i], e);
+      return -1;
+    }
   }
   if (ensure_dns(G) != 0) {
     snprintf(err, errlen, "%s", G->dns_err);
@@ -1548,7 +1570,9 @@ static int ws_connect(lua_State *L) {
     G->tls_ready = 1;
   }
   if (o.ca_file && sl_tls_preload_ca(o.ca_file, err, sizeof err) != 0)
-    return sl_fail(L, SL_INVALID, "websocket.connect: ca_file: %s", err);
+    return sl_fail(L, SL_INVALID, "websocket.connect: ca_file: %s (in the "
+                   "sandbox, CA files must be named on the command line "
+                   "with --ca-file)", err);
   if (G->shut)
     return sl_fail(L, SL_INTERNAL, "websocket.connect: no context");
   if (o.nheaders > 0 || o.nprotocols > 0) {

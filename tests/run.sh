@@ -34,9 +34,14 @@ done
 echo "unit: $passed passed so far"
 
 # Lua tests: each file prints "# N passed, N failed" through tests/lua/testlib.
+# A first line "-- sandlua-flags: ..." gives the file extra options.
 for t in tests/lua/*_test.lua; do
   [ -f "$t" ] || continue
-  (cd tests/lua && timeout 300 "$SANDLUA" "$(basename "$t")") >"$log" 2>&1
+  # The sandbox is on: require finds testlib through --module-path.
+  flags=$(sed -n '1s/^-- sandlua-flags: //p' "$t")
+  # shellcheck disable=SC2086
+  (cd tests/lua && timeout 300 "$SANDLUA" $flags --module-path . "$(basename "$t")") \
+    >"$log" 2>&1
   rc=$?
   p=$(sed -n 's/^# \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$log" | tail -1)
   f=$(sed -n 's/^# \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$log" | tail -1)

@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <ares.h>
 
@@ -39,6 +42,7 @@ struct sl_dns {
   ares_channel channel;
   sl_dns_watch_fn watch;
   void *watch_ud;
+  int (*close_fd)(void *ud, int fd);
   hosts_entry *hosts;
   size_t nhosts;
   sl_dns_query *ready, *ready_tail; /* finished, not yet delivered */
@@ -552,6 +556,43 @@ const char *sl_dns_servers(sl_dns *r, char *buf, size_t len) {
 
 /* ---- set-up ---- */
 
+/*
+** c-ares' socket functions when the caller closes the sockets itself
+** (sl_dns_config.close_fd): the plain system calls, but close.
+*/
+static ares_socket_t sf_socket(int af, int type, int proto, void *ud) {
+  (void)ud;
+  return socket(af, type, proto);
+}
+
+static int sf_close(ares_socket_t fd, void *ud) {
+  sl_dns *r = ud;
+  return r->close_fd(r->watch_ud, (int)fd);
+}
+
+static int sf_connect(ares_socket_t fd, const struct sockaddr *sa,
+                      ares_socklen_t len, void *ud) {
+  (void)ud;
+  return connect(fd, sa, len);
+}
+
+static ares_ssize_t sf_recvfrom(ares_socket_t fd, void *buf, size_t len,
+                                int flags, struct sockaddr *from,
+                                ares_socklen_t *fromlen, void *ud) {
+  (void)ud;
+  return recvfrom(fd, buf, len, flags, from, fromlen);
+}
+
+static ares_ssize_t sf_sendv(ares_socket_t fd, const struct iovec *iov,
+                             int n, void *ud) {
+  (void)ud;
+  return writev(fd, iov, n);
+}
+
+static const struct ares_socket_functions sock_funcs = {
+  sf_socket, sf_close, sf_connect, sf_recvfrom, sf_sendv
+};
+
 static void sock_state(void *data, ares_socket_t fd, int readable,
                        int writable) {
   sl_dns *r = data;
@@ -589,6 +630,7 @@ sl_dns *sl_dns_new(const sl_dns_config *cfg, char *err, size_t errlen) {
   }
   r->watch = cfg->watch;
   r->watch_ud = cfg->watch_ud;
+  r->close_fd = cfg->close_fd;
   if (cfg->hosts == NULL || *cfg->hosts != '\0') {
     if (load_hosts(r, cfg->hosts ? cfg->hosts : "/etc/hosts", err, errlen))
       goto fail;
@@ -646,6 +688,7 @@ sl_dns *sl_dns_new(const sl_dns_config *cfg, char *err, size_t errlen) {
     ares_library_cleanup();
     goto fail;
   }
+  if (r->close_fd != NULL) ares_set_socket_functions(r->channel, &sock_funcs, r);
   if (cfg->server != NULL) {
     struct ares_addr_port_node node;
     memset(&node, 0, sizeof node);

@@ -91,6 +91,12 @@ typedef struct sl_dns_config {
                               at most 20 */
   sl_dns_watch_fn watch;   /* required */
   void *watch_ud;
+  /* Optional: close the resolver's sockets with close_fd(watch_ud, fd)
+     (called right after watch(fd, 0, 0)) instead of close(2), for an
+     event loop that polls the descriptor itself and must close it when it
+     lets go of it (so the number is not reused while it is watched).
+     Returns 0 or -1. */
+  int (*close_fd)(void *ud, int fd);
 } sl_dns_config;
 
 typedef struct sl_dns sl_dns;

@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A message buffer larger than this is released before the next message. */
+/* A message buffer larger than this is released once the message was
+** handed out (at the next wsp_feed call). */
 #define KEEP_MSG_BUFFER ((size_t)1 << 20)
 
 static const uint8_t TRAILER[4] = {0x00, 0x00, 0xff, 0xff};
@@ -34,21 +35,26 @@ static int check_options(const wsp_options *o, char *err, size_t errlen) {
       o->compression > WSP_COMPRESS_NO_CONTEXT)
     return opt_err(err, errlen,
                    "compression must be 0 (none), 1 (context takeover) or 2 "
-                   "(no context takeover)", o->compression);
+                   "(no context takeover)",
+                   o->compression);
   if (o->compression_level < 0 || o->compression_level > 9)
     return opt_err(err, errlen, "compression_level must be 1 to 9 (0: 1)",
                    o->compression_level);
   if (o->server_max_window_bits != 0 &&
       (o->server_max_window_bits < 8 || o->server_max_window_bits > 15))
-    return opt_err(err, errlen, "server_max_window_bits must be 8 to 15 (0: "
-                   "not requested)", o->server_max_window_bits);
+    return opt_err(err, errlen,
+                   "server_max_window_bits must be 8 to 15 (0: "
+                   "not requested)",
+                   o->server_max_window_bits);
   if (o->server_max_window_bits && o->compression == WSP_COMPRESS_NONE)
     return opt_err(err, errlen, "server_max_window_bits needs compression",
                    o->server_max_window_bits);
-  if (o->send_frame_size > WSP_MAX_FRAME_SIZE)
-    return opt_err(err, errlen, "send_frame_size must be at most 16 MiB",
+  if (o->send_frame_size != 0 && (o->send_frame_size < WSP_MIN_FRAME_SIZE ||
+                                  o->send_frame_size > WSP_MAX_FRAME_SIZE))
+    return opt_err(err, errlen, "send_frame_size must be 16 bytes to 16 MiB",
                    (long long)o->send_frame_size);
-  if (o->header_limit != 0 && (o->header_limit < 256 || o->header_limit > (1 << 20)))
+  if (o->header_limit != 0 &&
+      (o->header_limit < 256 || o->header_limit > (1 << 20)))
     return opt_err(err, errlen, "header_limit must be 256 bytes to 1 MiB",
                    (long long)o->header_limit);
   return 0;
@@ -64,8 +70,10 @@ int wsp_new(const wsp_options *o, wsp_conn **out, char *err, size_t errlen) {
   c->state = WSP_HANDSHAKE;
   c->read_limit = o->read_limit ? o->read_limit : WSP_DEFAULT_READ_LIMIT;
   c->threshold = o->compression_threshold;
-  c->frame_size = o->send_frame_size ? o->send_frame_size : WSP_DEFAULT_FRAME_SIZE;
-  c->header_limit = o->header_limit ? o->header_limit : WSP_DEFAULT_HEADER_LIMIT;
+  c->frame_size =
+      o->send_frame_size ? o->send_frame_size : WSP_DEFAULT_FRAME_SIZE;
+  c->header_limit =
+      o->header_limit ? o->header_limit : WSP_DEFAULT_HEADER_LIMIT;
   c->mode = o->compression;
   c->level = o->compression_level ? o->compression_level : 1;
   c->req_server_bits = o->server_max_window_bits;
@@ -120,7 +128,7 @@ int wsp__pmd_start(wsp_conn *c) {
   ** when the server limits us to 8 we send every message uncompressed,
   ** which RFC 7692 allows (RSV1 clear). */
   c->can_deflate = c->pmd && c->pmd_params.client_max_window_bits >= 9;
-  return 0;  /* the zlib streams are created on first use */
+  return 0; /* the zlib streams are created on first use */
 }
 
 /* ==== output ============================================================ */
@@ -149,8 +157,9 @@ static int queue_close(wsp_conn *c, int code, const uint8_t *reason,
                        size_t len) {
   uint8_t cb[2] = {(uint8_t)(code >> 8), (uint8_t)code};
   c->close_sent = 1;
-  c->src = NULL;  /* no data frame may follow a close */
-  if (code == WSP_CLOSE_NO_STATUS) return queue_control(c, WSP_OP_CLOSE, NULL, 0, NULL, 0);
+  c->src = NULL; /* no data frame may follow a close */
+  if (code == WSP_CLOSE_NO_STATUS)
+    return queue_control(c, WSP_OP_CLOSE, NULL, 0, NULL, 0);
   return queue_control(c, WSP_OP_CLOSE, cb, 2, reason, len);
 }
 
@@ -191,7 +200,8 @@ int wsp_pong(wsp_conn *c, const void *data, size_t len) {
 int wsp_close(wsp_conn *c, int code, const void *reason, size_t len) {
   if (c->state == WSP_HANDSHAKE || c->close_sent || c->state == WSP_CLOSED)
     return -EPIPE;
-  if (code != WSP_CLOSE_NO_STATUS && !wsp_close_code_valid(code)) return -EINVAL;
+  if (code != WSP_CLOSE_NO_STATUS && !wsp_close_code_valid(code))
+    return -EINVAL;
   if (len > WSP_MAX_CLOSE_REASON || (code == WSP_CLOSE_NO_STATUS && len) ||
       !wsp__utf8_valid(reason, len))
     return -EINVAL;
@@ -212,12 +222,16 @@ static int deflate_ready(wsp_conn *c) {
 
 /* Produce the next frame of a compressed message into the empty output
 ** buffer: deflate up to frame_size bytes, hold back the last four (the
-** 00 00 ff ff that RFC 7692 §7.2.1 removes from the message end). */
+** 00 00 ff ff that RFC 7692 §7.2.1 removes from the message end).
+** zlib needs more than six bytes of room to finish a sync flush (else it
+** emits a new flush marker each call): with frame_size >= 16 every call
+** starts with at least 16, so the flush always completes. */
 static int produce_deflated(wsp_conn *c) {
   const size_t room = c->frame_size + 4;
   uint8_t mask[4];
   int done = 0;
-  if (deflate_ready(c) != 0 || wsp__buf_reserve(&c->out, WSP_MAX_HEADER + room) != 0)
+  if (deflate_ready(c) != 0 ||
+      wsp__buf_reserve(&c->out, WSP_MAX_HEADER + room) != 0)
     return -ENOMEM;
   uint8_t *pay = c->out.p + WSP_MAX_HEADER;
   memcpy(pay, c->carry, c->carry_len);
@@ -234,7 +248,7 @@ static int produce_deflated(wsp_conn *c) {
     int rc = deflate(z, flush);
     c->src_pos += take - z->avail_in;
     have = room - z->avail_out;
-    if (rc == Z_BUF_ERROR && flush == Z_SYNC_FLUSH) {  /* already flushed */
+    if (rc == Z_BUF_ERROR && flush == Z_SYNC_FLUSH) { /* already flushed */
       done = 1;
       break;
     }
@@ -244,10 +258,10 @@ static int produce_deflated(wsp_conn *c) {
       break;
     }
   }
-  if (have < 4) return -EIO;  /* cannot happen: a flush ends in 4 bytes */
+  if (have < 4) return -EIO; /* cannot happen: a flush ends in 4 bytes */
   size_t plen = have - 4;
   if (done) {
-    if (memcmp(pay + plen, TRAILER, 4) != 0) plen = have;  /* keep it all */
+    if (memcmp(pay + plen, TRAILER, 4) != 0) plen = have; /* keep it all */
     c->carry_len = 0;
   } else {
     memcpy(c->carry, pay + plen, 4);
@@ -264,7 +278,8 @@ static int produce_deflated(wsp_conn *c) {
   c->src_first = 0;
   if (done) {
     c->src = NULL;
-    if (c->mode == WSP_COMPRESS_NO_CONTEXT || c->pmd_params.client_no_context_takeover)
+    if (c->mode == WSP_COMPRESS_NO_CONTEXT ||
+        c->pmd_params.client_no_context_takeover)
       deflateReset(z);
   }
   return 0;
@@ -291,7 +306,7 @@ size_t wsp_output(wsp_conn *c, const uint8_t **data) {
   out_compact(c);
   if (c->out.len == 0 && c->src) {
     int rc = c->src_deflate ? produce_deflated(c) : produce_plain(c);
-    if (rc != 0) {  /* out of memory or zlib failure: give up the message */
+    if (rc != 0) { /* out of memory or zlib failure: give up the message */
       c->src = NULL;
       c->out_pos = c->out.len = 0;
       if (!c->close_sent) {
@@ -300,7 +315,7 @@ size_t wsp_output(wsp_conn *c, const uint8_t **data) {
       }
     }
   }
-  if (!c->out.p) {  /* nothing was ever queued */
+  if (!c->out.p) { /* nothing was ever queued */
     *data = NULL;
     return 0;
   }
@@ -335,61 +350,84 @@ static void fail(wsp_conn *c, wsp_event *ev, int code, const char *why) {
 
 static int inflate_ready(wsp_conn *c) {
   if (c->inf_ready) return 0;
-  if (inflateInit2(&c->inf, -wsp__inflate_bits(c->pmd_params.server_max_window_bits)) != Z_OK)
+  if (inflateInit2(&c->inf, -wsp__inflate_bits(
+                                c->pmd_params.server_max_window_bits)) != Z_OK)
     return -1;
   c->inf_ready = 1;
   return 0;
 }
 
 /* Validate a new frame header; on a violation report it and return 1. */
+#define REFUSE(code, why) return fail(c, ev, code, why), 1
 static int check_frame(wsp_conn *c, wsp_event *ev) {
   const wsp__frame *f = &c->fr;
   int control = f->opcode & 8;
-  if (f->masked) return fail(c, ev, WSP_CLOSE_PROTOCOL_ERROR, "masked frame from the server"), 1;
-  if (f->rsv & 3) return fail(c, ev, WSP_CLOSE_PROTOCOL_ERROR, "RSV2 or RSV3 set"), 1;
+  if (f->masked)
+    REFUSE(WSP_CLOSE_PROTOCOL_ERROR, "masked frame from the server");
+  if (f->rsv & 3) REFUSE(WSP_CLOSE_PROTOCOL_ERROR, "RSV2 or RSV3 set");
   if (f->opcode > WSP_OP_BINARY && f->opcode != WSP_OP_CLOSE &&
       f->opcode != WSP_OP_PING && f->opcode != WSP_OP_PONG)
-    return fail(c, ev, WSP_CLOSE_PROTOCOL_ERROR, "reserved opcode"), 1;
+    REFUSE(WSP_CLOSE_PROTOCOL_ERROR, "reserved opcode");
   if (f->rsv & 4) {
-    if (!c->pmd) return fail(c, ev, WSP_CLOSE_PROTOCOL_ERROR, "RSV1 set without permessage-deflate"), 1;
+    if (!c->pmd)
+      REFUSE(WSP_CLOSE_PROTOCOL_ERROR, "RSV1 set without permessage-deflate");
     if (control || f->opcode == WSP_OP_CONT)
-      return fail(c, ev, WSP_CLOSE_PROTOCOL_ERROR, "RSV1 set on a control or continuation frame"), 1;
+      REFUSE(WSP_CLOSE_PROTOCOL_ERROR,
+             "RSV1 set on a control or continuation frame");
   }
   if (control) {
     if (f->len > WSP_MAX_CONTROL_PAYLOAD)
-      return fail(c, ev, WSP_CLOSE_PROTOCOL_ERROR, "control frame over 125 bytes"), 1;
-    if (!f->fin) return fail(c, ev, WSP_CLOSE_PROTOCOL_ERROR, "fragmented control frame"), 1;
+      REFUSE(WSP_CLOSE_PROTOCOL_ERROR, "control frame over 125 bytes");
+    if (!f->fin) REFUSE(WSP_CLOSE_PROTOCOL_ERROR, "fragmented control frame");
     c->ctl_len = 0;
     return 0;
   }
   if (f->opcode == WSP_OP_CONT) {
-    if (!c->msg_op) return fail(c, ev, WSP_CLOSE_PROTOCOL_ERROR, "continuation frame without a message"), 1;
+    if (!c->msg_op)
+      REFUSE(WSP_CLOSE_PROTOCOL_ERROR, "continuation frame without a message");
   } else {
-    if (c->msg_op) return fail(c, ev, WSP_CLOSE_PROTOCOL_ERROR, "new message inside a fragmented one"), 1;
+    if (c->msg_op)
+      REFUSE(WSP_CLOSE_PROTOCOL_ERROR, "new message inside a fragmented one");
     c->msg_op = f->opcode;
     c->msg_compressed = (f->rsv & 4) != 0;
     c->utf8 = 0;
-    if (c->msg.cap > KEEP_MSG_BUFFER) {
-      free(c->msg.p);
-      c->msg = (wsp__buf){0};
-    }
     c->msg.len = 0;
     if (c->msg_compressed && inflate_ready(c) != 0)
-      return fail(c, ev, WSP_CLOSE_INTERNAL_ERROR, "out of memory (zlib)"), 1;
+      REFUSE(WSP_CLOSE_INTERNAL_ERROR, "out of memory (zlib)");
   }
   if (!c->msg_compressed && f->len > c->read_limit - c->msg.len)
-    return fail(c, ev, WSP_CLOSE_MESSAGE_TOO_BIG, "message too big"), 1;
+    REFUSE(WSP_CLOSE_MESSAGE_TOO_BIG, "message too big");
   return 0;
 }
+#undef REFUSE
 
 /* Check newly assembled text bytes msg[from..len). */
 static int check_text(wsp_conn *c, wsp_event *ev, const uint8_t *p, size_t n) {
   if (c->msg_op == WSP_OP_TEXT && wsp__utf8_check(&c->utf8, p, n) != (size_t)-1)
-    return fail(c, ev, WSP_CLOSE_INVALID_PAYLOAD, "invalid UTF-8 in a text message"), 1;
+    return fail(c, ev, WSP_CLOSE_INVALID_PAYLOAD,
+                "invalid UTF-8 in a text message"),
+           1;
   return 0;
 }
 
-static int take_payload(wsp_conn *c, const uint8_t *p, size_t n, wsp_event *ev) {
+/* Room for the rest of the current frame (`extra` bytes, already checked
+** against read_limit): one allocation for a frame split across reads,
+** doubling across fragments, never past read_limit. */
+static int msg_reserve(wsp_conn *c, size_t extra) {
+  wsp__buf *b = &c->msg;
+  if (extra <= b->cap - b->len) return 0;
+  size_t want = b->len + extra, cap = b->cap ? b->cap : 256;
+  while (cap < want) cap *= 2;
+  if (cap > c->read_limit) cap = c->read_limit;
+  uint8_t *np = realloc(b->p, cap);
+  if (!np) return -1;
+  b->p = np;
+  b->cap = cap;
+  return 0;
+}
+
+static int take_payload(wsp_conn *c, const uint8_t *p, size_t n,
+                        wsp_event *ev) {
   if (c->fr.opcode & 8) {
     memcpy(c->ctl + c->ctl_len, p, n);
     c->ctl_len += n;
@@ -398,12 +436,18 @@ static int take_payload(wsp_conn *c, const uint8_t *p, size_t n, wsp_event *ev) 
   if (c->msg_compressed) {
     size_t from = c->msg.len;
     int r = wsp__inflate(&c->inf, p, n, &c->msg, c->read_limit);
-    if (r > 0) return fail(c, ev, WSP_CLOSE_MESSAGE_TOO_BIG, "message too big (inflated)"), 1;
-    if (r < 0) return fail(c, ev, WSP_CLOSE_INVALID_PAYLOAD, "invalid compressed data"), 1;
+    if (r > 0)
+      return fail(c, ev, WSP_CLOSE_MESSAGE_TOO_BIG,
+                  "message too big (inflated)"),
+             1;
+    if (r < 0)
+      return fail(c, ev, WSP_CLOSE_INVALID_PAYLOAD, "invalid compressed data"),
+             1;
+    if (c->msg.len == from) return 0; /* (msg.p may still be NULL) */
     return check_text(c, ev, c->msg.p + from, c->msg.len - from);
   }
   if (check_text(c, ev, p, n)) return 1;
-  if (wsp__buf_reserve(&c->msg, n) != 0)
+  if (msg_reserve(c, (size_t)c->remaining) != 0)
     return fail(c, ev, WSP_CLOSE_INTERNAL_ERROR, "out of memory"), 1;
   memcpy(c->msg.p + c->msg.len, p, n);
   c->msg.len += n;
@@ -422,11 +466,8 @@ static void end_control(wsp_conn *c, wsp_event *ev) {
         queue_control(c, WSP_OP_PONG, c->ctl, c->ctl_len, NULL, 0);
       ev->type = WSP_EV_PING;
       return;
-    case WSP_OP_PONG:
-      ev->type = WSP_EV_PONG;
-      return;
-    default:
-      break;
+    case WSP_OP_PONG: ev->type = WSP_EV_PONG; return;
+    default: break;
   }
   /* Close. */
   int code = WSP_CLOSE_NO_STATUS;
@@ -443,14 +484,15 @@ static void end_control(wsp_conn *c, wsp_event *ev) {
       return;
     }
     if (!wsp__utf8_valid(c->ctl + 2, c->ctl_len - 2)) {
-      fail(c, ev, WSP_CLOSE_INVALID_PAYLOAD, "invalid UTF-8 in the close reason");
+      fail(c, ev, WSP_CLOSE_INVALID_PAYLOAD,
+           "invalid UTF-8 in the close reason");
       return;
     }
     ev->data = c->ctl + 2;
     ev->len = c->ctl_len - 2;
   }
   c->close_received = 1;
-  if (!c->close_sent) queue_close(c, code, NULL, 0);  /* echo the code */
+  if (!c->close_sent) queue_close(c, code, NULL, 0); /* echo the code */
   c->state = WSP_CLOSED;
   c->msg_op = 0;
   ev->type = WSP_EV_CLOSE;
@@ -468,13 +510,24 @@ static void end_frame(wsp_conn *c, wsp_event *ev) {
   if (c->msg_compressed) {
     size_t from = c->msg.len;
     int r = wsp__inflate(&c->inf, TRAILER, 4, &c->msg, c->read_limit);
-    if (r > 0) { fail(c, ev, WSP_CLOSE_MESSAGE_TOO_BIG, "message too big (inflated)"); return; }
-    if (r < 0) { fail(c, ev, WSP_CLOSE_INVALID_PAYLOAD, "invalid compressed data"); return; }
-    if (check_text(c, ev, c->msg.p + from, c->msg.len - from)) return;
+    if (r > 0) {
+      fail(c, ev, WSP_CLOSE_MESSAGE_TOO_BIG, "message too big (inflated)");
+      return;
+    }
+    if (r < 0) {
+      fail(c, ev, WSP_CLOSE_INVALID_PAYLOAD, "invalid compressed data");
+      return;
+    }
+    if (c->msg.len > from &&
+        check_text(c, ev, c->msg.p + from, c->msg.len - from))
+      return;
     if (c->pmd_params.server_no_context_takeover) inflateReset(&c->inf);
   }
-  if (c->msg_op == WSP_OP_TEXT && !wsp__utf8_done(c->utf8))
-    { fail(c, ev, WSP_CLOSE_INVALID_PAYLOAD, "text message ends inside a UTF-8 sequence"); return; }
+  if (c->msg_op == WSP_OP_TEXT && !wsp__utf8_done(c->utf8)) {
+    fail(c, ev, WSP_CLOSE_INVALID_PAYLOAD,
+         "text message ends inside a UTF-8 sequence");
+    return;
+  }
   ev->type = c->msg_op == WSP_OP_TEXT ? WSP_EV_TEXT : WSP_EV_BINARY;
   ev->data = c->msg.p ? c->msg.p : (const uint8_t *)"";
   ev->len = c->msg.len;
@@ -484,6 +537,12 @@ static void end_frame(wsp_conn *c, wsp_event *ev) {
 size_t wsp_feed(wsp_conn *c, const uint8_t *in, size_t len, wsp_event *ev) {
   size_t pos = 0;
   memset(ev, 0, sizeof *ev);
+  /* The last message was handed out and is no longer borrowed: release a
+  ** large buffer rather than keep it while the connection idles. */
+  if (!c->msg_op && c->msg.cap > KEEP_MSG_BUFFER) {
+    free(c->msg.p);
+    c->msg = (wsp__buf){0};
+  }
   if (c->state == WSP_HANDSHAKE || c->state == WSP_CLOSED) return len;
   while (pos < len) {
     if (!c->in_payload) {
@@ -492,7 +551,8 @@ size_t wsp_feed(wsp_conn *c, const uint8_t *in, size_t len, wsp_event *ev) {
       pos += used;
       if (r == 0) break;
       if (r < 0) {
-        fail(c, ev, WSP_CLOSE_PROTOCOL_ERROR, "64-bit length with the top bit set");
+        fail(c, ev, WSP_CLOSE_PROTOCOL_ERROR,
+             "64-bit length with the top bit set");
         return len;
       }
       if (check_frame(c, ev)) return len;
@@ -505,7 +565,8 @@ size_t wsp_feed(wsp_conn *c, const uint8_t *in, size_t len, wsp_event *ev) {
         size_t n = (size_t)c->fr.len;
         if (check_text(c, ev, in + pos, n)) return len;
         if (c->msg_op == WSP_OP_TEXT && !wsp__utf8_done(c->utf8)) {
-          fail(c, ev, WSP_CLOSE_INVALID_PAYLOAD, "text message ends inside a UTF-8 sequence");
+          fail(c, ev, WSP_CLOSE_INVALID_PAYLOAD,
+               "text message ends inside a UTF-8 sequence");
           return len;
         }
         ev->type = c->msg_op == WSP_OP_TEXT ? WSP_EV_TEXT : WSP_EV_BINARY;

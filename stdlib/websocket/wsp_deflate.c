@@ -12,15 +12,16 @@
 
 int wsp__pmd_offer(char *out, size_t outlen, int mode, int server_bits) {
   char sb[40] = "";
-  if (server_bits) snprintf(sb, sizeof sb, "; server_max_window_bits=%d",
-                            server_bits);
+  if (server_bits)
+    snprintf(sb, sizeof sb, "; server_max_window_bits=%d", server_bits);
   /* client_max_window_bits without a value: the server may pick our
   ** window (RFC 7692 §7.1.2.2); we follow any choice from 9 to 15. */
-  int n = snprintf(out, outlen, "permessage-deflate%s%s; client_max_window_bits",
-                   mode == WSP_COMPRESS_NO_CONTEXT
-                       ? "; client_no_context_takeover; server_no_context_takeover"
-                       : "",
-                   sb);
+  int n =
+      snprintf(out, outlen, "permessage-deflate%s%s; client_max_window_bits",
+               mode == WSP_COMPRESS_NO_CONTEXT
+                   ? "; client_no_context_takeover; server_no_context_takeover"
+                   : "",
+               sb);
   return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
@@ -36,11 +37,16 @@ static int tchar(unsigned char ch) {
 /* Window bits value: 8..15 without leading zeros; -1 otherwise. */
 static int window_bits(const char *v, size_t n) {
   if (n == 1 && v[0] >= '8' && v[0] <= '9') return v[0] - '0';
-  if (n == 2 && v[0] == '1' && v[1] >= '0' && v[1] <= '5') return 10 + v[1] - '0';
+  if (n == 2 && v[0] == '1' && v[1] >= '0' && v[1] <= '5')
+    return 10 + v[1] - '0';
   return -1;
 }
 
-#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
+#define FAIL(...)                       \
+  do {                                  \
+    snprintf(err, errlen, __VA_ARGS__); \
+    return -1;                          \
+  } while (0)
 
 int wsp__pmd_accept(const char *value, int mode, int server_bits,
                     wsp__pmd *agreed, char *err, size_t errlen) {
@@ -74,7 +80,7 @@ int wsp__pmd_accept(const char *value, int mode, int server_bits,
       while (is_ows(*p)) p++;
       const char *vs;
       size_t vn;
-      if (*p == '"') {  /* quoted-string; the content must be a token */
+      if (*p == '"') { /* quoted-string; the content must be a token */
         vs = ++p;
         while (*p && *p != '"') p++;
         if (*p != '"') FAIL("unterminated quoted parameter value");
@@ -108,7 +114,8 @@ int wsp__pmd_accept(const char *value, int mode, int server_bits,
 #undef IS
   }
   if (server_bits && sbits > server_bits)
-    FAIL("server_max_window_bits=%d exceeds the %d offered", sbits, server_bits);
+    FAIL("server_max_window_bits=%d exceeds the %d offered", sbits,
+         server_bits);
   agreed->server_no_context_takeover = seen_snct;
   agreed->client_no_context_takeover = seen_cnct;
   agreed->server_max_window_bits = sbits < 0 ? 15 : sbits;
@@ -147,6 +154,18 @@ static int restart_stream(z_stream *z) {
   return inflateResetKeep(z) == Z_OK ? 0 : -1;
 }
 
+/* Grow out to hold `extra` more bytes, doubling, never past limit. */
+static int grow(wsp__buf *out, size_t extra, size_t limit) {
+  size_t cap = out->cap < 4096 ? 4096 : out->cap * 2;
+  if (cap < out->len + extra) cap = out->len + extra;
+  if (cap > limit) cap = limit;
+  uint8_t *p = realloc(out->p, cap);
+  if (!p) return -1;
+  out->p = p;
+  out->cap = cap;
+  return 0;
+}
+
 int wsp__inflate(z_stream *z, const uint8_t *in, size_t n, wsp__buf *out,
                  size_t limit) {
   while (n > 0 || z->avail_in > 0) {
@@ -158,35 +177,43 @@ int wsp__inflate(z_stream *z, const uint8_t *in, size_t n, wsp__buf *out,
       n -= take;
     }
     for (;;) {
-      if (out->len > limit) return 1;
+      int rc;
       if (out->len == out->cap) {
-        size_t cap = out->cap < 4096 ? 4096 : out->cap * 2;
-        if (cap > limit + 1 || cap < out->cap) cap = limit + 1;
-        uint8_t *p = realloc(out->p, cap);
-        if (!p) return -1;
-        out->p = p;
-        out->cap = cap;
+        /* Full: see whether there is more output before growing, so a
+        ** message that fills the buffer exactly costs no reallocation,
+        ** and output past the limit is never stored. */
+        uint8_t scratch[256];
+        z->next_out = scratch;
+        z->avail_out = sizeof scratch;
+        rc = inflate(z, Z_SYNC_FLUSH);
+        size_t got = sizeof scratch - z->avail_out;
+        if (got) {
+          if (got > limit - out->len) return 1;
+          if (grow(out, got, limit) != 0) return -1;
+          memcpy(out->p + out->len, scratch, got);
+          out->len += got;
+        }
+      } else {
+        size_t room = out->cap - out->len;
+        uInt avail = room > (UINT_MAX >> 1) ? (UINT_MAX >> 1) : (uInt)room;
+        z->next_out = out->p + out->len;
+        z->avail_out = avail;
+        rc = inflate(z, Z_SYNC_FLUSH);
+        out->len += avail - z->avail_out;
       }
-      size_t room = out->cap - out->len;
-      uInt avail = room > (UINT_MAX >> 1) ? (UINT_MAX >> 1) : (uInt)room;
-      z->next_out = out->p + out->len;
-      z->avail_out = avail;
-      int rc = inflate(z, Z_SYNC_FLUSH);
-      out->len += avail - z->avail_out;
       if (rc == Z_STREAM_END) {
         if (restart_stream(z) != 0) return -1;
         if (z->avail_in == 0) break;
         continue;
       }
-      if (rc == Z_BUF_ERROR) {  /* no progress possible */
+      if (rc == Z_BUF_ERROR) { /* no progress possible */
         if (z->avail_out == 0) continue;
         if (z->avail_in == 0) break;
-        return -1;  /* stuck with input and room left: never loop */
+        return -1; /* stuck with input and room left: never loop */
       }
       if (rc != Z_OK) return -1;
       if (z->avail_in == 0 && z->avail_out > 0) break;
     }
-    if (out->len > limit) return 1;
   }
-  return out->len > limit ? 1 : 0;
+  return 0;
 }

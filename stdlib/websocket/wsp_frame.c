@@ -99,7 +99,7 @@ size_t wsp__mask(uint8_t *dst, const uint8_t *src, size_t n,
   if (n >= 16) {
     uint64_t w;
     memcpy(&w, m, 8);
-    for (; i + 32 <= n; i += 32) {  /* unrolled; compilers vectorise it */
+    for (; i + 32 <= n; i += 32) { /* unrolled; compilers vectorise it */
       uint64_t a, b, c, d;
       memcpy(&a, src + i, 8);
       memcpy(&b, src + i + 8, 8);
@@ -121,7 +121,7 @@ size_t wsp__mask(uint8_t *dst, const uint8_t *src, size_t n,
       memcpy(dst + i, &a, 8);
     }
   }
-  for (; i < n; i++) dst[i] = src[i] ^ m[i & 7];  /* i % 8 keeps the phase */
+  for (; i < n; i++) dst[i] = src[i] ^ m[i & 7]; /* i % 8 keeps the phase */
   return (phase + n) & 3;
 }
 
@@ -135,7 +135,7 @@ int wsp__rng_mask(wsp__rng *r, uint8_t out[4]) {
     r->pos = 0;
   }
   memcpy(out, r->buf + r->pos, 4);
-  memset(r->buf + r->pos, 0, 4);  /* a used mask is not kept around */
+  memset(r->buf + r->pos, 0, 4); /* a used mask is not kept around */
   r->pos += 4;
   return 0;
 }

@@ -102,16 +102,16 @@ static int valid_value(const char *v) {
     unsigned char ch = (unsigned char)v[i];
     if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return 0;
   }
-  return n == 0 || (v[0] != ' ' && v[0] != '\t' && v[n - 1] != ' ' &&
-                    v[n - 1] != '\t');
+  return n == 0 ||
+         (v[0] != ' ' && v[0] != '\t' && v[n - 1] != ' ' && v[n - 1] != '\t');
 }
 
 /* Headers the handshake sets itself, or that would change the request's
 ** framing: a caller may not add or override them. */
 static int reserved_header(const char *name) {
   static const char *const names[] = {
-      "host", "upgrade", "connection", "content-length", "transfer-encoding",
-      NULL};
+      "host",           "upgrade",           "connection",
+      "content-length", "transfer-encoding", NULL};
   for (int i = 0; names[i]; i++)
     if (strcasecmp(name, names[i]) == 0) return 1;
   return strncasecmp(name, "sec-websocket-", 14) == 0;
@@ -167,7 +167,8 @@ int wsp__build_request(struct wsp_conn *c, const wsp_options *o, char *err,
     if (!h->value || !valid_value(h->value)) {
       seterr(err, errlen,
              "invalid value for header \"%s\": control characters (CR, LF, "
-             "NUL) or surrounding whitespace", h->name);
+             "NUL) or surrounding whitespace",
+             h->name);
       return -EINVAL;
     }
   }
@@ -186,8 +187,7 @@ int wsp__build_request(struct wsp_conn *c, const wsp_options *o, char *err,
   int rc = append(b, "GET ", 4) | append(b, path, strlen(path)) |
            append(b, " HTTP/1.1\r\nHost: ", 17) |
            (ipv6 ? append(b, "[", 1) : 0) |
-           append(b, o->host, strlen(o->host)) |
-           (ipv6 ? append(b, "]", 1) : 0);
+           append(b, o->host, strlen(o->host)) | (ipv6 ? append(b, "]", 1) : 0);
   if (port != (o->is_tls ? 443 : 80)) rc |= appendf(b, ":%d", port);
   rc |= appendf(b,
                 "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -213,7 +213,7 @@ int wsp__build_request(struct wsp_conn *c, const wsp_options *o, char *err,
     rc |= append(b, h->name, strlen(h->name)) | append(b, ": ", 2) |
           append(b, h->value, strlen(h->value)) | append(b, "\r\n", 2);
   }
-  rc |= append(b, "\r\n\0", 3);  /* NUL-terminated, not counted */
+  rc |= append(b, "\r\n\0", 3); /* NUL-terminated, not counted */
   b->len--;
   if (rc != 0) {
     seterr(err, errlen, "out of memory");
@@ -277,8 +277,7 @@ static size_t block_end(const uint8_t *p, size_t n, size_t from) {
   return 0;
 }
 
-static wsp_hs_status check_response(struct wsp_conn *c, char *block,
-                                    size_t n) {
+static wsp_hs_status check_response(struct wsp_conn *c, char *block, size_t n) {
   char *upgrade = NULL, *connection = NULL, *accept = NULL, *proto = NULL,
        *exts = NULL, *location = NULL;
   int n_accept = 0, n_proto = 0, n_location = 0, oom = 0;
@@ -289,12 +288,14 @@ static wsp_hs_status check_response(struct wsp_conn *c, char *block,
   char *eol = memchr(line, '\n', (size_t)(end - line));
   *eol = '\0';
   if (eol > line && eol[-1] == '\r') eol[-1] = '\0';
-  if (strncmp(line, "HTTP/1.1 ", 9) != 0 || !(line[9] >= '1' && line[9] <= '5') ||
+  if (strncmp(line, "HTTP/1.1 ", 9) != 0 ||
+      !(line[9] >= '1' && line[9] <= '5') ||
       !(line[10] >= '0' && line[10] <= '9') ||
       !(line[11] >= '0' && line[11] <= '9') ||
       (line[12] != ' ' && line[12] != '\0'))
     return hs_fail(c, "malformed status line \"%.60s\"", line);
-  c->info.status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+  c->info.status =
+      (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
   for (char *q = line + 12; *q; q++)
     if ((unsigned char)*q < 0x20 && *q != '\t')
       return hs_fail(c, "control character in status line");
@@ -303,7 +304,7 @@ static wsp_hs_status check_response(struct wsp_conn *c, char *block,
     eol = memchr(line, '\n', (size_t)(end - line));
     *eol = '\0';
     if (eol > line && eol[-1] == '\r') eol[-1] = '\0';
-    if (line[0] == '\0') break;  /* the empty line */
+    if (line[0] == '\0') break; /* the empty line */
     char *colon = strchr(line, ':');
     if (line[0] == ' ' || line[0] == '\t') {
       rc = hs_fail(c, "obsolete header line folding");
@@ -362,9 +363,9 @@ static wsp_hs_status check_response(struct wsp_conn *c, char *block,
     goto out;
   }
   if (n_accept != 1 || strcmp(accept, c->accept) != 0) {
-    rc = hs_fail(c, n_accept == 0 ? "missing Sec-WebSocket-Accept"
-                 : n_accept > 1  ? "repeated Sec-WebSocket-Accept"
-                                 : "wrong Sec-WebSocket-Accept");
+    rc = hs_fail(c, n_accept == 0  ? "missing Sec-WebSocket-Accept"
+                    : n_accept > 1 ? "repeated Sec-WebSocket-Accept"
+                                   : "wrong Sec-WebSocket-Accept");
     goto out;
   }
   if (proto) {
@@ -372,7 +373,8 @@ static wsp_hs_status check_response(struct wsp_conn *c, char *block,
     for (i = 0; i < c->nsubprotocols; i++)
       if (strcmp(proto, c->subprotocols[i]) == 0) break;
     if (n_proto != 1 || i == c->nsubprotocols) {
-      rc = hs_fail(c, "server chose subprotocol \"%.60s\", which was not offered",
+      rc = hs_fail(c,
+                   "server chose subprotocol \"%.60s\", which was not offered",
                    proto);
       goto out;
     }
@@ -397,8 +399,10 @@ static wsp_hs_status check_response(struct wsp_conn *c, char *block,
     c->info.extensions = exts;
     exts = NULL;
     c->info.compression = 1;
-    c->info.server_no_context_takeover = c->pmd_params.server_no_context_takeover;
-    c->info.client_no_context_takeover = c->pmd_params.client_no_context_takeover;
+    c->info.server_no_context_takeover =
+        c->pmd_params.server_no_context_takeover;
+    c->info.client_no_context_takeover =
+        c->pmd_params.client_no_context_takeover;
     c->info.server_max_window_bits = c->pmd_params.server_max_window_bits;
     c->info.client_max_window_bits = c->pmd_params.client_max_window_bits;
   }

@@ -12,14 +12,24 @@
 
 #include <string.h>
 
-#define ST(need, lo, hi) ((uint32_t)(need) | (uint32_t)(lo) << 8 | (uint32_t)(hi) << 16)
+#define ST(need, lo, hi) \
+  ((uint32_t)(need) | (uint32_t)(lo) << 8 | (uint32_t)(hi) << 16)
 
 size_t wsp__utf8_check(wsp__utf8 *st, const uint8_t *s, size_t n) {
   uint32_t state = *st;
   size_t i = 0;
   while (i < n) {
     if (state == 0) {
-      /* Skip ASCII eight bytes at a time. */
+      /* Skip ASCII 32, then 8 bytes at a time. */
+      while (i + 32 <= n) {
+        uint64_t a, b, c, d;
+        memcpy(&a, s + i, 8);
+        memcpy(&b, s + i + 8, 8);
+        memcpy(&c, s + i + 16, 8);
+        memcpy(&d, s + i + 24, 8);
+        if ((a | b | c | d) & UINT64_C(0x8080808080808080)) break;
+        i += 32;
+      }
       while (i + 8 <= n) {
         uint64_t w;
         memcpy(&w, s + i, 8);
@@ -31,13 +41,13 @@ size_t wsp__utf8_check(wsp__utf8 *st, const uint8_t *s, size_t n) {
       if (b < 0x80)
         state = 0;
       else if (b < 0xc2)
-        goto bad;  /* continuation byte or overlong 2-byte lead */
+        goto bad; /* continuation byte or overlong 2-byte lead */
       else if (b < 0xe0)
         state = ST(1, 0x80, 0xbf);
       else if (b == 0xe0)
         state = ST(2, 0xa0, 0xbf);
       else if (b == 0xed)
-        state = ST(2, 0x80, 0x9f);  /* no surrogates */
+        state = ST(2, 0x80, 0x9f); /* no surrogates */
       else if (b < 0xf0)
         state = ST(2, 0x80, 0xbf);
       else if (b == 0xf0)
@@ -45,7 +55,7 @@ size_t wsp__utf8_check(wsp__utf8 *st, const uint8_t *s, size_t n) {
       else if (b < 0xf4)
         state = ST(3, 0x80, 0xbf);
       else if (b == 0xf4)
-        state = ST(3, 0x80, 0x8f);  /* not above U+10FFFF */
+        state = ST(3, 0x80, 0x8f); /* not above U+10FFFF */
       else
         goto bad;
     } else {

@@ -22,8 +22,8 @@
 **      wsp_ping / wsp_pong / wsp_close       queue control frames
 **      wsp_output(c, &p) / wsp_output_consumed(c, n)
 **                                            bytes to write to the peer
-**   5. when wsp_state(c) == WSP_CLOSED and the output is empty, close the
-**      transport; wsp_free(c).
+**   5. when wsp_get_state(c) == WSP_CLOSED and the output is empty,
+**      close the transport; wsp_free(c).
 **
 ** Ownership and buffering, explicitly:
 **  - Options are copied by wsp_new; the caller's strings may go away after.
@@ -54,8 +54,8 @@
 ** Not thread-safe: one connection is used by one thread at a time.
 ** Different connections share nothing.
 */
-#ifndef SL_STDLIB_WSPROTO_H
-#define SL_STDLIB_WSPROTO_H
+#ifndef SL_STDLIB_WEBSOCKET_WSPROTO_H
+#define SL_STDLIB_WEBSOCKET_WSPROTO_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -65,8 +65,8 @@
 #define WSP_CLOSE_GOING_AWAY 1001
 #define WSP_CLOSE_PROTOCOL_ERROR 1002
 #define WSP_CLOSE_UNSUPPORTED_DATA 1003
-#define WSP_CLOSE_NO_STATUS 1005       /* never on the wire */
-#define WSP_CLOSE_ABNORMAL 1006        /* never on the wire */
+#define WSP_CLOSE_NO_STATUS 1005 /* never on the wire */
+#define WSP_CLOSE_ABNORMAL 1006  /* never on the wire */
 #define WSP_CLOSE_INVALID_PAYLOAD 1007
 #define WSP_CLOSE_POLICY_VIOLATION 1008
 #define WSP_CLOSE_MESSAGE_TOO_BIG 1009
@@ -77,9 +77,10 @@
 #define WSP_CLOSE_BAD_GATEWAY 1014
 
 /* Defaults and bounds of the options. */
-#define WSP_DEFAULT_READ_LIMIT ((size_t)16 << 20)   /* 16 MiB */
-#define WSP_MAX_READ_LIMIT ((size_t)1 << 30)        /* 1 GiB */
-#define WSP_DEFAULT_FRAME_SIZE ((size_t)64 << 10)   /* 64 KiB */
+#define WSP_DEFAULT_READ_LIMIT ((size_t)16 << 20) /* 16 MiB */
+#define WSP_MAX_READ_LIMIT ((size_t)1 << 30)      /* 1 GiB */
+#define WSP_DEFAULT_FRAME_SIZE ((size_t)64 << 10) /* 64 KiB */
+#define WSP_MIN_FRAME_SIZE ((size_t)16)
 #define WSP_MAX_FRAME_SIZE ((size_t)16 << 20)       /* 16 MiB */
 #define WSP_DEFAULT_HEADER_LIMIT ((size_t)16 << 10) /* 16 KiB */
 #define WSP_MAX_CONTROL_PAYLOAD 125
@@ -88,13 +89,13 @@
 ** unwritten (the peer pings but does not read). */
 #define WSP_PONG_BACKLOG ((size_t)256 << 10)
 
-typedef struct wsp_conn wsp_conn;  /* opaque */
+typedef struct wsp_conn wsp_conn; /* opaque */
 
 /* Compression modes (values match the Lua constants). */
 typedef enum wsp_compression {
-  WSP_COMPRESS_NONE = 0,              /* no extension offered */
-  WSP_COMPRESS_CONTEXT_TAKEOVER = 1,  /* sliding window kept across messages */
-  WSP_COMPRESS_NO_CONTEXT = 2         /* both sides reset per message */
+  WSP_COMPRESS_NONE = 0,             /* no extension offered */
+  WSP_COMPRESS_CONTEXT_TAKEOVER = 1, /* sliding window kept across messages */
+  WSP_COMPRESS_NO_CONTEXT = 2        /* both sides reset per message */
 } wsp_compression;
 
 /* One extra request header; both strings are copied by wsp_new. */
@@ -104,23 +105,24 @@ typedef struct wsp_header {
 } wsp_header;
 
 typedef struct wsp_options {
-  const char *host;   /* required: reg-name, IPv4 or IPv6 literal */
-  const char *path;   /* request target, "/" when NULL; must start with '/' */
-  int port;           /* 0: the default (80, or 443 when is_tls) */
-  int is_tls;         /* wss: only changes the default port */
-  const char *const *subprotocols;  /* offered in order; tokens, distinct */
+  const char *host; /* required: reg-name, IPv4 or IPv6 literal */
+  const char *path; /* request target, "/" when NULL; must start with '/' */
+  int port;         /* 0: the default (80, or 443 when is_tls) */
+  int is_tls;       /* wss: only changes the default port */
+  const char *const *subprotocols; /* offered in order; tokens, distinct */
   size_t nsubprotocols;
-  const wsp_header *headers;        /* extra headers, validated */
+  const wsp_header *headers; /* extra headers, validated */
   size_t nheaders;
-  size_t read_limit;  /* max message size (after inflation); 0: default */
-  int compression;    /* wsp_compression */
-  size_t compression_threshold;  /* messages shorter than this are sent
+  size_t read_limit; /* max message size (after inflation); 0: default */
+  int compression;   /* wsp_compression */
+  size_t compression_threshold; /* messages shorter than this are sent
                                     uncompressed (RSV1 clear) */
-  int compression_level;         /* zlib level 1..9; 0: 1 (fast) */
-  int server_max_window_bits;    /* 0: not requested; 8..15: ask the server
+  int compression_level;        /* zlib level 1..9; 0: 1 (fast) */
+  int server_max_window_bits;   /* 0: not requested; 8..15: ask the server
                                     to deflate with at most this window */
-  size_t send_frame_size;        /* max payload per data frame; 0: default */
-  size_t header_limit;           /* max response header block; 0: default */
+  size_t send_frame_size;       /* max payload per data frame, 16 B to
+                                    16 MiB; 0: default */
+  size_t header_limit;          /* max response header block; 0: default */
 } wsp_options;
 
 /*
@@ -129,8 +131,7 @@ typedef struct wsp_options {
 ** new connection in *out and returns 0.  On failure returns -EINVAL (a
 ** message naming the bad option in err) or -ENOMEM, and *out is NULL.
 */
-int wsp_new(const wsp_options *opts, wsp_conn **out, char *err,
-            size_t errlen);
+int wsp_new(const wsp_options *opts, wsp_conn **out, char *err, size_t errlen);
 
 /* Free the connection and everything it owns.  NULL is a no-op. */
 void wsp_free(wsp_conn *c);
@@ -142,23 +143,23 @@ const uint8_t *wsp_request(const wsp_conn *c, size_t *len);
 /* ==== Opening handshake ================================================ */
 
 typedef enum wsp_hs_status {
-  WSP_HS_FAIL = -1,  /* see wsp_handshake_result(c)->error */
-  WSP_HS_MORE = 0,   /* the whole input was consumed; feed more */
-  WSP_HS_OK = 1      /* connection open; *used bytes were the response */
+  WSP_HS_FAIL = -1, /* see wsp_handshake_result(c)->error */
+  WSP_HS_MORE = 0,  /* the whole input was consumed; feed more */
+  WSP_HS_OK = 1     /* connection open; *used bytes were the response */
 } wsp_hs_status;
 
 typedef struct wsp_handshake_info {
-  int status;               /* HTTP status, 0 when no status line parsed */
-  const char *error;        /* failure reason, NULL on success */
-  const char *location;     /* Location header of a 3xx response, or NULL */
-  const char *subprotocol;  /* chosen subprotocol, or NULL */
-  const char *extensions;   /* Sec-WebSocket-Extensions as received, or NULL */
+  int status;              /* HTTP status, 0 when no status line parsed */
+  const char *error;       /* failure reason, NULL on success */
+  const char *location;    /* Location header of a 3xx response, or NULL */
+  const char *subprotocol; /* chosen subprotocol, or NULL */
+  const char *extensions;  /* Sec-WebSocket-Extensions as received, or NULL */
   /* permessage-deflate as agreed (all 0 when compression is off). */
-  int compression;             /* 1 when permessage-deflate is in use */
+  int compression; /* 1 when permessage-deflate is in use */
   int server_no_context_takeover;
   int client_no_context_takeover;
-  int server_max_window_bits;  /* 8..15 */
-  int client_max_window_bits;  /* 8..15; 8 means we never compress (zlib) */
+  int server_max_window_bits; /* 8..15 */
+  int client_max_window_bits; /* 8..15; 8 means we never compress (zlib) */
 } wsp_handshake_info;
 
 /*
@@ -179,33 +180,33 @@ const wsp_handshake_info *wsp_handshake_result(const wsp_conn *c);
 /* ==== Frames and messages ============================================== */
 
 typedef enum wsp_event_type {
-  WSP_EV_NONE = 0,  /* input consumed without a complete event */
-  WSP_EV_TEXT,      /* data/len: a whole, valid UTF-8 message */
-  WSP_EV_BINARY,    /* data/len: a whole message */
-  WSP_EV_PING,      /* data/len: payload; the pong is already queued
+  WSP_EV_NONE = 0, /* input consumed without a complete event */
+  WSP_EV_TEXT,     /* data/len: a whole, valid UTF-8 message */
+  WSP_EV_BINARY,   /* data/len: a whole message */
+  WSP_EV_PING,     /* data/len: payload; the pong is already queued
                        (unless WSP_PONG_BACKLOG bytes wait to be written) */
-  WSP_EV_PONG,      /* data/len: payload */
-  WSP_EV_CLOSE,     /* code (1005 when none), data/len: UTF-8 reason.
+  WSP_EV_PONG,     /* data/len: payload */
+  WSP_EV_CLOSE,    /* code (1005 when none), data/len: UTF-8 reason.
                        If the peer started the close, the reply is queued;
                        either way the state is now WSP_CLOSED. */
-  WSP_EV_ERROR      /* the peer broke the protocol: code is the close code
+  WSP_EV_ERROR     /* the peer broke the protocol: code is the close code
                        queued for the peer (1002, 1007, 1009), error says
                        why; the state is WSP_CLOSED */
 } wsp_event_type;
 
 typedef struct wsp_event {
   wsp_event_type type;
-  const uint8_t *data;  /* borrowed, see the ownership notes above */
+  const uint8_t *data; /* borrowed, see the ownership notes above */
   size_t len;
-  int code;             /* WSP_EV_CLOSE and WSP_EV_ERROR */
-  const char *error;    /* WSP_EV_ERROR */
+  int code;          /* WSP_EV_CLOSE and WSP_EV_ERROR */
+  const char *error; /* WSP_EV_ERROR */
 } wsp_event;
 
 typedef enum wsp_state {
-  WSP_HANDSHAKE = 0,  /* before WSP_HS_OK */
-  WSP_OPEN,           /* messages flow both ways */
-  WSP_CLOSING,        /* we sent a close frame and wait for the peer's */
-  WSP_CLOSED          /* close handshake done or connection failed: flush
+  WSP_HANDSHAKE = 0, /* before WSP_HS_OK */
+  WSP_OPEN,          /* messages flow both ways */
+  WSP_CLOSING,       /* we sent a close frame and wait for the peer's */
+  WSP_CLOSED         /* close handshake done or connection failed: flush
                          the output, then close the transport */
 } wsp_state;
 

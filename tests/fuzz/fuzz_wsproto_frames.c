@@ -6,7 +6,8 @@
 ** Input: byte 0 picks the negotiated options (compression and its
 ** parameters, a small or large read_limit), byte 1 the input chunk size
 ** (so frames split at every kind of boundary), byte 2 whether messages are
-** echoed back (exercising the deflating sender); the rest is the stream.
+** echoed back (exercising the deflating sender) and in 16 or 300-byte
+** frames; the rest is the stream.
 ** Checks the engine's promises: text events are valid UTF-8, no message
 ** exceeds read_limit, errors carry a close code from the allowed set, and
 ** nothing is reported after the connection closed.
@@ -26,7 +27,8 @@ static const char *const EXT[] = {
     "client_no_context_takeover\r\n",
     "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=9; "
     "client_max_window_bits=9\r\n",
-    "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=8\r\n",
+    "Sec-WebSocket-Extensions: permessage-deflate; "
+    "client_max_window_bits=8\r\n",
 };
 
 static void drain(wsp_conn *c) {
@@ -40,14 +42,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int ext = data[0] % 5, small = (data[0] >> 3) & 1;
   size_t chunk = data[1] ? data[1] : size;
   int echo = data[2] & 1;
+  wsp_options o = {
+      .host = "fuzz.example",
+      .compression = ext ? WSP_COMPRESS_CONTEXT_TAKEOVER : WSP_COMPRESS_NONE,
+      .read_limit = small ? 1000 : 1 << 20,
+      .compression_threshold = 16,
+      .send_frame_size = (data[2] & 2) ? 16 : 300};
   data += 3;
   size -= 3;
-
-  wsp_options o = {.host = "fuzz.example",
-                   .compression = ext ? WSP_COMPRESS_CONTEXT_TAKEOVER : WSP_COMPRESS_NONE,
-                   .read_limit = small ? 1000 : 1 << 20,
-                   .compression_threshold = 16,
-                   .send_frame_size = 300};
   wsp_conn *c;
   char err[200], acc[29], resp[512];
   if (wsp_new(&o, &c, err, sizeof err) != 0) abort();
@@ -57,11 +59,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   memcpy(key, strstr(req, "Sec-WebSocket-Key: ") + 19, 24);
   key[24] = '\0';
   wsp__accept_for_key(key, acc);
-  int n = snprintf(resp, sizeof resp,
-                   "HTTP/1.1 101 S\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Accept: %s\r\n%s\r\n", acc, EXT[ext]);
+  int n =
+      snprintf(resp, sizeof resp,
+               "HTTP/1.1 101 S\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Accept: %s\r\n%s\r\n",
+               acc, EXT[ext]);
   size_t used;
-  if (wsp_handshake_feed(c, (const uint8_t *)resp, (size_t)n, &used) != WSP_HS_OK) abort();
+  if (wsp_handshake_feed(c, (const uint8_t *)resp, (size_t)n, &used) !=
+      WSP_HS_OK)
+    abort();
 
   size_t pos = 0;
   int closed = 0;
@@ -74,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     while (kp < k) {
       wsp_event ev;
       size_t u = wsp_feed(c, piece + kp, k - kp, &ev);
-      if (u == 0 && ev.type == WSP_EV_NONE) abort();  /* no progress */
+      if (u == 0 && ev.type == WSP_EV_NONE) abort(); /* no progress */
       kp += u;
       if (u > k) abort();
       switch (ev.type) {
@@ -83,8 +89,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
           /* fall through */
         case WSP_EV_BINARY:
           if (closed || ev.len > o.read_limit) abort();
-          if (echo && wsp_send(c, ev.type == WSP_EV_TEXT ? WSP_TEXT : WSP_BINARY,
-                               ev.data, ev.len) == 0) {
+          if (echo &&
+              wsp_send(c, ev.type == WSP_EV_TEXT ? WSP_TEXT : WSP_BINARY,
+                       ev.data, ev.len) == 0) {
             /* the message must be produced before its data goes away */
             drain(c);
             if (wsp_sending(c)) abort();
@@ -95,17 +102,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
           if (closed || ev.len > 125) abort();
           break;
         case WSP_EV_CLOSE:
-          if (closed || (ev.code != 1005 && !wsp_close_code_valid(ev.code))) abort();
+          if (closed || (ev.code != 1005 && !wsp_close_code_valid(ev.code)))
+            abort();
           if (!wsp__utf8_valid(ev.data, ev.len)) abort();
           closed = 1;
           break;
         case WSP_EV_ERROR:
-          if (closed || (ev.code != 1002 && ev.code != 1007 && ev.code != 1009 &&
-                         ev.code != 1011)) abort();
+          if (closed || (ev.code != 1002 && ev.code != 1007 &&
+                         ev.code != 1009 && ev.code != 1011))
+            abort();
           closed = 1;
           break;
-        default:
-          break;
+        default: break;
       }
       if (closed && wsp_get_state(c) != WSP_CLOSED) abort();
     }

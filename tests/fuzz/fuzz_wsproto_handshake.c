@@ -20,10 +20,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 2 || size > 40000) return 0;
   static const char *const protos[] = {"chat", "json"};
-  int mode = data[0] % 3, sbits = (data[0] >> 2) & 1 ? 8 + (data[0] >> 4) % 8 : 0;
+  int mode = data[0] % 3,
+      sbits = (data[0] >> 2) & 1 ? 8 + (data[0] >> 4) % 8 : 0;
   size_t chunk = data[1] ? data[1] : size;
-  wsp_options o = {.host = "fuzz.example", .subprotocols = protos, .nsubprotocols = 2,
-                   .compression = mode, .server_max_window_bits = mode ? sbits : 0,
+  wsp_options o = {.host = "fuzz.example",
+                   .subprotocols = protos,
+                   .nsubprotocols = 2,
+                   .compression = mode,
+                   .server_max_window_bits = mode ? sbits : 0,
                    .header_limit = 4096};
   wsp_conn *c;
   char err[200], acc[29], key[25];
@@ -61,7 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const wsp_handshake_info *hi = wsp_handshake_result(c);
   if (st == WSP_HS_OK) {
     if (hi->status != 101 || hi->error) abort();
-    if (hi->subprotocol && strcmp(hi->subprotocol, "chat") && strcmp(hi->subprotocol, "json"))
+    if (hi->subprotocol && strcmp(hi->subprotocol, "chat") &&
+        strcmp(hi->subprotocol, "json"))
       abort();
     if (hi->compression && (!mode || hi->server_max_window_bits < 8 ||
                             hi->server_max_window_bits > 15 ||
@@ -70,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                             (sbits && hi->server_max_window_bits > sbits &&
                              hi->server_max_window_bits != 15)))
       abort();
-    while (pos < n) {  /* the rest are frames */
+    while (pos < n) { /* the rest are frames */
       wsp_event ev;
       size_t u = wsp_feed(c, in + pos, n - pos, &ev);
       if (u == 0 && ev.type == WSP_EV_NONE) abort();

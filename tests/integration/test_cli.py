@@ -1,8 +1,18 @@
-"""The command line behaves as stock lua5.4's on the same inputs."""
+"""The command line behaves as stock lua5.4's on the same inputs.
+
+The comparison runs sandlua with --unsafe-no-sandbox (the full standard
+library, LUA_INIT honoured), as the first option; the sandboxed command line
+is covered by test_sandbox.py.
+"""
 import os
 import subprocess
 
 import pytest
+
+
+UNSAFE = "--unsafe-no-sandbox"
+UNSAFE_WARNING = ("sandlua: warning: --unsafe-no-sandbox: full standard "
+                  "library, no system call filter, no Landlock\n")
 
 
 def both(sandlua, lua54, args, stdin=None, env_extra=None, tmp_path=None):
@@ -10,19 +20,36 @@ def both(sandlua, lua54, args, stdin=None, env_extra=None, tmp_path=None):
            if not k.startswith("LUA_")}
     env.update(env_extra or {})
     out = []
-    for exe, name in ((sandlua, "sandlua"), (lua54, "lua5.4")):
-        p = subprocess.run([exe, *args], input=stdin, capture_output=True,
-                           text=True, env=env, timeout=30, cwd=tmp_path)
-        # The program name is the only expected difference.
-        err = p.stderr.replace(exe + ":", "PROG:").replace(name + ":", "PROG:")
+    for exe, name, pre in ((sandlua, "sandlua", [UNSAFE]),
+                           (lua54, "lua5.4", [])):
+        p = subprocess.run([exe, *pre, *args], input=stdin,
+                           capture_output=True, text=True, env=env,
+                           timeout=30, cwd=tmp_path)
+        err = p.stderr
+        if pre:
+            assert err.startswith(UNSAFE_WARNING), err
+            err = err[len(UNSAFE_WARNING):]
+        # The program name is the only other expected difference.
+        err = err.replace(exe + ":", "PROG:").replace(name + ":", "PROG:")
         out.append((p.returncode, p.stdout, err))
     return out
 
 
+# Every argument but the program's name, without sandlua's extra first
+# option: with a script it sits just after the program's name, at the lowest
+# index, and the other indices are lua's; without one (arg[0] is the
+# program), the options after it are one place further than lua's.
 SCRIPT = """
 local lo = 0
 while arg[lo - 1] do lo = lo - 1 end
-for i = lo + 1, #arg do print(i, arg[i]) end
+local shift = 0
+for i = lo + 1, #arg do
+  if arg[i] == "--unsafe-no-sandbox" then
+    if i > 0 then shift = 1 end
+  else
+    print(i > 0 and i - shift or i, arg[i])
+  end
+end
 print("n", select("#", ...), ...)
 """
 

@@ -353,10 +353,23 @@ def test_tls_success_with_ca_file(lua, ws_servers, certs):
         print(c:channel():receive().data)
         c:close()
     """)
+    ca = ["--ca-file", certs.ca]  # read before the sandbox locks down
     assert ok(lua(script, srv.url(host="localhost"), certs.ca,
-                  allow=allow_port(srv))).strip() == "secure"
+                  allow=allow_port(srv), opts=ca)).strip() == "secure"
     assert ok(lua(script, srv.url(), certs.ca,
-                  allow=allow_port(srv))).strip() == "secure"
+                  allow=allow_port(srv), opts=ca)).strip() == "secure"
+    # in the sandbox, a CA file not named with --ca-file cannot be read
+    out = ok(lua(script, srv.url(), certs.ca, allow=allow_port(srv)))
+    assert out.startswith("ERR\tINVALID\tfalse") and "--ca-file" in out
+    # without the sandbox it is read at connect
+    out = ok(lua(script, srv.url(), certs.ca, allow=allow_port(srv),
+                 opts=["--unsafe-no-sandbox"]))
+    assert out.strip() == "secure"
+
+
+def test_ca_file_option_errors(run):
+    r = run("--ca-file", "/nonexistent/ca.pem", "-e", "print(1)")
+    assert r.returncode != 0 and "--ca-file /nonexistent/ca.pem" in r.stderr
 
 
 @pytest.mark.parametrize("kind,why", [
@@ -367,7 +380,7 @@ def test_tls_success_with_ca_file(lua, ws_servers, certs):
 def test_tls_failures(lua, ws_servers, certs, kind, why):
     srv = ws_servers.echo(tls=kind)
     out = ok(lua(echo_script("{ca_file = arg[2]}"), srv.url(host="localhost"),
-                 certs.ca, allow=allow_port(srv)))
+                 certs.ca, allow=allow_port(srv), opts=["--ca-file", certs.ca]))
     assert out.startswith("ERR\tINTERNAL\t") and why in out, out
 
 
@@ -573,7 +586,8 @@ def test_tls_slow_consumer(lua, ws_servers, certs):
         end
         print("ok")
         c:close()
-    """), srv.url(host="localhost"), certs.ca, allow=allow_port(srv)))
+    """), srv.url(host="localhost"), certs.ca, allow=allow_port(srv),
+        opts=["--ca-file", certs.ca]))
     assert out.strip() == "ok"
 
 

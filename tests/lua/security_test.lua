@@ -48,10 +48,11 @@ end)
 
 T.test("replacing module functions grants nothing", function()
   local can = security.can
-  security.can = function() return true end
-  T.eq(security.can("x", "y"), true)  -- the script fooled only itself
+  -- the module table is read-only in the sandbox; with or without it, a
+  -- replaced function would fool only the script itself
+  pcall(function() security.can = function() return true end end)
   T.eq(can("x", "y"), false)
-  security.can = can
+  T.eq(require("security").can("x", "y"), false)
 end)
 
 T.done()

@@ -16,16 +16,17 @@ static void test_rfc6455_examples(void **state) {
   wsp_conn *c = tu_open_plain();
   wsp_event ev;
   const uint8_t *out = (const uint8_t *)"";
-  assert_int_equal(wsp_output(c, &out), 0);  /* nothing queued yet */
+  assert_int_equal(wsp_output(c, &out), 0); /* nothing queued yet */
   assert_null(out);
   static const uint8_t hello[] = {0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f};
   size_t n = wsp_feed(c, hello, sizeof hello, &ev);
   assert_int_equal(n, sizeof hello);
   assert_int_equal(ev.type, WSP_EV_TEXT);
   assert_int_equal(ev.len, 5);
-  assert_ptr_equal(ev.data, hello + 2);  /* zero copy */
+  assert_ptr_equal(ev.data, hello + 2); /* zero copy */
 
-  static const uint8_t frag[] = {0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f};
+  static const uint8_t frag[] = {0x01, 0x03, 0x48, 0x65, 0x6c,
+                                 0x80, 0x02, 0x6c, 0x6f};
   ev = tu_feed1(c, frag, sizeof frag);
   assert_int_equal(ev.type, WSP_EV_TEXT);
   assert_int_equal(ev.len, 5);
@@ -37,7 +38,7 @@ static void test_rfc6455_examples(void **state) {
   assert_memory_equal(ev.data, "Hello", 5);
   wsp__frame f;
   uint8_t *p;
-  assert_true(tu_next_out(c, &f, &p));  /* the pong, masked */
+  assert_true(tu_next_out(c, &f, &p)); /* the pong, masked */
   assert_int_equal(f.opcode, WSP_OP_PONG);
   assert_int_equal(f.fin, 1);
   assert_true(f.len == 5);
@@ -72,14 +73,17 @@ static void test_rfc6455_examples(void **state) {
 
 static size_t build_stream(uint8_t *s) {
   size_t n = 0;
-  n += tu_frame(s + n, 0, 0, WSP_OP_TEXT, "caf\xc3", 4);  /* é split */
+  n += tu_frame(s + n, 0, 0, WSP_OP_TEXT, "caf\xc3", 4); /* é split */
   n += tu_frame(s + n, 1, 0, WSP_OP_PING, "p1", 2);      /* interleaved */
   n += tu_frame(s + n, 0, 0, WSP_OP_CONT, "\xa9 ", 2);
   n += tu_frame(s + n, 1, 0, WSP_OP_PONG, "", 0);
   n += tu_frame(s + n, 1, 0, WSP_OP_CONT, "au lait", 7);
   n += tu_frame(s + n, 1, 0, WSP_OP_BINARY, "\x00\x01\x02", 3);
   n += tu_frame(s + n, 1, 0, WSP_OP_TEXT, "", 0);
-  n += tu_frame(s + n, 1, 0, WSP_OP_CLOSE, "\x03\xe8" "bye", 5);
+  n += tu_frame(s + n, 1, 0, WSP_OP_CLOSE,
+                "\x03\xe8"
+                "bye",
+                5);
   return n;
 }
 
@@ -99,12 +103,21 @@ static void test_split_anywhere(void **state) {
         kpos += used;
         char one[64] = "";
         switch (ev.type) {
-          case WSP_EV_TEXT: snprintf(one, sizeof one, "T[%.*s]", (int)ev.len, ev.data); break;
+          case WSP_EV_TEXT:
+            snprintf(one, sizeof one, "T[%.*s]", (int)ev.len, ev.data);
+            break;
           case WSP_EV_BINARY: snprintf(one, sizeof one, "B%zu", ev.len); break;
-          case WSP_EV_PING: snprintf(one, sizeof one, "PI[%.*s]", (int)ev.len, ev.data); break;
+          case WSP_EV_PING:
+            snprintf(one, sizeof one, "PI[%.*s]", (int)ev.len, ev.data);
+            break;
           case WSP_EV_PONG: snprintf(one, sizeof one, "PO%zu", ev.len); break;
-          case WSP_EV_CLOSE: snprintf(one, sizeof one, "C%d[%.*s]", ev.code, (int)ev.len, ev.data); break;
-          case WSP_EV_ERROR: fail_msg("step %zu: error %s", step, ev.error); break;
+          case WSP_EV_CLOSE:
+            snprintf(one, sizeof one, "C%d[%.*s]", ev.code, (int)ev.len,
+                     ev.data);
+            break;
+          case WSP_EV_ERROR:
+            fail_msg("step %zu: error %s", step, ev.error);
+            break;
           default: assert_true(used > 0); break;
         }
         strcat(log, one);
@@ -119,14 +132,15 @@ static void test_split_anywhere(void **state) {
 
 /* ---- frame rules: each violation and its close code ------------------ */
 
-static void expect_frame_fail(const wsp_options *o, const char *ext, const uint8_t *in,
-                              size_t n, int code) {
+static void expect_frame_fail(const wsp_options *o, const char *ext,
+                              const uint8_t *in, size_t n, int code) {
   wsp_conn *c = tu_open(o, ext);
   wsp_event ev;
   size_t used = wsp_feed(c, in, n, &ev);
-  if (ev.type == WSP_EV_NONE && used < n) used += wsp_feed(c, in + used, n - used, &ev);
+  if (ev.type == WSP_EV_NONE && used < n)
+    used += wsp_feed(c, in + used, n - used, &ev);
   tu_expect_fail(c, ev, code);
-  assert_int_equal(used, n);  /* the rest is dropped */
+  assert_int_equal(used, n); /* the rest is dropped */
   /* Nothing more happens after a failure. */
   assert_int_equal(wsp_feed(c, (const uint8_t *)"\x81\x01x", 3, &ev), 3);
   assert_int_equal(ev.type, WSP_EV_NONE);
@@ -140,16 +154,23 @@ static void test_frame_rules(void **state) {
   wsp_options plain = {.host = "h"};
   wsp_options pmd = {.host = "h", .compression = WSP_COMPRESS_CONTEXT_TAKEOVER};
   /* Masked frame from the server. */
-  expect_frame_fail(&plain, NULL, (const uint8_t *)"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58",
-                    11, 1002);
+  expect_frame_fail(
+      &plain, NULL,
+      (const uint8_t *)"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", 11,
+      1002);
   /* RSV bits only as negotiated. */
-  expect_frame_fail(&plain, NULL, (const uint8_t *)"\xc1\x01x", 3, 1002);  /* RSV1 */
-  expect_frame_fail(&plain, NULL, (const uint8_t *)"\xa1\x01x", 3, 1002);  /* RSV2 */
-  expect_frame_fail(&plain, NULL, (const uint8_t *)"\x91\x01x", 3, 1002);  /* RSV3 */
+  expect_frame_fail(&plain, NULL, (const uint8_t *)"\xc1\x01x", 3,
+                    1002); /* RSV1 */
+  expect_frame_fail(&plain, NULL, (const uint8_t *)"\xa1\x01x", 3,
+                    1002); /* RSV2 */
+  expect_frame_fail(&plain, NULL, (const uint8_t *)"\x91\x01x", 3,
+                    1002); /* RSV3 */
   expect_frame_fail(&pmd, PMD_EXT, (const uint8_t *)"\xa1\x01x", 3, 1002);
   expect_frame_fail(&pmd, PMD_EXT, (const uint8_t *)"\x91\x01x", 3, 1002);
-  expect_frame_fail(&pmd, PMD_EXT, (const uint8_t *)"\xc9\x00", 2, 1002);  /* RSV1 ping */
-  expect_frame_fail(&pmd, PMD_EXT, (const uint8_t *)"\x41\x01\x00\xc0\x01\x00", 6, 1002);
+  expect_frame_fail(&pmd, PMD_EXT, (const uint8_t *)"\xc9\x00", 2,
+                    1002); /* RSV1 ping */
+  expect_frame_fail(&pmd, PMD_EXT, (const uint8_t *)"\x41\x01\x00\xc0\x01\x00",
+                    6, 1002);
   /* Reserved opcodes. */
   for (int op = 3; op <= 0xf; op++) {
     if (op == 8 || op == 9 || op == 10) continue;
@@ -168,10 +189,14 @@ static void test_frame_rules(void **state) {
   /* Continuation rules. */
   expect_frame_fail(&plain, NULL, (const uint8_t *)"\x80\x01x", 3, 1002);
   expect_frame_fail(&plain, NULL, (const uint8_t *)"\x00\x01x", 3, 1002);
-  expect_frame_fail(&plain, NULL, (const uint8_t *)"\x01\x01x\x81\x01x", 6, 1002);
-  expect_frame_fail(&plain, NULL, (const uint8_t *)"\x02\x01x\x02\x01x", 6, 1002);
+  expect_frame_fail(&plain, NULL, (const uint8_t *)"\x01\x01x\x81\x01x", 6,
+                    1002);
+  expect_frame_fail(&plain, NULL, (const uint8_t *)"\x02\x01x\x02\x01x", 6,
+                    1002);
   /* 64-bit length with the top bit set. */
-  expect_frame_fail(&plain, NULL, (const uint8_t *)"\x82\x7f\x80\x00\x00\x00\x00\x00\x00\x01", 10, 1002);
+  expect_frame_fail(&plain, NULL,
+                    (const uint8_t *)"\x82\x7f\x80\x00\x00\x00\x00\x00\x00\x01",
+                    10, 1002);
 }
 
 static void test_control_during_fragments(void **state) {
@@ -239,6 +264,14 @@ static void test_read_limit(void **state) {
   n += tu_frame(s + n, 1, 0, WSP_OP_CONT, buf, 40);
   ev = tu_feed1(c, s, n);
   assert_int_equal(ev.len, 100);
+  /* A frame split across reads is buffered, never past the limit. */
+  n = tu_frame(s, 1, 0, WSP_OP_BINARY, buf, 100);
+  assert_int_equal(wsp_feed(c, s, 30, &ev), 30);
+  assert_int_equal(ev.type, WSP_EV_NONE);
+  ev = tu_feed1(c, s + 30, n - 30);
+  assert_int_equal(ev.type, WSP_EV_BINARY);
+  assert_int_equal(ev.len, 100);
+  assert_int_equal(c->msg.cap, 100);
   wsp_free(c);
   /* One byte over: refused at the header, before any payload arrives. */
   c = tu_open(&o, NULL);
@@ -258,8 +291,35 @@ static void test_read_limit(void **state) {
   n += wsp__write_header(s + n, 1, 0, WSP_OP_CONT, 41, NULL);
   wsp_feed(c, s, n, &ev);
   tu_expect_fail(c, ev, 1009);
-  assert_int_equal(c->msg.len, 60);  /* the excess was never buffered */
+  assert_int_equal(c->msg.len, 60); /* the excess was never buffered */
   assert_true(c->msg.cap <= 256);
+  wsp_free(c);
+}
+
+/* A large message buffer is released after use, a small one kept. */
+static void test_message_buffer_release(void **state) {
+  (void)state;
+  wsp_conn *c = tu_open_plain();
+  size_t big = (1 << 20) + 10;
+  uint8_t *s = calloc(1, big + 14);
+  size_t h = wsp__write_header(s, 0, 0, WSP_OP_BINARY, big - 10, NULL);
+  h += big - 10;
+  h += wsp__write_header(s + h, 1, 0, WSP_OP_CONT, 10, NULL);
+  h += 10;
+  wsp_event ev = tu_feed1(c, s, h);
+  assert_int_equal(ev.type, WSP_EV_BINARY);
+  assert_int_equal(ev.len, big);
+  assert_true(c->msg.cap >= big); /* still borrowed by the event */
+  ev = tu_feed1(c, (const uint8_t *)"\x8a\x00", 2);
+  assert_int_equal(ev.type, WSP_EV_PONG);
+  assert_null(c->msg.p);
+  h = tu_frame(s, 0, 0, WSP_OP_BINARY, "ab", 2);
+  h += tu_frame(s + h, 1, 0, WSP_OP_CONT, "cd", 2);
+  ev = tu_feed1(c, s, h);
+  assert_int_equal(ev.len, 4);
+  tu_feed1(c, (const uint8_t *)"\x8a\x00", 2);
+  assert_non_null(c->msg.p); /* small: kept for the next message */
+  free(s);
   wsp_free(c);
 }
 
@@ -328,19 +388,19 @@ static void test_close_codes(void **state) {
   (void)state;
   static const int valid[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010,
                               1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999};
-  static const int invalid[] = {0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100,
-                                2000, 2999, 5000, 65535};
+  static const int invalid[] = {0,    1,    999,  1004, 1005, 1006, 1015,
+                                1016, 1100, 2000, 2999, 5000, 65535};
   for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
     wsp_conn *c = tu_open_plain();
     uint8_t body[2] = {(uint8_t)(valid[i] >> 8), (uint8_t)valid[i]};
     wsp_event ev = peer_close(c, body, 2);
     assert_int_equal(ev.type, WSP_EV_CLOSE);
-    assert_int_equal(ev.code, valid[i]);  /* 1012-1014 pass through */
+    assert_int_equal(ev.code, valid[i]); /* 1012-1014 pass through */
     assert_int_equal(ev.len, 0);
     assert_int_equal(wsp_get_state(c), WSP_CLOSED);
     wsp__frame f;
     uint8_t *p;
-    assert_true(tu_next_out(c, &f, &p));  /* our reply echoes the code */
+    assert_true(tu_next_out(c, &f, &p)); /* our reply echoes the code */
     assert_int_equal(f.opcode, WSP_OP_CLOSE);
     assert_true(f.len == 2);
     assert_int_equal(p[0] << 8 | p[1], valid[i]);
@@ -453,7 +513,7 @@ static void test_send_fragments_and_masks(void **state) {
   assert_int_equal(wsp_send(c, WSP_TEXT, msg, len), 0);
   assert_true(wsp_sending(c));
   assert_int_equal(wsp_send(c, WSP_TEXT, "x", 1), -EBUSY);
-  assert_int_equal(wsp_ping(c, "p", 1), 0);  /* goes out before fragment 1 */
+  assert_int_equal(wsp_ping(c, "p", 1), 0); /* goes out before fragment 1 */
   wsp__frame f;
   uint8_t *p, masks[4][4];
   size_t at = 0;
@@ -470,7 +530,8 @@ static void test_send_fragments_and_masks(void **state) {
     memcpy(masks[k], f.mask, 4);
     at += (size_t)f.len;
     free(p);
-    if (k == 0) assert_int_equal(wsp_pong(c, "q", 1), 0);  /* between fragments */
+    if (k == 0)
+      assert_int_equal(wsp_pong(c, "q", 1), 0); /* between fragments */
     if (k == 0) {
       assert_true(tu_next_out(c, &f, &p));
       assert_int_equal(f.opcode, WSP_OP_PONG);
@@ -481,7 +542,8 @@ static void test_send_fragments_and_masks(void **state) {
   assert_int_equal(k, 3);
   assert_int_equal(at, len);
   assert_memory_equal(got, msg, len);
-  assert_false(memcmp(masks[0], masks[1], 4) == 0 && memcmp(masks[1], masks[2], 4) == 0);
+  assert_false(memcmp(masks[0], masks[1], 4) == 0 &&
+               memcmp(masks[1], masks[2], 4) == 0);
   assert_false(wsp_sending(c));
   /* Empty message: one empty final frame. */
   assert_int_equal(wsp_send(c, WSP_BINARY, NULL, 0), 0);
@@ -507,7 +569,7 @@ static void test_send_fragments_and_masks(void **state) {
     seen += n < 7 ? n : 7;
   }
   assert_int_equal(wsp_output(c, &out), 0);
-  wsp_output_consumed(c, 100);  /* more than there is: harmless */
+  wsp_output_consumed(c, 100); /* more than there is: harmless */
   /* A close abandons the message in progress. */
   assert_int_equal(wsp_send(c, WSP_BINARY, msg, len), 0);
   assert_true(tu_next_out(c, &f, &p));
@@ -526,7 +588,8 @@ static void test_send_fragments_and_masks(void **state) {
 /* ---- permessage-deflate ---------------------------------------------- */
 
 /* Compress like a server: raw deflate, sync flush, trailer removed. */
-static size_t server_deflate(z_stream *z, const void *in, size_t n, uint8_t *out, size_t cap) {
+static size_t server_deflate(z_stream *z, const void *in, size_t n,
+                             uint8_t *out, size_t cap) {
   z->next_in = (Bytef *)(uintptr_t)in;
   z->avail_in = (uInt)n;
   z->next_out = out;
@@ -549,18 +612,27 @@ static void test_pmd_rfc7692_frames(void **state) {
   assert_memory_equal(ev.data, "Hello", 5);
   wsp_free(c);
   c = tu_open(&o, PMD_EXT);
-  ev = tu_feed1(c, (const uint8_t *)"\x41\x03\xf2\x48\xcd\x80\x04\xc9\xc9\x07\x00", 11);
+  ev = tu_feed1(
+      c, (const uint8_t *)"\x41\x03\xf2\x48\xcd\x80\x04\xc9\xc9\x07\x00", 11);
   assert_memory_equal(ev.data, "Hello", 5);
   /* §7.2.3.2: the second message uses the first's window. */
   ev = tu_feed1(c, (const uint8_t *)"\xc1\x05\xf2\x00\x11\x00\x00", 7);
   assert_int_equal(ev.len, 5);
   assert_memory_equal(ev.data, "Hello", 5);
   /* §7.2.3.3 stored block; §7.2.3.4 BFINAL; §7.2.3.5 two blocks. */
-  ev = tu_feed1(c, (const uint8_t *)"\xc1\x0b\x00\x05\x00\xfa\xff\x48\x65\x6c\x6c\x6f\x00", 13);
+  ev = tu_feed1(
+      c,
+      (const uint8_t *)"\xc1\x0b\x00\x05\x00\xfa\xff\x48\x65\x6c\x6c\x6f\x00",
+      13);
   assert_memory_equal(ev.data, "Hello", 5);
-  ev = tu_feed1(c, (const uint8_t *)"\xc1\x08\xf3\x48\xcd\xc9\xc9\x07\x00\x00", 10);
+  ev = tu_feed1(c, (const uint8_t *)"\xc1\x08\xf3\x48\xcd\xc9\xc9\x07\x00\x00",
+                10);
   assert_memory_equal(ev.data, "Hello", 5);
-  ev = tu_feed1(c, (const uint8_t *)"\xc1\x0d\xf2\x48\x05\x00\x00\x00\xff\xff\xca\xc9\xc9\x07\x00", 15);
+  ev = tu_feed1(
+      c,
+      (const uint8_t
+           *)"\xc1\x0d\xf2\x48\x05\x00\x00\x00\xff\xff\xca\xc9\xc9\x07\x00",
+      15);
   assert_int_equal(ev.len, 5);
   assert_memory_equal(ev.data, "Hello", 5);
   /* §7.2.3.6: empty message. */
@@ -583,7 +655,8 @@ static void test_pmd_rfc7692_frames(void **state) {
   c = tu_open(&o, PMD_EXT);
   z_stream z = {0};
   uint8_t s[64];
-  assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY),
+                   Z_OK);
   size_t n = server_deflate(&z, "ab\xff", 3, s + 2, sizeof s - 2);
   wsp__write_header(s, 1, 4, WSP_OP_TEXT, n, NULL);
   tu_expect_fail(c, tu_feed1(c, s, n + 2), 1007);
@@ -593,13 +666,15 @@ static void test_pmd_rfc7692_frames(void **state) {
 
 static void test_pmd_bomb(void **state) {
   (void)state;
-  wsp_options o = {.host = "h", .compression = WSP_COMPRESS_CONTEXT_TAKEOVER,
+  wsp_options o = {.host = "h",
+                   .compression = WSP_COMPRESS_CONTEXT_TAKEOVER,
                    .read_limit = 1 << 20};
   wsp_conn *c = tu_open(&o, PMD_EXT);
-  size_t big = 64 << 20;  /* 64 MiB of zeros in ~64 KiB */
+  size_t big = 64 << 20; /* 64 MiB of zeros in ~64 KiB */
   uint8_t *zeros = calloc(1, 1 << 20), *packed = malloc(1 << 18);
   z_stream z = {0};
-  assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY), Z_OK);
+  assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY),
+                   Z_OK);
   z.next_out = packed + 10;
   z.avail_out = (1 << 18) - 10;
   for (size_t i = 0; i < big >> 20; i++) {
@@ -614,22 +689,24 @@ static void test_pmd_bomb(void **state) {
   memmove(packed + h, packed + 10, n);
   wsp_event ev = tu_feed1(c, packed, h + n);
   tu_expect_fail(c, ev, 1009);
-  assert_true(c->msg.cap <= (1 << 20) + 1);  /* never more than the limit */
+  assert_true(c->msg.cap <= (1 << 20)); /* never more than the limit */
   free(zeros);
   free(packed);
   wsp_free(c);
 }
 
 /* Decode the client's compressed output back into a message. */
-static size_t client_message(wsp_conn *c, z_stream *inf, uint8_t *out, size_t cap,
-                             int *rsv1, int *frames) {
+static size_t client_message(wsp_conn *c, z_stream *inf, uint8_t *out,
+                             size_t cap, int *rsv1, int *frames) {
   wsp__frame f;
   uint8_t *p;
   size_t len = 0;
   *frames = 0;
   while (tu_next_out(c, &f, &p)) {
-    if ((*frames)++ == 0) *rsv1 = (f.rsv & 4) != 0;
-    else assert_int_equal(f.rsv, 0);
+    if ((*frames)++ == 0)
+      *rsv1 = (f.rsv & 4) != 0;
+    else
+      assert_int_equal(f.rsv, 0);
     if (*rsv1) {
       inf->next_in = p;
       inf->avail_in = (uInt)f.len;
@@ -658,16 +735,19 @@ static size_t client_message(wsp_conn *c, z_stream *inf, uint8_t *out, size_t ca
 
 static void test_pmd_send(void **state) {
   (void)state;
-  wsp_options o = {.host = "h", .compression = WSP_COMPRESS_CONTEXT_TAKEOVER,
-                   .compression_threshold = 64, .send_frame_size = 512};
+  wsp_options o = {.host = "h",
+                   .compression = WSP_COMPRESS_CONTEXT_TAKEOVER,
+                   .compression_threshold = 64,
+                   .send_frame_size = 512};
   wsp_conn *c = tu_open(&o, PMD_EXT);
   z_stream inf = {0};
   assert_int_equal(inflateInit2(&inf, -15), Z_OK);
   static uint8_t msg[20000], got[20000];
   uint32_t x = 1;
-  for (size_t i = 0; i < sizeof msg; i++) {  /* half JSON-ish, half noise */
+  for (size_t i = 0; i < sizeof msg; i++) { /* half JSON-ish, half noise */
     x = x * 1103515245 + 12345;
-    msg[i] = i % 2 ? (uint8_t)"{\"k\": [1, 2, 3]}, "[i % 18] : (uint8_t)(x >> 24);
+    msg[i] =
+        i % 2 ? (uint8_t) "{\"k\": [1, 2, 3]}, "[i % 18] : (uint8_t)(x >> 24);
   }
   int rsv1, frames;
   /* Under the threshold: uncompressed, RSV1 clear. */
@@ -690,14 +770,22 @@ static void test_pmd_send(void **state) {
   assert_int_equal(n, sizeof msg);
   assert_memory_equal(got, msg, sizeof msg);
   /* Context takeover: the same message again compresses much smaller. */
-  assert_int_equal(wsp_send(c, WSP_TEXT, "hello hello hello hello hello hello hello hello hello "
-                                         "hello hello hello hello hello", 83), 0);
+  assert_int_equal(
+      wsp_send(c, WSP_TEXT,
+               "hello hello hello hello hello hello hello hello hello "
+               "hello hello hello hello hello",
+               83),
+      0);
   const uint8_t *out;
   size_t first = wsp_output(c, &out);
   n = client_message(c, &inf, got, sizeof got, &rsv1, &frames);
   assert_int_equal(n, 83);
-  assert_int_equal(wsp_send(c, WSP_TEXT, "hello hello hello hello hello hello hello hello hello "
-                                         "hello hello hello hello hello", 83), 0);
+  assert_int_equal(
+      wsp_send(c, WSP_TEXT,
+               "hello hello hello hello hello hello hello hello hello "
+               "hello hello hello hello hello",
+               83),
+      0);
   size_t second = wsp_output(c, &out);
   n = client_message(c, &inf, got, sizeof got, &rsv1, &frames);
   assert_int_equal(n, 83);
@@ -716,11 +804,45 @@ static void test_pmd_send(void **state) {
   wsp_free(c);
 }
 
+/* Tiny frames: the held-back trailer and zlib's pending output cross
+** frame boundaries in every way. */
+static void test_pmd_send_tiny_frames(void **state) {
+  (void)state;
+  static uint8_t msg[3000], got[3000];
+  uint32_t x = 7;
+  for (size_t i = 0; i < sizeof msg; i++) {
+    x = x * 1103515245 + 12345;
+    msg[i] = i % 3 ? (uint8_t)('a' + i % 5) : (uint8_t)(x >> 24);
+  }
+  for (size_t fs = WSP_MIN_FRAME_SIZE; fs <= 40; fs++) {
+    wsp_options o = {.host = "h",
+                     .compression = WSP_COMPRESS_CONTEXT_TAKEOVER,
+                     .send_frame_size = fs};
+    wsp_conn *c = tu_open(&o, PMD_EXT);
+    z_stream inf = {0};
+    assert_int_equal(inflateInit2(&inf, -15), Z_OK);
+    static const size_t lens[] = {0, 1, 5, 100, 3000};
+    for (size_t k = 0; k < 5; k++) {
+      int rsv1, frames;
+      assert_int_equal(wsp_send(c, WSP_BINARY, msg, lens[k]), 0);
+      size_t n = client_message(c, &inf, got, sizeof got, &rsv1, &frames);
+      assert_int_equal(rsv1, 1);
+      assert_int_equal(n, lens[k]);
+      assert_memory_equal(got, msg, lens[k]);
+      assert_false(wsp_sending(c));
+    }
+    inflateEnd(&inf);
+    wsp_free(c);
+  }
+}
+
 static void test_pmd_no_context_takeover(void **state) {
   (void)state;
   wsp_options o = {.host = "h", .compression = WSP_COMPRESS_NO_CONTEXT};
-  wsp_conn *c = tu_open(&o, "Sec-WebSocket-Extensions: permessage-deflate; "
-                            "server_no_context_takeover; client_no_context_takeover\r\n");
+  wsp_conn *c =
+      tu_open(&o,
+              "Sec-WebSocket-Extensions: permessage-deflate; "
+              "server_no_context_takeover; client_no_context_takeover\r\n");
   const wsp_handshake_info *hi = wsp_handshake_result(c);
   assert_int_equal(hi->server_no_context_takeover, 1);
   assert_int_equal(hi->client_no_context_takeover, 1);
@@ -748,7 +870,8 @@ static void test_pmd_no_context_takeover(void **state) {
   z_stream z = {0};
   uint8_t s[128];
   for (int i = 0; i < 3; i++) {
-    assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    assert_int_equal(
+        deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
     size_t n = server_deflate(&z, m, strlen(m), s + 2, sizeof s - 2);
     deflateEnd(&z);
     wsp__write_header(s, 1, 4, WSP_OP_TEXT, n, NULL);
@@ -763,10 +886,13 @@ static void test_pmd_no_context_takeover(void **state) {
 ** with zlib, so we send uncompressed (RSV1 clear). */
 static void test_pmd_small_windows(void **state) {
   (void)state;
-  wsp_options o = {.host = "h", .compression = WSP_COMPRESS_CONTEXT_TAKEOVER,
+  wsp_options o = {.host = "h",
+                   .compression = WSP_COMPRESS_CONTEXT_TAKEOVER,
                    .server_max_window_bits = 10};
-  wsp_conn *c = tu_open(&o, "Sec-WebSocket-Extensions: permessage-deflate; "
-                            "server_max_window_bits=8; client_max_window_bits=8\r\n");
+  wsp_conn *c =
+      tu_open(&o,
+              "Sec-WebSocket-Extensions: permessage-deflate; "
+              "server_max_window_bits=8; client_max_window_bits=8\r\n");
   const wsp_handshake_info *hi = wsp_handshake_result(c);
   assert_int_equal(hi->server_max_window_bits, 8);
   assert_int_equal(hi->client_max_window_bits, 8);
@@ -780,9 +906,11 @@ static void test_pmd_small_windows(void **state) {
   /* A zlib server asked for 8 deflates with 9 (512 bytes back): we inflate
   ** with 9 and accept it. */
   static uint8_t msg[3000], s[4000];
-  for (size_t i = 0; i < sizeof msg; i++) msg[i] = (uint8_t)(i % 500 < 250 ? 'a' + i % 7 : 'z' - i % 11);
+  for (size_t i = 0; i < sizeof msg; i++)
+    msg[i] = (uint8_t)(i % 500 < 250 ? 'a' + i % 7 : 'z' - i % 11);
   z_stream z = {0};
-  assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, -9, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, -9, 8, Z_DEFAULT_STRATEGY),
+                   Z_OK);
   static uint8_t tmp[4000];
   size_t n = server_deflate(&z, msg, sizeof msg, tmp, sizeof tmp);
   deflateEnd(&z);
@@ -794,10 +922,13 @@ static void test_pmd_small_windows(void **state) {
   assert_memory_equal(ev.data, msg, sizeof msg);
   wsp_free(c);
   /* client_max_window_bits=9: we deflate with 9. */
-  c = tu_open(&o, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=9\r\n");
+  c = tu_open(&o,
+              "Sec-WebSocket-Extensions: permessage-deflate; "
+              "client_max_window_bits=9\r\n");
   assert_int_equal(wsp_send(c, WSP_BINARY, msg, sizeof msg), 0);
   z_stream inf = {0};
-  assert_int_equal(inflateInit2(&inf, -9), Z_OK);  /* a peer with a 9-bit window */
+  assert_int_equal(inflateInit2(&inf, -9),
+                   Z_OK); /* a peer with a 9-bit window */
   static uint8_t got[4000];
   int rsv1, frames;
   n = client_message(c, &inf, got, sizeof got, &rsv1, &frames);
@@ -816,6 +947,7 @@ int main(void) {
       cmocka_unit_test(test_control_during_fragments),
       cmocka_unit_test(test_pong_backlog),
       cmocka_unit_test(test_read_limit),
+      cmocka_unit_test(test_message_buffer_release),
       cmocka_unit_test(test_utf8_rules),
       cmocka_unit_test(test_close_codes),
       cmocka_unit_test(test_close_initiated_by_us),
@@ -823,6 +955,7 @@ int main(void) {
       cmocka_unit_test(test_pmd_rfc7692_frames),
       cmocka_unit_test(test_pmd_bomb),
       cmocka_unit_test(test_pmd_send),
+      cmocka_unit_test(test_pmd_send_tiny_frames),
       cmocka_unit_test(test_pmd_no_context_takeover),
       cmocka_unit_test(test_pmd_small_windows),
   };

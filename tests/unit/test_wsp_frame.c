@@ -68,7 +68,7 @@ static void test_rfc6455_vectors_parse(void **state) {
   assert_true(f.len == 5);
   assert_memory_equal(f.mask, MASK, 4);
   uint8_t pay[5] = {0x7f, 0x9f, 0x4d, 0x51, 0x58};
-  wsp__mask(pay, pay, 5, f.mask, 0);  /* unmask in place */
+  wsp__mask(pay, pay, 5, f.mask, 0); /* unmask in place */
   assert_memory_equal(pay, "Hello", 5);
 
   parse_both_ways((const uint8_t *)"\x01\x03", 2, &f);
@@ -78,7 +78,8 @@ static void test_rfc6455_vectors_parse(void **state) {
   assert_int_equal(f.opcode, WSP_OP_PING);
   parse_both_ways((const uint8_t *)"\x82\x7e\x01\x00", 4, &f);
   assert_true(f.len == 256);
-  parse_both_ways((const uint8_t *)"\x82\x7f\x00\x00\x00\x00\x00\x01\x00\x00", 10, &f);
+  parse_both_ways((const uint8_t *)"\x82\x7f\x00\x00\x00\x00\x00\x01\x00\x00",
+                  10, &f);
   assert_true(f.len == 65536);
   parse_both_ways((const uint8_t *)"\xf1\x00", 2, &f);
   assert_int_equal(f.rsv, 7);
@@ -92,10 +93,16 @@ static void test_length_top_bit(void **state) {
   wsp__hparser p = {0};
   wsp__frame f;
   size_t used;
-  assert_int_equal(wsp__parse_header(&p, (const uint8_t *)"\x82\x7f\x80\x00\x00\x00\x00\x00\x00\x00",
-                                     10, &used, &f), -1);
-  assert_int_equal(wsp__parse_header(&p, (const uint8_t *)"\x82\x7f\x7f\xff\xff\xff\xff\xff\xff\xff",
-                                     10, &used, &f), 1);
+  assert_int_equal(
+      wsp__parse_header(
+          &p, (const uint8_t *)"\x82\x7f\x80\x00\x00\x00\x00\x00\x00\x00", 10,
+          &used, &f),
+      -1);
+  assert_int_equal(
+      wsp__parse_header(
+          &p, (const uint8_t *)"\x82\x7f\x7f\xff\xff\xff\xff\xff\xff\xff", 10,
+          &used, &f),
+      1);
   assert_true(f.len == INT64_MAX);
 }
 
@@ -108,12 +115,13 @@ static void test_mask_matches_definition(void **state) {
   for (size_t off = 0; off < 8; off++)
     for (size_t phase = 0; phase < 4; phase++)
       for (size_t n = 0; n + off <= 290; n += 13) {
-        for (size_t i = 0; i < n; i++) ref[i] = src[off + i] ^ MASK[(phase + i) % 4];
+        for (size_t i = 0; i < n; i++)
+          ref[i] = src[off + i] ^ MASK[(phase + i) % 4];
         size_t next = wsp__mask(dst + off, src + off, n, MASK, phase);
         assert_int_equal(next, (phase + n) % 4);
         assert_memory_equal(dst + off, ref, n);
         memcpy(dst, src, sizeof src);
-        wsp__mask(dst + off, dst + off, n, MASK, phase);  /* in place */
+        wsp__mask(dst + off, dst + off, n, MASK, phase); /* in place */
         assert_memory_equal(dst + off, ref, n);
       }
   /* Chunked with carried phase equals one pass. */
@@ -131,12 +139,12 @@ static void test_rng_masks(void **state) {
   uint32_t seen[1000];
   int dup = 0;
   wsp__rng_init(&r);
-  for (int i = 0; i < 1000; i++) {  /* crosses several refills */
+  for (int i = 0; i < 1000; i++) { /* crosses several refills */
     assert_int_equal(wsp__rng_mask(&r, m), 0);
     memcpy(&seen[i], m, 4);
     for (int j = 0; j < i; j++) dup += seen[j] == seen[i];
   }
-  assert_true(dup <= 1);  /* 1000 draws of 32 bits: a repeat is ~1e-4 */
+  assert_true(dup <= 1); /* 1000 draws of 32 bits: a repeat is ~1e-4 */
 }
 
 int main(void) {

@@ -7,7 +7,7 @@
 static const char *req_text(wsp_conn *c) {
   size_t n;
   const char *r = (const char *)wsp_request(c, &n);
-  assert_int_equal(strlen(r), n);  /* NUL-free, and we check it ends */
+  assert_int_equal(strlen(r), n); /* NUL-free, and we check it ends */
   assert_true(n >= 4 && memcmp(r + n - 4, "\r\n\r\n", 4) == 0);
   return r;
 }
@@ -33,7 +33,8 @@ static void test_request_basic(void **state) {
   wsp_options o = {.host = "example.com", .path = "/chat?x=1"};
   wsp_conn *c = tu_new(&o);
   const char *r = req_text(c);
-  assert_true(strncmp(r, "GET /chat?x=1 HTTP/1.1\r\nHost: example.com\r\n", 43) == 0);
+  assert_true(
+      strncmp(r, "GET /chat?x=1 HTTP/1.1\r\nHost: example.com\r\n", 43) == 0);
   assert_non_null(strstr(r, "\r\nUpgrade: websocket\r\n"));
   assert_non_null(strstr(r, "\r\nConnection: Upgrade\r\n"));
   assert_non_null(strstr(r, "\r\nSec-WebSocket-Version: 13\r\n"));
@@ -44,7 +45,7 @@ static void test_request_basic(void **state) {
   unsigned char raw[24];
   assert_int_equal(strchr(k, '\r') - k, 24);
   assert_int_equal(EVP_DecodeBlock(raw, (const unsigned char *)k, 24), 18);
-  assert_memory_equal(k + 22, "==", 2);  /* 16 bytes + 2 padding */
+  assert_memory_equal(k + 22, "==", 2); /* 16 bytes + 2 padding */
   wsp_conn *c2 = tu_new(&o);
   const char *k2 = strstr(req_text(c2), "Sec-WebSocket-Key: ") + 19;
   assert_false(memcmp(k, k2, 24) == 0);
@@ -61,38 +62,52 @@ static void expect_host(wsp_options o, const char *line) {
 
 static void test_request_host_port(void **state) {
   (void)state;
-  expect_host((wsp_options){.host = "a.example", .port = 80}, "\r\nHost: a.example\r\n");
-  expect_host((wsp_options){.host = "a.example", .port = 8080}, "\r\nHost: a.example:8080\r\n");
-  expect_host((wsp_options){.host = "a.example", .port = 443}, "\r\nHost: a.example:443\r\n");
-  expect_host((wsp_options){.host = "a.example", .is_tls = 1}, "\r\nHost: a.example\r\n");
-  expect_host((wsp_options){.host = "a.example", .is_tls = 1, .port = 443}, "\r\nHost: a.example\r\n");
-  expect_host((wsp_options){.host = "a.example", .is_tls = 1, .port = 80}, "\r\nHost: a.example:80\r\n");
-  expect_host((wsp_options){.host = "::1", .port = 9000}, "\r\nHost: [::1]:9000\r\n");
+  expect_host((wsp_options){.host = "a.example", .port = 80},
+              "\r\nHost: a.example\r\n");
+  expect_host((wsp_options){.host = "a.example", .port = 8080},
+              "\r\nHost: a.example:8080\r\n");
+  expect_host((wsp_options){.host = "a.example", .port = 443},
+              "\r\nHost: a.example:443\r\n");
+  expect_host((wsp_options){.host = "a.example", .is_tls = 1},
+              "\r\nHost: a.example\r\n");
+  expect_host((wsp_options){.host = "a.example", .is_tls = 1, .port = 443},
+              "\r\nHost: a.example\r\n");
+  expect_host((wsp_options){.host = "a.example", .is_tls = 1, .port = 80},
+              "\r\nHost: a.example:80\r\n");
+  expect_host((wsp_options){.host = "::1", .port = 9000},
+              "\r\nHost: [::1]:9000\r\n");
   expect_host((wsp_options){.host = "[::1]"}, "\r\nHost: [::1]\r\n");
-  expect_host((wsp_options){.host = "127.0.0.1", .path = "/"}, "GET / HTTP/1.1\r\n");
+  expect_host((wsp_options){.host = "127.0.0.1", .path = "/"},
+              "GET / HTTP/1.1\r\n");
 }
 
 static void test_request_subprotocols_extensions_headers(void **state) {
   (void)state;
   const char *protos[] = {"chat.v2", "json"};
   wsp_header hdrs[] = {{"Authorization", "Bearer abc"}, {"X-Trace", ""}};
-  wsp_options o = {.host = "h", .subprotocols = protos, .nsubprotocols = 2,
-                   .headers = hdrs, .nheaders = 2,
+  wsp_options o = {.host = "h",
+                   .subprotocols = protos,
+                   .nsubprotocols = 2,
+                   .headers = hdrs,
+                   .nheaders = 2,
                    .compression = WSP_COMPRESS_CONTEXT_TAKEOVER};
   wsp_conn *c = tu_new(&o);
   const char *r = req_text(c);
   assert_non_null(strstr(r, "\r\nSec-WebSocket-Protocol: chat.v2, json\r\n"));
-  assert_non_null(strstr(r, "\r\nSec-WebSocket-Extensions: permessage-deflate; "
-                            "client_max_window_bits\r\n"));
-  assert_non_null(strstr(r, "\r\nAuthorization: Bearer abc\r\nX-Trace: \r\n\r\n"));
+  assert_non_null(strstr(r,
+                         "\r\nSec-WebSocket-Extensions: permessage-deflate; "
+                         "client_max_window_bits\r\n"));
+  assert_non_null(
+      strstr(r, "\r\nAuthorization: Bearer abc\r\nX-Trace: \r\n\r\n"));
   wsp_free(c);
   o.compression = WSP_COMPRESS_NO_CONTEXT;
   o.server_max_window_bits = 10;
   c = tu_new(&o);
-  assert_non_null(strstr(req_text(c),
-                         "\r\nSec-WebSocket-Extensions: permessage-deflate; "
-                         "client_no_context_takeover; server_no_context_takeover; "
-                         "server_max_window_bits=10; client_max_window_bits\r\n"));
+  assert_non_null(
+      strstr(req_text(c),
+             "\r\nSec-WebSocket-Extensions: permessage-deflate; "
+             "client_no_context_takeover; server_no_context_takeover; "
+             "server_max_window_bits=10; client_max_window_bits\r\n"));
   wsp_free(c);
 }
 
@@ -103,22 +118,33 @@ static void test_request_invalid_options(void **state) {
   new_fails(&(wsp_options){.host = "a b"}, -EINVAL, "invalid host");
   new_fails(&(wsp_options){.host = "a\r\nX: y"}, -EINVAL, "invalid host");
   new_fails(&(wsp_options){.host = "a/b"}, -EINVAL, "invalid host");
-  new_fails(&(wsp_options){.host = "h", .path = "chat"}, -EINVAL, "invalid path");
-  new_fails(&(wsp_options){.host = "h", .path = "/a b"}, -EINVAL, "invalid path");
-  new_fails(&(wsp_options){.host = "h", .path = "/a\r\n"}, -EINVAL, "invalid path");
-  new_fails(&(wsp_options){.host = "h", .path = "/\xc3\xa9"}, -EINVAL, "invalid path");
-  new_fails(&(wsp_options){.host = "h", .port = 65536}, -EINVAL, "invalid port");
+  new_fails(&(wsp_options){.host = "h", .path = "chat"}, -EINVAL,
+            "invalid path");
+  new_fails(&(wsp_options){.host = "h", .path = "/a b"}, -EINVAL,
+            "invalid path");
+  new_fails(&(wsp_options){.host = "h", .path = "/a\r\n"}, -EINVAL,
+            "invalid path");
+  new_fails(&(wsp_options){.host = "h", .path = "/\xc3\xa9"}, -EINVAL,
+            "invalid path");
+  new_fails(&(wsp_options){.host = "h", .port = 65536}, -EINVAL,
+            "invalid port");
   new_fails(&(wsp_options){.host = "h", .port = -1}, -EINVAL, "invalid port");
 
   const char *bad_proto[] = {"ok", "no space"};
-  new_fails(&(wsp_options){.host = "h", .subprotocols = bad_proto, .nsubprotocols = 2},
-            -EINVAL, "invalid subprotocol \"no space\"");
+  new_fails(
+      &(wsp_options){
+          .host = "h", .subprotocols = bad_proto, .nsubprotocols = 2},
+      -EINVAL, "invalid subprotocol \"no space\"");
   const char *empty_proto[] = {""};
-  new_fails(&(wsp_options){.host = "h", .subprotocols = empty_proto, .nsubprotocols = 1},
-            -EINVAL, "invalid subprotocol");
+  new_fails(
+      &(wsp_options){
+          .host = "h", .subprotocols = empty_proto, .nsubprotocols = 1},
+      -EINVAL, "invalid subprotocol");
   const char *dup_proto[] = {"a", "b", "a"};
-  new_fails(&(wsp_options){.host = "h", .subprotocols = dup_proto, .nsubprotocols = 3},
-            -EINVAL, "listed twice");
+  new_fails(
+      &(wsp_options){
+          .host = "h", .subprotocols = dup_proto, .nsubprotocols = 3},
+      -EINVAL, "listed twice");
 
   static const struct {
     wsp_header h;
@@ -153,22 +179,35 @@ static void test_request_invalid_options(void **state) {
   /* A value with a NUL cannot even be expressed: C strings end there, and
   ** the Lua binding must reject embedded NULs before calling wsp_new. */
 
-  new_fails(&(wsp_options){.host = "h", .compression = 3}, -EINVAL, "compression must be");
-  new_fails(&(wsp_options){.host = "h", .compression = -1}, -EINVAL, "compression must be");
-  new_fails(&(wsp_options){.host = "h", .compression = 1, .compression_level = 10},
-            -EINVAL, "compression_level");
-  new_fails(&(wsp_options){.host = "h", .compression = 1, .server_max_window_bits = 7},
-            -EINVAL, "server_max_window_bits must be 8 to 15");
-  new_fails(&(wsp_options){.host = "h", .compression = 1, .server_max_window_bits = 16},
-            -EINVAL, "server_max_window_bits must be 8 to 15");
+  new_fails(&(wsp_options){.host = "h", .compression = 3}, -EINVAL,
+            "compression must be");
+  new_fails(&(wsp_options){.host = "h", .compression = -1}, -EINVAL,
+            "compression must be");
+  new_fails(
+      &(wsp_options){.host = "h", .compression = 1, .compression_level = 10},
+      -EINVAL, "compression_level");
+  new_fails(
+      &(wsp_options){
+          .host = "h", .compression = 1, .server_max_window_bits = 7},
+      -EINVAL, "server_max_window_bits must be 8 to 15");
+  new_fails(
+      &(wsp_options){
+          .host = "h", .compression = 1, .server_max_window_bits = 16},
+      -EINVAL, "server_max_window_bits must be 8 to 15");
   new_fails(&(wsp_options){.host = "h", .server_max_window_bits = 10}, -EINVAL,
             "needs compression");
-  new_fails(&(wsp_options){.host = "h", .read_limit = WSP_MAX_READ_LIMIT + 1}, -EINVAL,
-            "read_limit");
-  new_fails(&(wsp_options){.host = "h", .send_frame_size = WSP_MAX_FRAME_SIZE + 1},
-            -EINVAL, "send_frame_size");
-  new_fails(&(wsp_options){.host = "h", .header_limit = 10}, -EINVAL, "header_limit");
-  new_fails(&(wsp_options){.host = "h", .header_limit = 2 << 20}, -EINVAL, "header_limit");
+  new_fails(&(wsp_options){.host = "h", .read_limit = WSP_MAX_READ_LIMIT + 1},
+            -EINVAL, "read_limit");
+  new_fails(
+      &(wsp_options){.host = "h", .send_frame_size = WSP_MAX_FRAME_SIZE + 1},
+      -EINVAL, "send_frame_size must be 16 bytes to 16 MiB");
+  new_fails(
+      &(wsp_options){.host = "h", .send_frame_size = WSP_MIN_FRAME_SIZE - 1},
+      -EINVAL, "send_frame_size");
+  new_fails(&(wsp_options){.host = "h", .header_limit = 10}, -EINVAL,
+            "header_limit");
+  new_fails(&(wsp_options){.host = "h", .header_limit = 2 << 20}, -EINVAL,
+            "header_limit");
 }
 
 /* Feed a response; returns the status, fills *c_out. */
@@ -184,21 +223,25 @@ static void expect_hs_fail(wsp_options *o, const char *resp_fmt, int status,
   tu_accept(c, acc);
   const char *at = strstr(resp_fmt, "%s");
   if (at)
-    snprintf(resp, sizeof resp, "%.*s%s%s", (int)(at - resp_fmt), resp_fmt, acc, at + 2);
+    snprintf(resp, sizeof resp, "%.*s%s%s", (int)(at - resp_fmt), resp_fmt, acc,
+             at + 2);
   else
     snprintf(resp, sizeof resp, "%s", resp_fmt);
   assert_int_equal(feed_all(c, resp, &used), WSP_HS_FAIL);
   const wsp_handshake_info *hi = wsp_handshake_result(c);
   assert_int_equal(hi->status, status);
   assert_non_null(hi->error);
-  if (!strstr(hi->error, part)) fail_msg("error \"%s\" lacks \"%s\"", hi->error, part);
+  if (!strstr(hi->error, part))
+    fail_msg("error \"%s\" lacks \"%s\"", hi->error, part);
   assert_int_equal(wsp_get_state(c), WSP_CLOSED);
   /* Further input is refused the same way. */
   assert_int_equal(feed_all(c, "x", &used), WSP_HS_FAIL);
   wsp_free(c);
 }
 
-#define OK_HEAD "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+#define OK_HEAD                                                            \
+  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: " \
+  "Upgrade\r\n"
 
 static void test_response_accepted(void **state) {
   (void)state;
@@ -209,9 +252,11 @@ static void test_response_accepted(void **state) {
   tu_accept(c, acc);
   /* Case-insensitive names and tokens, lists, bare LF line ends, and the
   ** first frame arriving with the response. */
-  snprintf(resp, sizeof resp,
-           "HTTP/1.1 101 OK\nupgrade: WebSocket\nCONNECTION: keep-alive, UPGRADE\n"
-           "sec-websocket-accept:   %s  \nServer: t\n\n\x81\x02hi", acc);
+  snprintf(
+      resp, sizeof resp,
+      "HTTP/1.1 101 OK\nupgrade: WebSocket\nCONNECTION: keep-alive, UPGRADE\n"
+      "sec-websocket-accept:   %s  \nServer: t\n\n\x81\x02hi",
+      acc);
   assert_int_equal(feed_all(c, resp, &used), WSP_HS_OK);
   assert_int_equal(used, strlen(resp) - 4);
   const wsp_handshake_info *hi = wsp_handshake_result(c);
@@ -229,7 +274,9 @@ static void test_response_accepted(void **state) {
 static void test_response_split_anywhere(void **state) {
   (void)state;
   const char *protos[] = {"a", "b"};
-  wsp_options o = {.host = "h", .subprotocols = protos, .nsubprotocols = 2,
+  wsp_options o = {.host = "h",
+                   .subprotocols = protos,
+                   .nsubprotocols = 2,
                    .compression = WSP_COMPRESS_CONTEXT_TAKEOVER};
   wsp_conn *c0 = tu_new(&o);
   char acc[29];
@@ -240,8 +287,10 @@ static void test_response_split_anywhere(void **state) {
     char resp[512];
     tu_accept(c, acc);
     snprintf(resp, sizeof resp,
-             OK_HEAD "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: b\r\n"
-                     "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=12\r\n\r\n",
+             OK_HEAD
+             "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: b\r\n"
+             "Sec-WebSocket-Extensions: permessage-deflate; "
+             "server_max_window_bits=12\r\n\r\n",
              acc);
     size_t n = strlen(resp), pos = 0, used;
     wsp_hs_status st = WSP_HS_MORE;
@@ -258,7 +307,8 @@ static void test_response_split_anywhere(void **state) {
     assert_int_equal(hi->compression, 1);
     assert_int_equal(hi->server_max_window_bits, 12);
     assert_int_equal(hi->client_max_window_bits, 15);
-    assert_string_equal(hi->extensions, "permessage-deflate; server_max_window_bits=12");
+    assert_string_equal(hi->extensions,
+                        "permessage-deflate; server_max_window_bits=12");
     wsp_free(c);
   }
 }
@@ -266,19 +316,25 @@ static void test_response_split_anywhere(void **state) {
 static void test_response_status_and_redirects(void **state) {
   (void)state;
   wsp_options o = {.host = "h"};
-  expect_hs_fail(&o, "HTTP/1.1 301 Moved\r\nLocation: ws://evil.example/\r\n\r\n", 301,
-                 "server answered 301 (redirect to ws://evil.example/, not followed)");
+  expect_hs_fail(
+      &o, "HTTP/1.1 301 Moved\r\nLocation: ws://evil.example/\r\n\r\n", 301,
+      "server answered 301 (redirect to ws://evil.example/, not followed)");
   wsp_conn *c = tu_new(&o);
   size_t used;
-  assert_int_equal(feed_all(c, "HTTP/1.1 302 Found\r\nLocation: /x\r\n\r\n", &used), WSP_HS_FAIL);
+  assert_int_equal(
+      feed_all(c, "HTTP/1.1 302 Found\r\nLocation: /x\r\n\r\n", &used),
+      WSP_HS_FAIL);
   assert_string_equal(wsp_handshake_result(c)->location, "/x");
   wsp_free(c);
   expect_hs_fail(&o, "HTTP/1.1 307 T\r\n\r\n", 307, "server answered 307");
   expect_hs_fail(&o, "HTTP/1.1 200 OK\r\nSec-WebSocket-Accept: %s\r\n\r\n", 200,
                  "server answered 200, not 101");
-  expect_hs_fail(&o, "HTTP/1.1 403 Forbidden\r\n\r\n", 403, "server answered 403");
-  expect_hs_fail(&o, "HTTP/1.1 100 Continue\r\n\r\n", 100, "server answered 100");
-  expect_hs_fail(&o, "HTTP/1.0 101 Switching\r\n\r\n", 0, "malformed status line");
+  expect_hs_fail(&o, "HTTP/1.1 403 Forbidden\r\n\r\n", 403,
+                 "server answered 403");
+  expect_hs_fail(&o, "HTTP/1.1 100 Continue\r\n\r\n", 100,
+                 "server answered 100");
+  expect_hs_fail(&o, "HTTP/1.0 101 Switching\r\n\r\n", 0,
+                 "malformed status line");
   expect_hs_fail(&o, "HTTP/1.1 1010 x\r\n\r\n", 0, "malformed status line");
   expect_hs_fail(&o, "HTTP/1.1 10 x\r\n\r\n", 0, "malformed status line");
   expect_hs_fail(&o, "garbage\r\n\r\n", 0, "malformed status line");
@@ -288,48 +344,86 @@ static void test_response_status_and_redirects(void **state) {
 static void test_response_headers_checked(void **state) {
   (void)state;
   wsp_options o = {.host = "h"};
-  expect_hs_fail(&o, "HTTP/1.1 101 S\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+  expect_hs_fail(&o,
+                 "HTTP/1.1 101 S\r\nConnection: "
+                 "Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
                  101, "missing \"Upgrade: websocket\"");
-  expect_hs_fail(&o, "HTTP/1.1 101 S\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Accept: %s\r\n\r\n", 101, "Upgrade: websocket");
-  expect_hs_fail(&o, "HTTP/1.1 101 S\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+  expect_hs_fail(&o,
+                 "HTTP/1.1 101 S\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Accept: %s\r\n\r\n",
+                 101, "Upgrade: websocket");
+  expect_hs_fail(&o,
+                 "HTTP/1.1 101 S\r\nUpgrade: "
+                 "websocket\r\nSec-WebSocket-Accept: %s\r\n\r\n",
                  101, "missing \"Connection: Upgrade\"");
-  expect_hs_fail(&o, "HTTP/1.1 101 S\r\nUpgrade: websocket\r\nConnection: upgraded\r\n"
-                     "Sec-WebSocket-Accept: %s\r\n\r\n", 101, "Connection: Upgrade");
+  expect_hs_fail(
+      &o,
+      "HTTP/1.1 101 S\r\nUpgrade: websocket\r\nConnection: upgraded\r\n"
+      "Sec-WebSocket-Accept: %s\r\n\r\n",
+      101, "Connection: Upgrade");
   expect_hs_fail(&o, OK_HEAD "\r\n%s", 101, "missing Sec-WebSocket-Accept");
-  expect_hs_fail(&o, OK_HEAD "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n%s",
+  expect_hs_fail(&o,
+                 OK_HEAD
+                 "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n%s",
                  101, "wrong Sec-WebSocket-Accept");
-  expect_hs_fail(&o, OK_HEAD "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Accept: x\r\n\r\n",
-                 101, "repeated Sec-WebSocket-Accept");
+  expect_hs_fail(
+      &o, OK_HEAD "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Accept: x\r\n\r\n",
+      101, "repeated Sec-WebSocket-Accept");
   expect_hs_fail(&o, OK_HEAD "Sec-WebSocket-Accept: %s\r\n folded\r\n\r\n", 101,
                  "obsolete header line folding");
-  expect_hs_fail(&o, OK_HEAD "Sec-WebSocket-Accept: %s\r\nNo colon\r\n\r\n", 101,
-                 "malformed header line");
-  expect_hs_fail(&o, OK_HEAD "Sec-WebSocket-Accept: %s\r\nBad Name: x\r\n\r\n", 101,
-                 "malformed header line");
-  expect_hs_fail(&o, OK_HEAD "Sec-WebSocket-Accept: %s\r\nX: a\x01" "b\r\n\r\n", 101,
-                 "control character in header");
+  expect_hs_fail(&o, OK_HEAD "Sec-WebSocket-Accept: %s\r\nNo colon\r\n\r\n",
+                 101, "malformed header line");
+  expect_hs_fail(&o, OK_HEAD "Sec-WebSocket-Accept: %s\r\nBad Name: x\r\n\r\n",
+                 101, "malformed header line");
+  expect_hs_fail(&o,
+                 OK_HEAD
+                 "Sec-WebSocket-Accept: %s\r\nX: a\x01"
+                 "b\r\n\r\n",
+                 101, "control character in header");
   /* Subprotocol: only one of those offered, exactly once. */
-  expect_hs_fail(&o, OK_HEAD "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: chat\r\n\r\n",
-                 101, "subprotocol \"chat\", which was not offered");
+  expect_hs_fail(
+      &o,
+      OK_HEAD
+      "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: chat\r\n\r\n",
+      101, "subprotocol \"chat\", which was not offered");
   const char *protos[] = {"chat", "json"};
   wsp_options op = {.host = "h", .subprotocols = protos, .nsubprotocols = 2};
-  expect_hs_fail(&op, OK_HEAD "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: xml\r\n\r\n",
+  expect_hs_fail(
+      &op,
+      OK_HEAD "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: xml\r\n\r\n",
+      101, "not offered");
+  expect_hs_fail(
+      &op,
+      OK_HEAD
+      "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: chat, json\r\n\r\n",
+      101, "not offered");
+  expect_hs_fail(
+      &op,
+      OK_HEAD
+      "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: CHAT\r\n\r\n",
+      101, "not offered");
+  expect_hs_fail(&op,
+                 OK_HEAD
+                 "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: chat\r\n"
+                 "Sec-WebSocket-Protocol: chat\r\n\r\n",
                  101, "not offered");
-  expect_hs_fail(&op, OK_HEAD "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: chat, json\r\n\r\n",
-                 101, "not offered");
-  expect_hs_fail(&op, OK_HEAD "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: CHAT\r\n\r\n",
-                 101, "not offered");
-  expect_hs_fail(&op, OK_HEAD "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: chat\r\n"
-                              "Sec-WebSocket-Protocol: chat\r\n\r\n", 101, "not offered");
   /* Extensions: none offered, or not as offered. */
-  expect_hs_fail(&o, OK_HEAD "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+  expect_hs_fail(&o,
+                 OK_HEAD
+                 "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Extensions: "
+                 "permessage-deflate\r\n\r\n",
                  101, "none were offered");
   wsp_options oc = {.host = "h", .compression = WSP_COMPRESS_CONTEXT_TAKEOVER};
-  expect_hs_fail(&oc, OK_HEAD "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Extensions: x-webkit-deflate-frame\r\n\r\n",
+  expect_hs_fail(&oc,
+                 OK_HEAD
+                 "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Extensions: "
+                 "x-webkit-deflate-frame\r\n\r\n",
                  101, "was not offered");
-  expect_hs_fail(&oc, OK_HEAD "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Extensions: permessage-deflate\r\n"
-                              "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+  expect_hs_fail(&oc,
+                 OK_HEAD
+                 "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Extensions: "
+                 "permessage-deflate\r\n"
+                 "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
                  101, "more than one extension");
 }
 
@@ -343,15 +437,19 @@ static void test_response_header_limit(void **state) {
   memcpy(big, "HTTP/1.1 101 S\r\nX: ", 19);
   big[sizeof big - 1] = '\0';
   /* Fed in pieces: fails once the block passes 256 bytes. */
-  assert_int_equal(wsp_handshake_feed(c, (const uint8_t *)big, 200, &used), WSP_HS_MORE);
-  assert_int_equal(wsp_handshake_feed(c, (const uint8_t *)big + 200, 199, &used), WSP_HS_FAIL);
+  assert_int_equal(wsp_handshake_feed(c, (const uint8_t *)big, 200, &used),
+                   WSP_HS_MORE);
+  assert_int_equal(
+      wsp_handshake_feed(c, (const uint8_t *)big + 200, 199, &used),
+      WSP_HS_FAIL);
   assert_non_null(strstr(wsp_handshake_result(c)->error, "exceeds 256 bytes"));
   wsp_free(c);
   /* Exactly at the limit is fine. */
   c = tu_new(&o);
   char acc[29], resp[300];
   tu_accept(c, acc);
-  int n = snprintf(resp, sizeof resp, OK_HEAD "Sec-WebSocket-Accept: %s\r\nX: ", acc);
+  int n = snprintf(resp, sizeof resp,
+                   OK_HEAD "Sec-WebSocket-Accept: %s\r\nX: ", acc);
   while (n < 254) resp[n++] = 'y';
   memcpy(resp + n, "\r\n\r\n", 5);
   assert_int_equal(strlen(resp), 258);
@@ -359,7 +457,8 @@ static void test_response_header_limit(void **state) {
   wsp_free(c);
   c = tu_new(&o);
   tu_accept(c, acc);
-  n = snprintf(resp, sizeof resp, OK_HEAD "Sec-WebSocket-Accept: %s\r\nX: ", acc);
+  n = snprintf(resp, sizeof resp,
+               OK_HEAD "Sec-WebSocket-Accept: %s\r\nX: ", acc);
   while (n < 252) resp[n++] = 'y';
   memcpy(resp + n, "\r\n\r\n", 5);
   assert_int_equal(strlen(resp), 256);
@@ -367,8 +466,10 @@ static void test_response_header_limit(void **state) {
   wsp_free(c);
   /* A NUL inside the block. */
   c = tu_new(&o);
-  assert_int_equal(wsp_handshake_feed(c, (const uint8_t *)"HTTP/1.1 101 S\r\nX: \0\r\n\r\n", 25, &used),
-                   WSP_HS_FAIL);
+  assert_int_equal(
+      wsp_handshake_feed(c, (const uint8_t *)"HTTP/1.1 101 S\r\nX: \0\r\n\r\n",
+                         25, &used),
+      WSP_HS_FAIL);
   assert_non_null(strstr(wsp_handshake_result(c)->error, "NUL"));
   wsp_free(c);
 }

@@ -55,7 +55,8 @@ TU static wsp_conn *tu_open(const wsp_options *o, const char *extra) {
   wsp_conn *c = tu_new(o);
   const char *r = tu_response(c, extra);
   size_t used = 0;
-  wsp_hs_status st = wsp_handshake_feed(c, (const uint8_t *)r, strlen(r), &used);
+  wsp_hs_status st =
+      wsp_handshake_feed(c, (const uint8_t *)r, strlen(r), &used);
   if (st != WSP_HS_OK)
     fail_msg("handshake: %s", wsp_handshake_result(c)->error);
   assert_int_equal(used, strlen(r));
@@ -70,7 +71,7 @@ TU static wsp_conn *tu_open_plain(void) {
 
 /* An unmasked server frame into out; returns its length. */
 TU static size_t tu_frame(uint8_t *out, int fin, int rsv, int op,
-                       const void *payload, size_t len) {
+                          const void *payload, size_t len) {
   size_t h = wsp__write_header(out, fin, rsv, op, len, NULL);
   if (len) memcpy(out + h, payload, len);
   return h + len;

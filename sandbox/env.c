@@ -1,0 +1,834 @@
+/*
+** env.c - the safe Lua environment, built from allowlists (see env.h).
+**
+** The script sees a new globals table.  Library tables are read-only
+** proxies: an empty table whose metatable has __index (a private copy of the
+** allowed fields), __newindex (raises), __pairs (iterates the copy) and
+** __metatable (false, so getmetatable/setmetatable cannot reach or replace
+** it); rawset refuses them.  The real tables stay in the registry.
+*/
+#include "env.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "limits.h"
+
+/* Registry keys. */
+#define PROXIES_KEY "sandlua.sandbox.proxies"  /* real table -> proxy (weak) */
+#define ISPROXY_KEY "sandlua.sandbox.isproxy"  /* proxy -> true (weak) */
+
+static int closing = 0;
+
+void sandbox_env_closing(void) {
+  closing = 1;
+}
+
+/* {======================================================
+** Read-only proxies
+** ======================================================= */
+
+static int proxy_newindex(lua_State *L) {
+  const char *name = lua_tostring(L, lua_upvalueindex(1));
+  return luaL_error(L, "attempt to modify read-only table '%s' (field '%s')",
+                    name, luaL_tolstring(L, 2, NULL));
+}
+
+static int proxy_pairs(lua_State *L) {
+  lua_pushvalue(L, lua_upvalueindex(1));  /* next (the real one) */
+  lua_pushvalue(L, lua_upvalueindex(2));  /* the copy */
+  lua_pushnil(L);
+  return 3;
+}
+
+static void pushregtable(lua_State *L, const char *key, const char *mode) {
+  if (luaL_getsubtable(L, LUA_REGISTRYINDEX, key) == 0) {
+    lua_createtable(L, 0, 1);
+    lua_pushstring(L, mode);
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+  }
+}
+
+/*
+** Replace the table at the top (the private copy) by a read-only proxy of
+** it named `name`.  Stack: -1 +1.
+*/
+static void makeproxy(lua_State *L, const char *name) {
+  int copy = lua_gettop(L);
+  lua_newtable(L);                    /* the proxy */
+  lua_createtable(L, 0, 4);           /* its metatable */
+  lua_pushvalue(L, copy);
+  lua_setfield(L, -2, "__index");
+  lua_pushstring(L, name);
+  lua_pushcclosure(L, proxy_newindex, 1);
+  lua_setfield(L, -2, "__newindex");
+  lua_getfield(L, LUA_REGISTRYINDEX, "sandlua.sandbox.next");
+  lua_pushvalue(L, copy);
+  lua_pushcclosure(L, proxy_pairs, 2);
+  lua_setfield(L, -2, "__pairs");
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");
+  lua_setmetatable(L, -2);
+  pushregtable(L, ISPROXY_KEY, "k");
+  lua_pushvalue(L, -2);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);                      /* isproxy */
+  lua_replace(L, copy);               /* the proxy replaces the copy */
+}
+
+static int isproxy(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  pushregtable(L, ISPROXY_KEY, "k");
+  lua_pushvalue(L, idx);
+  int r = lua_rawget(L, -2) != LUA_TNIL;
+  lua_pop(L, 2);
+  return r;
+}
+
+/*
+** Push the proxy of the real table at idx: a copy of every field, tables
+** among them proxied in turn (the cache ends cycles).  For built-in
+** modules, whose fields are all meant for scripts.  Stack: +1.
+*/
+static void pushmoduleproxy(lua_State *L, int idx, const char *name) {
+  idx = lua_absindex(L, idx);
+  pushregtable(L, PROXIES_KEY, "k");
+  lua_pushvalue(L, idx);
+  if (lua_rawget(L, -2) != LUA_TNIL) {
+    lua_remove(L, -2);
+    return;
+  }
+  lua_pop(L, 1);
+  lua_newtable(L);
+  makeproxy(L, name);     /* empty copy -> proxy; cached before filling */
+  lua_pushvalue(L, idx);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, -4);      /* proxies[real] = proxy */
+  lua_remove(L, -2);      /* proxies */
+  lua_getmetatable(L, -1);
+  lua_getfield(L, -1, "__index");
+  lua_remove(L, -2);      /* the copy, to fill */
+  int copy = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) {
+    if (lua_type(L, -1) == LUA_TTABLE) {
+      if (lua_type(L, -2) == LUA_TSTRING)
+        lua_pushfstring(L, "%s.%s", name, lua_tostring(L, -2));
+      else
+        lua_pushfstring(L, "%s.?", name);
+      pushmoduleproxy(L, -2, lua_tostring(L, -1));
+      lua_remove(L, -2);  /* sub name */
+      lua_remove(L, -2);  /* the real sub-table */
+    }
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, copy);
+  }
+  lua_pop(L, 1);          /* the copy */
+}
+
+/* }====================================================== */
+
+/* {======================================================
+** Replacements of base functions
+** ======================================================= */
+
+/* print, counted by the output limit. */
+static void out(lua_State *L, FILE *f, const char *s, size_t len) {
+  size_t n = sandbox_output(len);
+  if (n > 0) fwrite(s, 1, n, f);
+  if (n < len) {
+    fflush(f);
+    sandbox_check(L);
+  }
+}
+
+static int sb_print(lua_State *L) {
+  int n = lua_gettop(L);
+  for (int i = 1; i <= n; i++) {
+    size_t len;
+    const char *s = luaL_tolstring(L, i, &len);
+    if (i > 1) out(L, stdout, "\t", 1);
+    out(L, stdout, s, len);
+    lua_pop(L, 1);
+  }
+  out(L, stdout, "\n", 1);
+  fflush(stdout);
+  return 0;
+}
+
+/* Write the arguments from `arg` on as io.write does (numbers with the
+** same formats); results as liolib's g_write, the file being `self`. */
+static int writeargs(lua_State *L, FILE *f, int arg, int self) {
+  int nargs = lua_gettop(L) - arg + 1;
+  int status = 1;
+  for (; nargs--; arg++) {
+    char num[64];
+    const char *s;
+    size_t len;
+    if (lua_type(L, arg) == LUA_TNUMBER) {
+      int w = lua_isinteger(L, arg)
+                  ? snprintf(num, sizeof num, LUA_INTEGER_FMT,
+                             (LUAI_UACINT)lua_tointeger(L, arg))
+                  : snprintf(num, sizeof num, LUA_NUMBER_FMT,
+                             (LUAI_UACNUMBER)lua_tonumber(L, arg));
+      s = num;
+      len = (size_t)w;
+    } else {
+      s = luaL_checklstring(L, arg, &len);
+    }
+    size_t n = sandbox_output(len);
+    status = status && fwrite(s, 1, n, f) == n;
+    if (n < len) {
+      fflush(f);
+      sandbox_check(L);
+    }
+  }
+  if (status) {
+    lua_pushvalue(L, self);
+    return 1;
+  }
+  return luaL_fileresult(L, 0, NULL);
+}
+
+/* io.write(...): to stdout; returns io.stdout (upvalue 1). */
+static int sb_io_write(lua_State *L) {
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  return writeargs(L, stdout, 2, 1);
+}
+
+/* stream:write(...) and stream:flush() of io.stdout / io.stderr; upvalue 1
+** is 1 for stdout, 2 for stderr. */
+static FILE *streamfile(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  return lua_tointeger(L, lua_upvalueindex(1)) == 2 ? stderr : stdout;
+}
+
+static int sb_stream_write(lua_State *L) {
+  FILE *f = streamfile(L);
+  return writeargs(L, f, 2, 1);
+}
+
+static int sb_stream_flush(lua_State *L) {
+  FILE *f = streamfile(L);
+  errno = 0;
+  return luaL_fileresult(L, fflush(f) == 0, NULL);
+}
+
+/* io.lines(): standard input only. */
+static int sb_io_lines(lua_State *L) {
+  if (!lua_isnoneornil(L, 1))
+    return luaL_error(L, "io.lines: files cannot be read in the sandbox "
+                         "(io.lines() reads standard input)");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+/* load(chunk [, chunkname [, mode [, env]]]): text chunks only. */
+static int sb_load(lua_State *L) {
+  const char *mode = luaL_optstring(L, 3, "t");
+  if (strchr(mode, 'b') != NULL) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "binary chunks cannot be loaded in the sandbox "
+                       "(mode '%s')", mode);
+    return 2;
+  }
+  int n = lua_gettop(L);
+  if (n < 3) lua_settop(L, n = 3);
+  lua_pushliteral(L, "t");
+  lua_replace(L, 3);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, n, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+/* collectgarbage: only the options that do not tune the collector. */
+static int sb_collectgarbage(lua_State *L) {
+  static const char *const allowed[] = {"collect", "count", "step",
+                                        "isrunning", NULL};
+  const char *opt = luaL_optstring(L, 1, "collect");
+  int ok = 0;
+  for (int i = 0; allowed[i]; i++)
+    if (strcmp(opt, allowed[i]) == 0) ok = 1;
+  if (!ok)
+    return luaL_error(L, "collectgarbage: option '%s' is not available in "
+                         "the sandbox", opt);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+static int sb_rawset(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checkany(L, 2);
+  luaL_checkany(L, 3);
+  if (isproxy(L, 1))
+    return luaL_error(L, "attempt to modify a read-only table with rawset");
+  lua_settop(L, 3);
+  lua_rawset(L, 1);
+  return 1;
+}
+
+/* After a protected call: a limit hit is re-raised (sticky). */
+static int finishpcall(lua_State *L, int status, lua_KContext extra) {
+  if (status != LUA_OK && status != LUA_YIELD) {
+    sandbox_note_status(status);
+    sandbox_check(L);
+    lua_pushboolean(L, 0);
+    lua_pushvalue(L, -2);
+    return 2;
+  }
+  return lua_gettop(L) - (int)extra;
+}
+
+static int sb_pcall(lua_State *L) {
+  luaL_checkany(L, 1);
+  lua_pushboolean(L, 1);
+  lua_insert(L, 1);
+  int status = lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 0,
+                          finishpcall);
+  return finishpcall(L, status, 0);
+}
+
+/* The message handler of xpcall: the script's, unless a limit was hit (the
+** hook raised it, and Lua runs message handlers with hooks off: a handler
+** that loops would never be stopped). */
+static int sb_msgh(lua_State *L) {
+  if (sandbox_limits_hit() >= 0) return 1;  /* the error, unchanged */
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return 1;
+}
+
+static int sb_xpcall(lua_State *L) {
+  int n = lua_gettop(L);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  if (!lua_iscfunction(L, 2)) {  /* C handlers (debug.traceback) cannot loop */
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, sb_msgh, 1);
+    lua_replace(L, 2);
+  }
+  lua_pushboolean(L, 1);
+  lua_pushvalue(L, 1);
+  lua_rotate(L, 3, 2);
+  int status = lua_pcallk(L, n - 2, LUA_MULTRET, 2, 2, finishpcall);
+  return finishpcall(L, status, 2);
+}
+
+/* os.exit([code [, close]]): code true, false, nil or 0..255; a limit hit
+** is not masked by an exit. */
+static int sb_exit(lua_State *L) {
+  int code;
+  if (lua_isnoneornil(L, 1) || lua_isboolean(L, 1)) {
+    code = (lua_isnoneornil(L, 1) || lua_toboolean(L, 1)) ? EXIT_SUCCESS
+                                                          : EXIT_FAILURE;
+  } else {
+    int isnum;
+    lua_Integer c = lua_tointegerx(L, 1, &isnum);
+    luaL_argcheck(L, isnum && lua_type(L, 1) == LUA_TNUMBER && c >= 0 &&
+                         c <= 255, 1,
+                  "exit code must be true, false or an integer 0..255");
+    code = (int)c;
+  }
+  sandbox_check(L);
+  fflush(stdout);
+  fflush(stderr);
+  if (lua_toboolean(L, 2) && !closing) {
+    sandbox_env_closing();
+    sandbox_limits_closing();
+    lua_close(L);
+  }
+  exit(code);
+}
+
+/* }====================================================== */
+
+/* {======================================================
+** Coroutines: the budget charge and the running thread
+** ======================================================= */
+
+/* Call upvalue 1 with the arguments; for create/wrap, charge and hook the
+** new thread. */
+static int sb_create(lua_State *L) {
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  lua_State *co = lua_tothread(L, -1);
+  if (co != NULL) sandbox_hook_thread(co);
+  sandbox_check(L);
+  return 1;
+}
+
+/* After a call that ran another thread: restore the running thread,
+** re-raise a limit hit, propagate an error. */
+static int tracked_k(lua_State *L, int status, lua_KContext ctx) {
+  sandbox_leave((lua_State *)ctx);
+  if (status != LUA_OK && status != LUA_YIELD) {
+    sandbox_note_status(status);
+    sandbox_check(L);
+    return lua_error(L);
+  }
+  /* resume/close return false and the error: a memory error inside? */
+  if (lua_gettop(L) >= 2 && lua_isboolean(L, 1) && !lua_toboolean(L, 1) &&
+      lua_type(L, 2) == LUA_TSTRING &&
+      strcmp(lua_tostring(L, 2), "not enough memory") == 0)
+    sandbox_note_status(LUA_ERRMEM);
+  sandbox_check(L);
+  return lua_gettop(L);
+}
+
+/* Call `fn` (at index 1) with the rest, with `co` as the running thread. */
+static int trackedcall(lua_State *L, lua_State *co) {
+  lua_State *prev = sandbox_enter(co != NULL ? co : L);
+  int status = lua_pcallk(L, lua_gettop(L) - 1, LUA_MULTRET, 0,
+                          (lua_KContext)prev, tracked_k);
+  return tracked_k(L, status, (lua_KContext)prev);
+}
+
+/* coroutine.resume and coroutine.close. */
+static int sb_resume(lua_State *L) {
+  lua_State *co = lua_tothread(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  return trackedcall(L, co);
+}
+
+/* The function coroutine.wrap returns: upvalues the real one and its
+** thread. */
+static int sb_wrapped(lua_State *L) {
+  lua_State *co = lua_tothread(L, lua_upvalueindex(2));
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  return trackedcall(L, co);
+}
+
+static int sb_wrap(lua_State *L) {
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  /* The function the real wrap returns keeps its thread as an upvalue (the
+  ** first in lcorolib.c's auxwrap, the second in the scheduler's). */
+  lua_State *co = NULL;
+  for (int i = 1; co == NULL && lua_getupvalue(L, -1, i) != NULL; i++) {
+    co = lua_tothread(L, -1);
+    if (co == NULL) lua_pop(L, 1);
+  }
+  if (co == NULL) lua_pushnil(L);
+  if (co != NULL) sandbox_hook_thread(co);
+  sandbox_check(L);
+  lua_pushcclosure(L, sb_wrapped, 2);
+  return 1;
+}
+
+/* }====================================================== */
+
+/* {======================================================
+** Loading files in text mode
+** ======================================================= */
+
+typedef struct filereader {
+  FILE *f;
+  int nfirst;        /* bytes in first[] not handed out yet */
+  char first[4];
+  char buf[BUFSIZ];
+} filereader;
+
+static const char *readfile(lua_State *L, void *ud, size_t *size) {
+  filereader *r = (filereader *)ud;
+  (void)L;
+  if (r->nfirst > 0) {
+    *size = (size_t)r->nfirst;
+    r->nfirst = 0;
+    return r->first;
+  }
+  if (feof(r->f)) return NULL;
+  *size = fread(r->buf, 1, sizeof r->buf, r->f);
+  return *size > 0 ? r->buf : NULL;
+}
+
+/*
+** As luaL_loadfilex(L, path, "t") (path NULL: stdin): skips a UTF-8 BOM
+** and a first line starting with '#'.  Unlike lauxlib it never reopens the
+** file (freopen needs dup3, which the filter refuses): a binary chunk gets
+** lua_load's "attempt to load a binary chunk (mode is 't')".  Stack: +1.
+*/
+int sandbox_loadfile(lua_State *L, const char *path) {
+  filereader r;
+  int fnameindex = lua_gettop(L) + 1;
+  if (path == NULL) {
+    lua_pushliteral(L, "=stdin");
+    r.f = stdin;
+  } else {
+    lua_pushfstring(L, "@%s", path);
+    errno = 0;
+    r.f = fopen(path, "r");
+    if (r.f == NULL) {
+      const char *why = strerror(errno);
+      lua_pushfstring(L, "cannot open %s: %s", path, why);
+      lua_remove(L, fnameindex);
+      return LUA_ERRFILE;
+    }
+  }
+  r.nfirst = 0;
+  int c = getc(r.f);
+  if (c == 0xEF && getc(r.f) == 0xBB && getc(r.f) == 0xBF) c = getc(r.f);
+  if (c == '#') {  /* a Unix exec line: skip it, keep the line count */
+    while ((c = getc(r.f)) != EOF && c != '\n') {
+    }
+    if (c == '\n') r.first[r.nfirst++] = '\n';
+  } else if (c != EOF) {
+    r.first[r.nfirst++] = (char)c;
+  }
+  int status = lua_load(L, readfile, &r, lua_tostring(L, -1), "t");
+  int readerr = ferror(r.f);
+  if (path != NULL) fclose(r.f);
+  if (readerr) {
+    lua_settop(L, fnameindex);
+    lua_pushfstring(L, "cannot read %s", lua_tostring(L, fnameindex) + 1);
+    status = LUA_ERRFILE;
+  }
+  lua_remove(L, fnameindex);
+  return status;
+}
+
+/* }====================================================== */
+
+/* {======================================================
+** require
+** ======================================================= */
+
+static int validname(const char *s) {
+  if (*s == '\0' || *s == '.') return 0;
+  for (const char *p = s; *p; p++) {
+    char c = *p;
+    if (c == '.') {
+      if (p[1] == '.' || p[1] == '\0') return 0;
+    } else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                 (c >= '0' && c <= '9') || c == '_' || c == '-')) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/*
+** require(name): upvalues 1 the script's loaded table, 2 the real require,
+** 3 the real preload table, 4 the paths (a sequence of directories).
+*/
+static int sb_require(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  lua_settop(L, 1);
+  lua_pushvalue(L, 1);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  lua_pop(L, 1);
+  lua_pushvalue(L, 1);
+  if (lua_rawget(L, lua_upvalueindex(3)) != LUA_TNIL) {  /* built in */
+    lua_pop(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    if (lua_type(L, -1) == LUA_TTABLE) {
+      pushmoduleproxy(L, -1, name);
+      lua_remove(L, -2);
+    }
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, lua_upvalueindex(1));
+    lua_pushliteral(L, ":preload:");
+    return 2;
+  }
+  lua_pop(L, 1);
+  lua_pushfstring(L, "\n\tno field package.preload['%s']", name);  /* 2 */
+  if (!validname(name)) {
+    lua_pushliteral(L, "\n\tnot a module name (letters, digits, '_', '-' "
+                       "and '.' between parts)");
+    lua_concat(L, 2);
+  } else {
+    const char *rel = luaL_gsub(L, name, ".", "/");  /* 3 */
+    lua_Integer n = luaL_len(L, lua_upvalueindex(4));
+    for (lua_Integer i = 1; i <= n; i++) {
+      static const char *const forms[] = {"%s/%s.lua", "%s/%s/init.lua"};
+      lua_rawgeti(L, lua_upvalueindex(4), i);  /* 4 */
+      const char *dir = lua_tostring(L, 4);
+      for (int k = 0; k < 2; k++) {
+        const char *path = lua_pushfstring(L, forms[k], dir, rel);  /* 5 */
+        FILE *f = fopen(path, "r");
+        if (f == NULL) {
+          lua_pushfstring(L, "%s\n\tno file '%s'", lua_tostring(L, 2), path);
+          lua_replace(L, 2);
+          lua_pop(L, 1);  /* path */
+          continue;
+        }
+        fclose(f);
+        if (sandbox_loadfile(L, path) != LUA_OK)
+          return luaL_error(L, "error loading module '%s' from file '%s':"
+                            "\n\t%s", name, path, lua_tostring(L, -1));
+        lua_pushvalue(L, 1);
+        lua_pushvalue(L, 5);
+        lua_call(L, 2, 1);  /* 6: the module's value */
+        if (lua_isnil(L, 6)) {
+          lua_pop(L, 1);
+          lua_pushvalue(L, 1);
+          if (lua_rawget(L, lua_upvalueindex(1)) == LUA_TNIL) {
+            lua_pop(L, 1);
+            lua_pushboolean(L, 1);
+          }
+        }
+        lua_pushvalue(L, 1);
+        lua_pushvalue(L, 6);
+        lua_rawset(L, lua_upvalueindex(1));
+        lua_pushvalue(L, 5);  /* path */
+        return 2;
+      }
+      lua_pop(L, 1);  /* dir */
+    }
+  }
+  return luaL_error(L, "module '%s' not found:%s", name, lua_tostring(L, 2));
+}
+
+/* }====================================================== */
+
+/* {======================================================
+** Building the environment
+** ======================================================= */
+
+typedef struct libspec {
+  const char *name;
+  const char *const *fields;  /* allowed fields; NULL-terminated */
+} libspec;
+
+static const char *const base_fields[] = {
+  "assert", "collectgarbage", "error", "getmetatable", "ipairs", "load",
+  "next", "pairs", "rawequal", "rawset",
+  "rawget", "rawlen", "select", "setmetatable", "tonumber", "tostring",
+  "type", "_VERSION", NULL
+};
+static const char *const string_fields[] = {
+  "byte", "char", "find", "format", "gmatch", "gsub", "len", "lower",
+  "match", "pack", "packsize", "rep", "reverse", "sub", "unpack", "upper",
+  NULL
+};
+static const char *const table_fields[] = {
+  "concat", "insert", "move", "pack", "remove", "sort", "unpack", NULL
+};
+static const char *const math_fields[] = {
+  "abs", "acos", "asin", "atan", "ceil", "cos", "deg", "exp", "floor",
+  "fmod", "huge", "log", "max", "maxinteger", "min", "mininteger", "modf",
+  "pi", "rad", "random", "randomseed", "sin", "sqrt", "tan", "tointeger",
+  "type", "ult", NULL
+};
+static const char *const utf8_fields[] = {
+  "char", "charpattern", "codepoint", "codes", "len", "offset", NULL
+};
+/* spawn: added by the scheduler (stdlib/sched.c) when it is built in. */
+static const char *const coroutine_fields[] = {
+  "close", "create", "isyieldable", "resume", "running", "spawn", "status",
+  "wrap", "yield", NULL
+};
+static const char *const os_fields[] = {
+  "clock", "date", "difftime", "exit", "time", NULL
+};
+static const char *const io_fields[] = {"lines", "read", "write", NULL};
+static const char *const debug_fields[] = {"traceback", NULL};
+
+static const libspec libs[] = {
+  {"string", string_fields},
+  {"table", table_fields},
+  {"math", math_fields},
+  {"utf8", utf8_fields},
+  {"coroutine", coroutine_fields},
+  {"os", os_fields},
+  {"io", io_fields},
+  {"debug", debug_fields},
+  {NULL, NULL}
+};
+
+/* A replacement: {library, field, function}; the real function, when there
+** is one, is its upvalue 1. */
+typedef struct replacement {
+  const char *lib;   /* NULL: base */
+  const char *field;
+  lua_CFunction fn;
+} replacement;
+
+static const replacement replacements[] = {
+  {NULL, "load", sb_load},
+  {NULL, "collectgarbage", sb_collectgarbage},
+  {NULL, "rawset", sb_rawset},
+  {"coroutine", "create", sb_create},
+  {"coroutine", "wrap", sb_wrap},
+  {"coroutine", "resume", sb_resume},
+  {"coroutine", "close", sb_resume},
+  {"os", "exit", sb_exit},
+  {"io", "lines", sb_io_lines},
+  {NULL, NULL, NULL}
+};
+
+static lua_CFunction replacement_for(const char *lib, const char *field) {
+  for (const replacement *r = replacements; r->field; r++) {
+    if (((r->lib == NULL) == (lib == NULL)) &&
+        (lib == NULL || strcmp(r->lib, lib) == 0) &&
+        strcmp(r->field, field) == 0)
+      return r->fn;
+  }
+  return NULL;
+}
+
+/* Copy the allowed fields of the real table at `real` into the table at
+** `dst`, wrapping replacements around the real functions. */
+static void copyfields(lua_State *L, int real, int dst, const char *lib,
+                       const char *const *fields) {
+  for (const char *const *f = fields; *f; f++) {
+    if (lua_getfield(L, real, *f) == LUA_TNIL) {
+      lua_pop(L, 1);  /* not in this build */
+      continue;
+    }
+    lua_CFunction fn = replacement_for(lib, *f);
+    if (fn != NULL) lua_pushcclosure(L, fn, 1);
+    lua_setfield(L, dst, *f);
+  }
+}
+
+/* io.stdout / io.stderr: {write, flush} proxies. */
+static void pushstream(lua_State *L, int which, const char *name) {
+  lua_createtable(L, 0, 2);
+  lua_pushinteger(L, which);
+  lua_pushcclosure(L, sb_stream_write, 1);
+  lua_setfield(L, -2, "write");
+  lua_pushinteger(L, which);
+  lua_pushcclosure(L, sb_stream_flush, 1);
+  lua_setfield(L, -2, "flush");
+  makeproxy(L, name);
+}
+
+void sandbox_env_apply(lua_State *L, const char *const *paths, size_t n) {
+  lua_pushglobaltable(L);
+  int real = lua_gettop(L);
+  lua_getfield(L, real, "next");
+  lua_setfield(L, LUA_REGISTRYINDEX, "sandlua.sandbox.next");
+  lua_newtable(L);                        /* the script's globals */
+  int g = lua_gettop(L);
+  lua_newtable(L);                        /* the script's package.loaded */
+  int loaded = lua_gettop(L);
+
+  copyfields(L, real, g, NULL, base_fields);
+  lua_pushcfunction(L, sb_print);
+  lua_setfield(L, g, "print");
+  lua_pushcfunction(L, sb_pcall);
+  lua_setfield(L, g, "pcall");
+  lua_pushcfunction(L, sb_xpcall);
+  lua_setfield(L, g, "xpcall");
+  lua_pushvalue(L, g);
+  lua_setfield(L, g, "_G");
+  lua_pushvalue(L, g);
+  lua_setfield(L, loaded, "_G");
+
+  for (const libspec *lib = libs; lib->name; lib++) {
+    lua_getfield(L, real, lib->name);
+    int rl = lua_gettop(L);
+    lua_newtable(L);
+    int copy = lua_gettop(L);
+    copyfields(L, rl, copy, lib->name, lib->fields);
+    if (strcmp(lib->name, "io") == 0) {
+      pushstream(L, 1, "io.stdout");
+      lua_pushvalue(L, -1);
+      lua_setfield(L, copy, "stdout");
+      lua_pushcclosure(L, sb_io_write, 1);
+      lua_setfield(L, copy, "write");
+      pushstream(L, 2, "io.stderr");
+      lua_setfield(L, copy, "stderr");
+    }
+    lua_pushvalue(L, copy);
+    makeproxy(L, lib->name);
+    if (strcmp(lib->name, "string") == 0) {
+      /* Methods of strings look into the private copy; getmetatable("")
+      ** answers a locked {__index = string}. */
+      lua_pushliteral(L, "");
+      lua_getmetatable(L, -1);
+      lua_pushvalue(L, copy);
+      lua_setfield(L, -2, "__index");
+      lua_createtable(L, 0, 1);
+      lua_pushvalue(L, -4);               /* the string proxy */
+      lua_setfield(L, -2, "__index");
+      makeproxy(L, "string metatable");
+      lua_setfield(L, -2, "__metatable");
+      lua_pop(L, 2);                      /* the metatable, "" */
+    }
+    lua_pushvalue(L, -1);
+    lua_setfield(L, g, lib->name);
+    lua_setfield(L, loaded, lib->name);
+    lua_settop(L, loaded);
+  }
+
+  /* Built-in modules (package.preload) that are also globals. */
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  int preload = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, preload) != 0) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING) continue;
+    const char *name = lua_tostring(L, -1);
+    if (lua_getfield(L, real, name) == LUA_TTABLE) {
+      pushmoduleproxy(L, -1, name);
+      lua_pushvalue(L, -1);
+      lua_setfield(L, g, name);
+      lua_setfield(L, loaded, name);
+    }
+    lua_settop(L, preload + 1);
+  }
+
+  /* require and package. */
+  lua_newtable(L);
+  for (size_t i = 0; i < n; i++) {
+    lua_pushstring(L, paths[i]);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  int pathtab = lua_gettop(L);
+  lua_pushvalue(L, loaded);
+  lua_getfield(L, real, "require");
+  lua_pushvalue(L, preload);
+  lua_pushvalue(L, pathtab);
+  lua_pushcclosure(L, sb_require, 4);
+  lua_setfield(L, g, "require");
+  lua_createtable(L, 0, 3);
+  lua_pushvalue(L, loaded);
+  lua_setfield(L, -2, "loaded");
+  lua_getfield(L, real, "package");
+  lua_getfield(L, -1, "config");
+  lua_setfield(L, -3, "config");
+  lua_pop(L, 1);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (size_t i = 0; i < n; i++) {
+    lua_pushfstring(L, "%s%s/?.lua;%s/?/init.lua", i ? ";" : "", paths[i],
+                    paths[i]);
+    luaL_addvalue(&b);
+  }
+  luaL_pushresult(&b);
+  lua_setfield(L, -2, "path");
+  makeproxy(L, "package");
+  lua_pushvalue(L, -1);
+  lua_setfield(L, g, "package");
+  lua_setfield(L, loaded, "package");
+
+  /* The new table becomes the globals. */
+  lua_pushvalue(L, g);
+  lua_rawseti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+  lua_settop(L, real - 1);
+}
+
+/* }====================================================== */

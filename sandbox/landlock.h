@@ -1,0 +1,24 @@
+/*
+** landlock.h - read-only file access through Landlock (raw system calls).
+**
+** Provides to sandbox.c one call that restricts the process, for good, to
+** reading the listed paths (files, or directories and what is below them):
+** every other open, and any write, truncation, creation or removal, fails
+** with EACCES.  Files already open (stdin, stdout, sockets) are unaffected.
+*/
+#ifndef SL_SANDBOX_LANDLOCK_H
+#define SL_SANDBOX_LANDLOCK_H
+
+#include <stddef.h>
+
+/*
+** Restrict the process to reading `paths` (n of them; missing ones are
+** skipped).  no_new_privs must be set already.  Returns the Landlock ABI
+** version in force (>= 1), or -ENOSYS/-EOPNOTSUPP when the kernel has no
+** Landlock (the caller warns and goes on), or another -errno with a message
+** in err.
+*/
+int sandbox_landlock_restrict(const char *const *paths, size_t n, char *err,
+                              size_t errlen);
+
+#endif

@@ -1,0 +1,186 @@
+/*
+** limits.h - the resource limits of a sandboxed script: memory (a byte-capped
+** allocator), CPU time and wall clock (timer signals plus a hook), an
+** instruction budget shared by every coroutine, the number of open
+** connections, and the bytes written to stdout/stderr.
+**
+** Provides to interp/main.c (options, start, report), to sandbox/env.c (the
+** sticky checks in pcall/xpcall/coroutine wrappers, output counting) and to
+** stdlib/ (the scheduler and the websocket client):
+**
+**   - sandbox_limits: the configured values.  Each value has a source
+**     (default < policy < command line); a setter with a lower-ranked source
+**     than the one already recorded is ignored, so the policy's `sandbox:`
+**     section can be fed after the options are parsed and the command line
+**     still wins.
+**   - the run-time side, one per process: sandbox_limits_attach() puts the
+**     allocator and the stop messages on a state, sandbox_limits_start() arms
+**     the timers right before the script runs.
+**
+** A limit hit is sticky: from then on every protected call (pcall, xpcall,
+** coroutine.resume/close) re-raises it, a hook raises it again at every
+** instruction of the running and main threads, and it stays in force while
+** finalizers run at exit.  A C call that never comes back to the VM (a
+** pathological pattern match) is ended by the second tick of the timer: the
+** signal handler writes the limit's message with write(2) and calls _exit.
+**
+** For the scheduler (stdlib/sched.c):
+**   - sandbox_hook_thread(co) on every coroutine it creates (charges the
+**     instruction budget, so a new coroutine does not start with a free
+**     count);
+**   - sandbox_enter(co) / sandbox_leave(prev) around each lua_resume, so a
+**     timer signal stops the thread that is actually running;
+**   - sandbox_deadline_ns() for the poll timeout (CLOCK_MONOTONIC, 0 when no
+**     timeout), and sandbox_check(L) after every poll/lws_service return and
+**     after any lua_pcall/lua_resume it does not propagate: it raises the
+**     limit error when one was hit (SIGALRM/SIGPROF interrupt poll with EINTR).
+** For the websocket client: sandbox_max_connections().
+**
+** Headers of sandbox/ do not include lua.h: the state is `struct lua_State`.
+*/
+#ifndef SL_SANDBOX_LIMITS_H
+#define SL_SANDBOX_LIMITS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct lua_State;
+
+/* XX(enum name, option name, kind of value, exit code, default value). */
+#define SANDBOX_LIMIT_MAP(XX)                                     \
+  XX(MEMORY, "memory", SIZE, 4, INT64_C(256) << 20)               \
+  XX(CPU, "cpu", DURATION, 5, INT64_C(300) * 1000000000)          \
+  XX(TIMEOUT, "timeout", DURATION, 6, 0)                          \
+  XX(INSTRUCTIONS, "instructions", COUNT, 7, 0)                   \
+  XX(OUTPUT, "output", SIZE, 8, 0)                                \
+  XX(CONNECTIONS, "connections", COUNT, 0, 64)
+
+typedef enum sandbox_limit {
+#define SANDBOX_LIMIT_ENUM(e, n, k, c, d) SANDBOX_LIMIT_##e,
+  SANDBOX_LIMIT_MAP(SANDBOX_LIMIT_ENUM)
+#undef SANDBOX_LIMIT_ENUM
+  SANDBOX_LIMIT_COUNT
+} sandbox_limit;
+
+/* Exit codes: one per limit (above) and one for a sandbox violation. */
+#define SANDBOX_EXIT_MEMORY 4
+#define SANDBOX_EXIT_CPU 5
+#define SANDBOX_EXIT_TIMEOUT 6
+#define SANDBOX_EXIT_INSTRUCTIONS 7
+#define SANDBOX_EXIT_OUTPUT 8
+#define SANDBOX_EXIT_VIOLATION 9
+
+/* Where a value came from; a higher source is never overridden by a lower. */
+#define SANDBOX_SOURCE_DEFAULT 0
+#define SANDBOX_SOURCE_POLICY 1
+#define SANDBOX_SOURCE_CLI 2
+
+/* Bounds of the values (0 means "no limit" except for connections). */
+#define SANDBOX_MEMORY_MIN (INT64_C(1) << 20)
+#define SANDBOX_CONNECTIONS_MAX 100000
+
+typedef struct sandbox_limits {
+  int64_t value[SANDBOX_LIMIT_COUNT];  /* bytes, ns or a count; 0: none */
+  int source[SANDBOX_LIMIT_COUNT];     /* SANDBOX_SOURCE_* */
+} sandbox_limits;
+
+/* Every limit at its default (SANDBOX_LIMIT_MAP). */
+void sandbox_limits_init(sandbox_limits *lim);
+
+/*
+** Set one limit from `source`.  Returns 0 (also when ignored because a
+** higher source already set it), or -ERANGE with a message in err when the
+** value is out of range.
+*/
+int sandbox_limits_set(sandbox_limits *lim, sandbox_limit which,
+                       int64_t value, int source, char *err, size_t errlen);
+
+/*
+** Parse an option's text ("64M", "10s", "1000000") with security/units.h
+** and set it.  Returns 0, -EINVAL or -ERANGE with a message in err.
+*/
+int sandbox_limits_parse(sandbox_limits *lim, sandbox_limit which,
+                         const char *text, int source, char *err,
+                         size_t errlen);
+
+/* "memory", "cpu", ...; its exit code (0 for connections). */
+const char *sandbox_limit_name(sandbox_limit which);
+int sandbox_limit_exit_code(sandbox_limit which);
+
+/* The value as the user would write it: "64M", "1m30s", "1000". */
+void sandbox_limit_format(sandbox_limit which, int64_t value, char *buf,
+                          size_t len);
+
+/* {======================================================
+** Run time (one interpreter per process)
+** ======================================================= */
+
+/*
+** Take the limits into force on the main state L (created with
+** luaL_newstate): the byte-capped allocator (counting what L has already
+** allocated), the stop messages and, with an instruction budget, the count
+** hook.  Installs the SIGALRM/SIGPROF/SIGXCPU handlers.  Returns 0 or
+** -ENOMEM / -errno.
+*/
+int sandbox_limits_attach(struct lua_State *L, const sandbox_limits *lim);
+
+/* Arm the wall-clock and CPU timers and the RLIMIT_CPU backstop.  Call right
+** before the script runs.  Returns 0 or -errno. */
+int sandbox_limits_start(void);
+
+/*
+** Call right before lua_close: the signal handlers stop touching threads
+** (they are being freed); a limit already hit still stops the finalizers at
+** once, one hit while they run ends the process at the timer's second tick.
+*/
+void sandbox_limits_closing(void);
+
+/* Disarm the timers (before lua_close in a process that goes on). */
+void sandbox_limits_stop(void);
+
+/* The limit hit so far, or -1. */
+int sandbox_limits_hit(void);
+
+/* Print "sandlua: limit: <name> <value> exceeded" on stderr (once). */
+void sandbox_limits_report(void);
+
+/* Raise the limit error in L if a limit was hit (or a timer fired). */
+void sandbox_check(struct lua_State *L);
+
+/*
+** Turn a status returned by lua_pcall/lua_resume into a limit hit when it is
+** a memory error caused by the cap.  Returns status.
+*/
+int sandbox_note_status(int status);
+
+/* Charge n bytes of output (print, io.write); returns how many of them may
+** still be written: n, or fewer when the output limit is reached (then the
+** limit is hit and the caller raises with sandbox_check after writing). */
+size_t sandbox_output(size_t n);
+
+/* Bytes the script's state holds now (what the allocator counts). */
+size_t sandbox_memory_used(void);
+
+/* Set the limit hook on a new coroutine and charge the budget for it. */
+void sandbox_hook_thread(struct lua_State *co);
+
+/* The running thread for the timer signals; returns the previous one. */
+struct lua_State *sandbox_enter(struct lua_State *co);
+void sandbox_leave(struct lua_State *prev);
+
+/* Absolute CLOCK_MONOTONIC deadline in ns of --timeout, or 0 when none. */
+int64_t sandbox_deadline_ns(void);
+
+/* --max-connections (the default when not given). */
+int64_t sandbox_max_connections(void);
+
+/* The count interval of the instruction hook. */
+#define SANDBOX_HOOK_INTERVAL 1000
+
+/* Time the VM has to stop after a timer fired before the process is ended
+** from the signal handler. */
+#define SANDBOX_GRACE_NS (INT64_C(250) * 1000000)
+
+/* }====================================================== */
+
+#endif

@@ -1,0 +1,45 @@
+/*
+** seccomp.h - the seccomp-bpf system call filter (libseccomp).
+**
+** Provides to sandbox.c (and to the try-syscall test program, which installs
+** the very same filter) one call that installs an allowlist of the system
+** calls sandlua makes at steady state: memory, time, signals, stdio, poll,
+** and AF_INET/AF_INET6 sockets for the WebSocket client (see
+** docs/sandbox.md for the list and libwebsockets-client-notes.md section 13
+** for how it was measured).  What libc probes and handles gets an errno
+** instead of a trap: clone3 and io_uring_* ENOSYS, socket(AF_UNIX or
+** AF_NETLINK) EAFNOSUPPORT, openat for writing EACCES, other ioctls ENOTTY,
+** executable mappings EACCES.  Everything else is refused:
+**   strict  the call never runs: SIGSYS, whose handler writes
+**           "sandlua: sandbox: blocked system call NAME" (async-signal-safe
+**           calls only, names resolved before the filter is installed) and
+**           exits with SANDBOX_EXIT_VIOLATION;
+**   log     the call runs and the kernel logs it (audit log, dmesg);
+**   off     no filter.
+** Calls of another ABI (i386, x32) are refused the same way.
+*/
+#ifndef SL_SANDBOX_SECCOMP_H
+#define SL_SANDBOX_SECCOMP_H
+
+#include <stddef.h>
+
+/* Same order as security/policy.h's policy_seccomp. */
+typedef enum sandbox_seccomp_mode {
+  SANDBOX_SECCOMP_STRICT,
+  SANDBOX_SECCOMP_LOG,
+  SANDBOX_SECCOMP_OFF
+} sandbox_seccomp_mode;
+
+/* "strict", "log", "off" -> mode; returns 0 or -EINVAL. */
+int sandbox_seccomp_parse(const char *text, sandbox_seccomp_mode *mode);
+const char *sandbox_seccomp_name(sandbox_seccomp_mode mode);
+
+/*
+** Set no_new_privs and install the filter for `mode` (nothing for OFF but
+** no_new_privs).  Returns 0, or -errno with a message in err.  After it
+** returns 0 the process cannot exec, fork or open files for writing.
+*/
+int sandbox_seccomp_install(sandbox_seccomp_mode mode, char *err,
+                            size_t errlen);
+
+#endif

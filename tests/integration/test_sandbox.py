@@ -1,0 +1,552 @@
+"""The sandbox as a user meets it: limits that end the script, os.exit,
+options, binary chunks, Landlock, and the seccomp filter (through
+tests/sandbox/try-syscall, which installs the very same filter)."""
+import os
+import pathlib
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import ROOT
+
+B = os.environ.get("B", "build")
+TRY = str(ROOT / B / "tests" / "try-syscall")
+
+
+def limit_msg(name, value):
+    return f"sandlua: limit: {name} {value} exceeded\n"
+
+
+def run_script(run, code, *opts, timeout=30, **kw):
+    # No timed assertion: the subprocess timeout is what fails a limit that
+    # does not stop the script.
+    return run(*opts, "-e", code, timeout=timeout, **kw)
+
+
+# {======================================================================
+# Limits: each ends the script with its message and its exit code; pcall
+# cannot swallow a hit.
+# =======================================================================
+
+MEMORY_BOMBS = {
+    "string.rep": "local s = string.rep('x', 1e9)",
+    "table growth": "local t = {} for i = 1, 1e9 do t[i] = i end",
+    "concatenation": "local s = 'x' while true do s = s .. s end",
+    "deep nesting": "local t = {} while true do t = {t, 'x'} end",
+    "table.concat": "local t = {} for i = 1, 1e7 do t[i] = 'abcdefgh' end "
+                    "local s = table.concat(t)",
+    "string keys": "local t = {} for i = 1, 1e9 do t['k' .. i] = i end",
+    "pcall swallowing": "while true do pcall(string.rep, 'x', 1e9) end",
+    "coroutine swallowing": "while true do coroutine.resume(coroutine.create("
+                            "function() return string.rep('x', 1e9) end)) end",
+    "memory in __gc": "setmetatable({}, {__gc = function() "
+                      "local s = string.rep('y', 1e9) end}) collectgarbage()",
+}
+
+
+@pytest.mark.parametrize("name", list(MEMORY_BOMBS))
+def test_memory_bombs_end_with_the_memory_limit(run, name):
+    p = run_script(run, MEMORY_BOMBS[name] + " print('survived')",
+                   "--memory-limit", "64M")
+    assert p.returncode == 4, p.stderr
+    assert "survived" not in p.stdout
+    assert p.stderr.endswith(limit_msg("memory", "64M")), p.stderr
+
+
+def test_memory_limit_default_is_256M(run):
+    p = run_script(run, "local s = string.rep('x', 300 * 1024 * 1024)")
+    assert p.returncode == 4
+    assert p.stderr == limit_msg("memory", "256M")
+
+
+def test_memory_below_the_limit_is_fine(run):
+    # string.rep holds its buffer and the result: twice the size at peak.
+    p = run_script(run, "local s = string.rep('x', 20 * 1024 * 1024) "
+                   "s = nil collectgarbage() "
+                   "local s2 = string.rep('y', 20 * 1024 * 1024) print(#s2)",
+                   "--memory-limit", "64M")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == str(20 * 1024 * 1024) + "\n"
+
+
+def test_memory_hit_cannot_be_masked_by_os_exit(run):
+    p = run_script(run, "pcall(string.rep, 'x', 1e9) os.exit(0)",
+                   "--memory-limit", "64M")
+    assert p.returncode == 4
+    assert p.stderr.endswith(limit_msg("memory", "64M"))
+
+
+LOOPS = {
+    "plain loop": "while true do end",
+    "pcall swallowing": "while true do pcall(function() while true do end "
+                        "end) end",
+    "xpcall swallowing": "while true do xpcall(function() while true do end "
+                         "end, function(e) return e end) end",
+    "in a coroutine": "coroutine.wrap(function() while true do end end)()",
+    "resume swallowing": "while true do coroutine.resume(coroutine.create("
+                         "function() while true do end end)) end",
+    "in __close": "do local x <close> = setmetatable({}, {__close = "
+                  "function() while true do end end}) end",
+    "error handler loop": "xpcall(error, function() while true do end end)",
+}
+
+
+@pytest.mark.parametrize("name", list(LOOPS))
+def test_timeout_ends_runaway_code(run, name):
+    p = run_script(run, LOOPS[name] + " print('survived')",
+                   "--timeout", "300ms")
+    assert p.returncode == 6, p.stderr
+    assert "survived" not in p.stdout
+    assert p.stderr.endswith(limit_msg("timeout", "300ms")), p.stderr
+
+
+@pytest.mark.parametrize("name", ["plain loop", "pcall swallowing",
+                                  "in a coroutine"])
+def test_cpu_limit_ends_runaway_code(run, name):
+    p = run_script(run, LOOPS[name], "--cpu-limit", "300ms")
+    assert p.returncode == 5, p.stderr
+    assert p.stderr.endswith(limit_msg("cpu", "300ms"))
+
+
+@pytest.mark.parametrize("name", list(LOOPS))
+def test_instruction_limit_ends_runaway_code(run, name):
+    p = run_script(run, LOOPS[name] + " print('survived')",
+                   "--instruction-limit", "1000000")
+    assert p.returncode == 7, p.stderr
+    assert "survived" not in p.stdout
+    assert p.stderr.endswith(limit_msg("instructions", "1000000"))
+
+
+PATHOLOGICAL = ("string.find(string.rep('a', 40), "
+                "string.rep('a?', 40) .. string.rep('a', 40))")
+
+
+def test_timeout_stops_a_pathological_pattern(run):
+    # The match never returns to the VM: the second tick of the timer ends
+    # the process from the signal handler.
+    p = run_script(run, PATHOLOGICAL, "--timeout", "300ms")
+    assert p.returncode == 6
+    assert p.stderr == limit_msg("timeout", "300ms")
+
+
+def test_cpu_limit_stops_a_pathological_pattern(run):
+    p = run_script(run, PATHOLOGICAL, "--cpu-limit", "300ms")
+    assert p.returncode == 5
+    assert p.stderr == limit_msg("cpu", "300ms")
+
+
+def test_timeout_interrupts_a_blocked_read(sandlua):
+    p = subprocess.Popen([sandlua, "--timeout", "300ms", "-e",
+                          "io.read('l') while true do end"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    out, err = p.communicate(timeout=10)  # stdin stays open until now
+    assert p.returncode == 6
+    assert err == limit_msg("timeout", "300ms")
+
+
+def test_coroutines_do_not_get_a_fresh_instruction_count(run):
+    # Each coroutine runs fewer instructions than the hook interval; without
+    # the charge at creation they would run for free.
+    code = """
+local n = 0
+while true do
+  coroutine.wrap(function() for i = 1, 250 do end end)()
+  n = n + 1
+  if n % 100 == 0 then io.write(n, "\\n") end
+end"""
+    p = run_script(run, code, "--instruction-limit", "2000000")
+    assert p.returncode == 7
+    done = int(p.stdout.split()[-1]) if p.stdout else 0
+    assert done <= 2000, done  # about 1000 instructions per coroutine
+
+
+def test_finalizers_run_under_the_limits_at_exit(run):
+    code = ("setmetatable({}, {__gc = function() while true do end end}) "
+            "print('end of script')")
+    p = run_script(run, code, "--timeout", "500ms")
+    assert p.stdout == "end of script\n"
+    assert p.returncode == 6
+    assert p.stderr == limit_msg("timeout", "500ms")
+
+
+def test_max_output_counts_print_and_io_write(run):
+    p = run_script(run, "for i = 1, 1000 do print(i) io.write('w') "
+                   "io.stdout:write('s') io.stderr:write('e') end",
+                   "--max-output", "100B")
+    assert p.returncode == 8
+    assert p.stderr.endswith(limit_msg("output", "100B"))
+    written = p.stderr[:-len(limit_msg("output", "100B"))]
+    assert set(written) <= {"e"}
+    assert len(p.stdout) + len(written) == 100
+
+
+def test_max_output_exact(run):
+    p = run_script(run, "while true do pcall(print, ('x'):rep(9)) end",
+                   "--max-output", "1K")
+    assert p.returncode == 8
+    assert p.stdout == ("x" * 9 + "\n") * 102 + "x" * 4
+    assert p.stderr == limit_msg("output", "1K")
+
+
+def test_output_within_the_limit(run):
+    p = run_script(run, "print(('x'):rep(99))", "--max-output", "100B")
+    assert p.returncode == 0 and len(p.stdout) == 100
+
+
+# }======================================================================
+
+# {======================================================================
+# os.exit, errors at odd times
+# =======================================================================
+
+@pytest.mark.parametrize("code,rc", [
+    ("os.exit()", 0), ("os.exit(true)", 0), ("os.exit(false)", 1),
+    ("os.exit(3)", 3), ("os.exit(255)", 255), ("os.exit(0, true)", 0),
+    ("os.exit(2.0)", 2),
+])
+def test_os_exit_values(run, code, rc):
+    p = run_script(run, "io.write('before ') " + code + " print('after')")
+    assert p.returncode == rc
+    assert p.stdout == "before "
+
+
+def test_os_exit_with_close_runs_finalizers(run):
+    p = run_script(run, "setmetatable({}, {__gc = function() print('gc') end})"
+                   " os.exit(5, true)")
+    assert p.returncode == 5 and p.stdout == "gc\n"
+
+
+def test_os_exit_inside_a_finalizer_at_exit(run):
+    p = run_script(run, "setmetatable({}, {__gc = function() "
+                   "os.exit(3, true) end})")
+    assert p.returncode == 3, p.stderr
+
+
+def test_raising_tostring_of_the_error_value(run):
+    p = run_script(run, "error(setmetatable({}, {__tostring = function() "
+                   "error('inner') end}))")
+    assert p.returncode == 1
+    assert p.stderr.startswith("sandlua: ")
+
+
+# }======================================================================
+
+# {======================================================================
+# Chunks, require, files
+# =======================================================================
+
+@pytest.fixture
+def luac(tmp_path):
+    exe = shutil.which("luac5.4")
+    if exe is None:
+        pytest.skip("luac5.4 is not installed")
+    src = tmp_path / "src.lua"
+    src.write_text("print('binary ran') return {}")
+    out = tmp_path / "bin.lua"
+    subprocess.run([exe, "-o", str(out), str(src)], check=True)
+    return out
+
+
+def test_binary_module_refused_by_require(run, luac, tmp_path):
+    p = run("--module-path", str(tmp_path), "-e", "require('bin')")
+    assert p.returncode == 1
+    assert "error loading module 'bin'" in p.stderr
+    assert "attempt to load a binary chunk (mode is 't')" in p.stderr
+    assert "binary ran" not in p.stdout
+
+
+def test_binary_script_refused(run, luac):
+    p = run(str(luac))
+    assert p.returncode == 1
+    assert "attempt to load a binary chunk (mode is 't')" in p.stderr
+    assert "binary ran" not in p.stdout
+
+
+def test_binary_script_runs_without_the_sandbox(run, luac):
+    p = run("--unsafe-no-sandbox", str(luac))
+    assert p.returncode == 0 and p.stdout == "binary ran\n"
+
+
+def test_require_finds_files_under_module_paths_only(run, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b" / "pkg").mkdir(parents=True)
+    (tmp_path / "a" / "one.lua").write_text("return 'one:' .. ...")
+    (tmp_path / "b" / "pkg" / "init.lua").write_text("return 'pkg'")
+    (tmp_path / "b" / "pkg" / "sub.lua").write_text("return 'sub'")
+    (tmp_path / "outside.lua").write_text("return 'outside'")
+    p = run("--module-path", str(tmp_path / "a"), "--module-path",
+            str(tmp_path / "b"), "-e",
+            "print((require('one')), (require('pkg')), (require('pkg.sub')))")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "one:one\tpkg\tsub\n"
+    p = run("--module-path", str(tmp_path / "a"), "-e", "require('outside')",
+            env={**os.environ, "LUA_PATH": str(tmp_path / "?.lua")})
+    assert p.returncode == 1 and "module 'outside' not found" in p.stderr
+
+
+def test_landlock_blocks_a_symlink_out_of_the_module_path(run, tmp_path):
+    (tmp_path / "mods").mkdir()
+    (tmp_path / "secret").mkdir()
+    (tmp_path / "secret" / "s.lua").write_text("return 'secret'")
+    os.symlink(tmp_path / "secret" / "s.lua", tmp_path / "mods" / "evil.lua")
+    p = run("--module-path", str(tmp_path / "mods"), "-e",
+            "print(pcall(require, 'evil'))")
+    assert p.returncode == 0
+    assert "secret" not in p.stdout.replace("secret/", "")
+    assert p.stdout.startswith("false")
+
+
+def test_lua_init_and_lua_path_ignored_in_the_sandbox(run, tmp_path):
+    (tmp_path / "m.lua").write_text("return 1")
+    env = {**os.environ, "LUA_INIT": "print('init ran')",
+           "LUA_PATH": str(tmp_path / "?.lua")}
+    p = run("-e", "print(pcall(require, 'm'))", env=env)
+    assert "init ran" not in p.stdout
+    assert p.stdout.startswith("false")
+
+
+def test_unsafe_no_sandbox_has_the_full_library(run):
+    p = run("--unsafe-no-sandbox", "-e",
+            "print(io.open ~= nil, os.execute ~= nil, debug.getinfo ~= nil)")
+    assert p.returncode == 0
+    assert p.stdout == "true\ttrue\ttrue\n"
+    assert p.stderr.startswith("sandlua: warning: --unsafe-no-sandbox")
+
+
+def test_stdout_to_a_regular_file_works(sandlua, tmp_path):
+    out = tmp_path / "out.txt"
+    with open(out, "w") as f:
+        p = subprocess.run([sandlua, "-e", "print('to a file')"], stdout=f,
+                           stderr=subprocess.PIPE, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert out.read_text() == "to a file\n"
+
+
+def test_arg_table_keeps_sandbox_options(run):
+    p = run("--memory-limit", "64M", "--seccomp", "strict", "-e",
+            "print(arg[1], arg[2], arg[3], arg[4])")
+    assert p.stdout == "--memory-limit\t64M\t--seccomp\tstrict\n"
+
+
+# }======================================================================
+
+# {======================================================================
+# Options
+# =======================================================================
+
+@pytest.mark.parametrize("args,what", [
+    (["--memory-limit", "lots"], "--memory-limit lots:"),
+    (["--memory-limit", "10K"], "at least 1M"),
+    (["--memory-limit", "-1M"], "--memory-limit -1M:"),
+    (["--cpu-limit", "5"], "--cpu-limit 5:"),
+    (["--cpu-limit", "-1s"], "must not be negative"),
+    (["--timeout", "1us"], "at least 1ms"),
+    (["--timeout", "soon"], "--timeout soon:"),
+    (["--instruction-limit", "1.5"], "not a whole number"),
+    (["--instruction-limit", "99999999999999999999"], "too large"),
+    (["--max-connections", "100001"], "at most 100000"),
+    (["--max-connections", "x"], "not a whole number"),
+    (["--max-output", "1X"], "--max-output 1X:"),
+    (["--seccomp", "loose"], "must be strict, log or off"),
+    (["--module-path", "/nonexistent"], "No such file or directory"),
+    (["--module-path", "/etc/hostname"], "not a directory"),
+    (["--module-path", ""], "empty path"),
+])
+def test_bad_option_values(run, args, what):
+    p = run(*args, "-e", "print('ran')")
+    assert p.returncode == 2
+    assert p.stdout == ""
+    assert what in p.stderr.splitlines()[0], p.stderr
+
+
+def test_option_without_its_value(run):
+    p = run("--timeout")
+    assert p.returncode == 2
+    assert p.stderr.splitlines()[0] == "sandlua: '--timeout' needs a value"
+
+
+def test_zero_means_no_limit(run):
+    # 0 after 64M: 100M (200M at peak) fits.
+    p = run("--memory-limit", "64M", "--memory-limit", "0", "--cpu-limit",
+            "0", "--timeout", "0", "--max-output", "0",
+            "--instruction-limit", "0", "-e",
+            "print(#string.rep('x', 100 * 1024 * 1024))")
+    assert p.returncode == 0, p.stderr
+
+
+def test_last_option_wins(run):
+    code = "local s = string.rep('x', 40 * 1024 * 1024)"
+    p = run_script(run, code, "--memory-limit", "128M", "--memory-limit",
+                   "64M")
+    assert p.returncode == 4, p.stderr
+    p = run_script(run, code, "--memory-limit", "64M", "--memory-limit",
+                   "128M")
+    assert p.returncode == 0, p.stderr
+
+
+# }======================================================================
+
+# {======================================================================
+# seccomp
+# =======================================================================
+
+def try_syscall(*names, mode="strict"):
+    assert os.access(TRY, os.X_OK), f"{TRY} is not built"
+    return subprocess.run([TRY, mode, *names], capture_output=True, text=True,
+                          timeout=30)
+
+
+FORBIDDEN = [
+    "execve", "execveat", "fork", "vfork", "clone", "ptrace",
+    "process_vm_readv", "process_vm_writev", "bpf", "userfaultfd",
+    "perf_event_open", "kexec_load", "kexec_file_load", "mount", "umount2",
+    "personality", "keyctl", "add_key", "request_key", "unshare", "setns",
+    "chroot", "pivot_root", "init_module", "finit_module", "delete_module",
+    "reboot", "swapon", "acct", "setuid", "capset", "mknodat", "symlinkat",
+    "unlinkat", "mkdirat", "fchmodat", "renameat2", "ftruncate", "open",
+    "socketpair", "listen", "accept4", "pipe2", "dup", "eventfd2",
+    "setitimer", "prctl", "seccomp", "landlock_restrict_self", "memfd_create",
+    "name_to_handle_at", "open_by_handle_at", "iopl", "ioperm",
+]
+
+
+# What sanitizer builds (make check-asan) allow for LeakSanitizer's exit-time
+# check (sandbox/seccomp.c); release builds refuse them.
+SANITIZED = os.environ.get("SANITIZED") == "1"
+SANITIZER_ALLOWS = {"clone", "ptrace", "wait4", "prctl", "sigaltstack",
+                    "getppid", "open", "getdents", "readlink", "openat-write",
+                    "mmap-exec", "mprotect-exec"}
+
+
+def skip_if_sanitizer_allows(name):
+    if SANITIZED and name in SANITIZER_ALLOWS:
+        pytest.skip(f"{name} is allowed in sanitizer builds")
+
+
+@pytest.mark.parametrize("name", FORBIDDEN)
+def test_forbidden_syscall_is_trapped(name):
+    skip_if_sanitizer_allows(name)
+    p = try_syscall(name)
+    assert p.returncode == 9, (p.stdout, p.stderr)
+    assert p.stdout == ""
+    assert p.stderr == f"sandlua: sandbox: blocked system call {name}\n"
+
+
+@pytest.mark.parametrize("name,syscall", [
+    ("socket-packet", "socket"), ("socket-raw", "socket"),
+    ("ioctl-tiocsti", "ioctl"), ("kill-init", "kill"),
+    ("fcntl-setown", "fcntl"), ("fcntl-dupfd", "fcntl"),
+])
+def test_forbidden_arguments_are_trapped(name, syscall):
+    p = try_syscall(name)
+    assert p.returncode == 9
+    assert p.stderr == f"sandlua: sandbox: blocked system call {syscall}\n"
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="x86_64 only")
+@pytest.mark.parametrize("name", ["x32", "i386"])
+def test_foreign_abis_are_trapped(name):
+    p = try_syscall(name)
+    assert p.returncode == 9
+    assert "blocked system call of a foreign ABI" in p.stderr
+
+
+@pytest.mark.parametrize("name,err", [
+    ("clone3", "ENOSYS"), ("io_uring_setup", "ENOSYS"),
+    ("io_uring_enter", "ENOSYS"), ("io_uring_register", "ENOSYS"),
+    ("socket-unix", "EAFNOSUPPORT"), ("socket-netlink", "EAFNOSUPPORT"),
+    ("openat-write", "EACCES"), ("mmap-exec", "EACCES"),
+    ("mprotect-exec", "EACCES"),
+])
+def test_probed_syscalls_get_an_errno(name, err):
+    skip_if_sanitizer_allows(name)
+    p = try_syscall(name)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == f"{name}: errno {err}\n"
+
+
+@pytest.mark.parametrize("name,result", [
+    ("read", "errno EBADF"), ("write", "errno EBADF"),
+    ("close", "errno EBADF"), ("poll", "errno EFAULT"),
+    ("getpid", "ok"), ("socket-inet", "ok"), ("socket-inet6-dgram", "ok"),
+    ("openat-read", "ok"), ("mmap-rw", "ok"), ("ioctl-fionread", "errno EBADF"),
+    ("kill-self", "ok"), ("connect", "errno EBADF"), ("sendto", "errno EBADF"),
+    ("recvfrom", "errno EBADF"), ("getrandom", "errno EFAULT"),
+    ("fcntl-getfl", "errno EBADF"), ("fcntl-setfl", "errno EBADF"),
+    ("setsockopt", "errno EBADF"),
+])
+def test_steady_state_syscalls_are_allowed(name, result):
+    p = try_syscall(name)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == f"{name}: {result}\n"
+
+
+def test_log_mode_lets_the_call_run():
+    p = try_syscall("getppid", "dup", mode="log")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("getppid: ")
+    assert "dup: errno EBADF" in p.stdout
+
+
+def test_sandlua_refuses_to_run_without_its_filter(sandlua):
+    # libseccomp falls back from seccomp(2) to prctl(PR_SET_SECCOMP).
+    deny = [TRY, "--deny", "seccomp:1", "prctl-seccomp:1", "--"]
+    p = subprocess.run([*deny, sandlua, "-e", "print('ran')"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 9, p.stderr
+    assert p.stdout == ""
+    assert "sandlua: sandbox: cannot load the seccomp filter" in p.stderr
+    assert "refusing to run the script" in p.stderr
+    p = subprocess.run([*deny, sandlua, "--seccomp", "off", "-e",
+                        "print('ran')"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and p.stdout == "ran\n"
+
+
+def test_landlock_missing_gives_one_warning(sandlua):
+    p = subprocess.run([TRY, "--deny", "landlock_create_ruleset:38", "--",
+                        sandlua, "-e", "print('ran')"], capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode == 0
+    assert p.stdout == "ran\n"
+    lines = p.stderr.splitlines()
+    assert len(lines) == 1 and "warning: Landlock is not available" in lines[0]
+
+
+def test_sandlua_runs_under_strict_filter(run):
+    p = run("-e", "print(os.date('%Y') ~= nil, os.clock() >= 0, "
+            "pcall(require, 'nothing'))")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("true\ttrue\tfalse")
+
+# }======================================================================
+
+
+# {======================================================================
+# The text-only loader (sandbox_loadfile) behaves as lua's for text
+# =======================================================================
+
+def test_script_from_stdin_and_dash(run):
+    p = run("-", "a", "b", input="print('stdin', ...)")
+    assert p.returncode == 0 and p.stdout == "stdin\ta\tb\n"
+    p = run(input="print('implicit')")
+    assert p.returncode == 0 and p.stdout == "implicit\n"
+
+
+def test_shebang_and_bom_are_skipped_line_numbers_kept(run, tmp_path):
+    (tmp_path / "s.lua").write_bytes(
+        b"\xef\xbb\xbf#!/usr/bin/sandlua\nprint('ran')\nerror('line 3')\n")
+    p = run("s.lua", cwd=tmp_path)
+    assert p.stdout == "ran\n"
+    assert p.stderr.startswith("sandlua: s.lua:3: line 3\n")
+
+
+def test_missing_script(run, tmp_path):
+    p = run("nothing.lua", cwd=tmp_path)
+    assert p.returncode == 1
+    assert p.stderr == ("sandlua: cannot open nothing.lua: "
+                        "No such file or directory\n")
+
+# }======================================================================

@@ -1,0 +1,69 @@
+"""Limits hold across the scheduler's tasks and event loop, and a policy's
+`sandbox:` section sets them (the command line wins)."""
+
+
+def test_timeout_interrupts_a_task_blocked_in_the_loop(run):
+    p = run("--timeout", "300ms", "-e", "time.sleep('30s') print('late')")
+    assert p.returncode == 6, p.stderr
+    assert "limit: timeout 300ms exceeded" in p.stderr
+    assert "late" not in p.stdout
+
+
+def test_timeout_interrupts_tasks_waiting_on_a_channel_and_a_timer(run):
+    code = ("local c = channel.new() "
+            "coroutine.spawn(function() time.sleep('20s') c:send(1) end) "
+            "print(c:receive())")
+    p = run("--timeout", "200ms", "-e", code)
+    assert p.returncode == 6, p.stderr
+
+
+def test_instruction_budget_is_shared_by_spawned_tasks(run):
+    # Each task alone stays under the budget; together they exceed it.
+    code = ("for i = 1, 200 do coroutine.spawn(function() "
+            "local x = 0 for j = 1, 20000 do x = x + j end end) end "
+            "time.sleep(0) print('done')")
+    p = run("--instruction-limit", "1000000", "-e", code)
+    assert p.returncode == 7, p.stderr
+    assert "done" not in p.stdout
+    ok = run("--instruction-limit", "100000000", "-e", code)
+    assert ok.returncode == 0 and ok.stdout == "done\n", ok.stderr
+
+
+def test_memory_bomb_in_a_spawned_task(run):
+    code = ("coroutine.spawn(function() local t = {} "
+            "for i = 1, 1e9 do t[i] = ('x'):rep(100) .. i end end) "
+            "time.sleep('5s') print('survived')")
+    p = run("--memory-limit", "32M", "-e", code, timeout=60)
+    assert p.returncode == 4, p.stderr
+    assert "survived" not in p.stdout
+
+
+def test_pcall_in_a_task_cannot_swallow_a_limit(run):
+    code = ("coroutine.spawn(function() "
+            "for i = 1, 100 do pcall(string.rep, 'x', 1e9) end "
+            "print('swallowed') end) time.sleep('1s')")
+    p = run("--memory-limit", "32M", "-e", code)
+    assert p.returncode == 4, p.stderr
+    assert "swallowed" not in p.stdout
+
+
+def test_policy_sandbox_section_sets_limits_and_cli_wins(run, tmp_path):
+    pol = tmp_path / "p.yaml"
+    pol.write_text('version: "1.0"\nnamespace: t\nsandbox:\n'
+                   '  timeout: 200ms\nentries: []\n')
+    p = run("--policy", str(pol), "-e", "time.sleep('10s')")
+    assert p.returncode == 6, p.stderr
+    assert "timeout 200ms" in p.stderr
+    p = run("--policy", str(pol), "--timeout", "0", "-e",
+            "time.sleep('300ms') print('ok')")
+    assert p.returncode == 0 and p.stdout == "ok\n", p.stderr
+
+
+def test_policy_sandbox_section_out_of_range_is_a_policy_error(run, tmp_path):
+    pol = tmp_path / "p.yaml"
+    pol.write_text('version: "1.0"\nnamespace: t\nsandbox:\n'
+                   '  memory_limit: 1K\nentries: []\n')
+    p = run("--policy", str(pol), "-e", "print('ran')")
+    assert p.returncode == 3, p.stderr
+    assert "ran" not in p.stdout
+    assert "memory" in p.stderr

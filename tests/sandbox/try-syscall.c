@@ -1,0 +1,222 @@
+/*
+** try-syscall.c - run system calls under sandlua's seccomp filter
+** (bubblewrap's tests/try-syscall.c, adapted).
+**
+**   try-syscall strict|log NAME...   install the filter of sandbox/seccomp.c,
+**       then make each call, with arguments that make an allowed call fail
+**       harmlessly (a bad fd or pointer).  Prints "NAME: ok" or
+**       "NAME: errno ENAME" per call and exits 0; a trapped call ends the
+**       process in the filter's SIGSYS handler ("sandlua: sandbox: blocked
+**       system call NAME", exit 9).
+**   try-syscall --deny NAME:ERRNO... -- PROG ARGS...   run PROG under a
+**       filter that makes the named calls fail with ERRNO (a number), to
+**       test how sandlua copes without seccomp or Landlock.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/landlock.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <seccomp.h>
+
+#include "../../sandbox/seccomp.h"
+
+#ifndef AF_NETLINK
+#define AF_NETLINK 16
+#endif
+
+static long do_fork(void) {
+  long r = syscall(SYS_fork);
+  if (r == 0) _exit(0);
+  return r;
+}
+
+static long do_vfork(void) {
+  long r = syscall(SYS_vfork);  /* if it ever ran, the child exits at once */
+  if (r == 0) _exit(0);
+  return r;
+}
+
+static long do_clone(void) {
+  long r = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  if (r == 0) _exit(0);
+  return r;
+}
+
+#if defined(__x86_64__)
+static long do_x32(void) {
+  return syscall(0x40000000 | SYS_getpid);
+}
+
+static long do_i386(void) {
+  long r;
+  __asm__ volatile("int $0x80" : "=a"(r) : "a"(20) : "memory");  /* getpid */
+  if (r < 0) {
+    errno = (int)-r;
+    return -1;
+  }
+  return r;
+}
+#endif
+
+static long do_openat_write(void) {
+  return syscall(SYS_openat, AT_FDCWD, "/nonexistent/x", O_WRONLY | O_CREAT,
+                 0600);
+}
+
+static long do_mmap_exec(void) {
+  void *p = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS,
+                 -1, 0);
+  return p == MAP_FAILED ? -1 : 0;
+}
+
+static long do_mprotect_exec(void) {
+  void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return -1;
+  return mprotect(p, 4096, PROT_READ | PROT_EXEC);
+}
+
+static long do_mmap_rw(void) {
+  void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? -1 : 0;
+}
+
+static long do_socket(int family, int type) {
+  long r = syscall(SYS_socket, family, type, 0);
+  if (r >= 0) close((int)r);
+  return r >= 0 ? 0 : r;
+}
+
+static long do_socket_inet(void) { return do_socket(AF_INET, SOCK_STREAM); }
+static long do_socket_inet6_dgram(void) {
+  return do_socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC);
+}
+static long do_socket_unix(void) { return do_socket(AF_UNIX, SOCK_STREAM); }
+static long do_socket_netlink(void) { return do_socket(AF_NETLINK, SOCK_RAW); }
+static long do_socket_packet(void) { return do_socket(17 /* AF_PACKET */, SOCK_RAW); }
+static long do_socket_raw(void) { return do_socket(AF_INET, SOCK_RAW); }
+
+static long do_openat_read(void) {
+  long r = syscall(SYS_openat, AT_FDCWD, "/", O_RDONLY | O_DIRECTORY);
+  if (r >= 0) close((int)r);
+  return r >= 0 ? 0 : r;
+}
+
+static long do_kill_self(void) { return kill(getpid(), 0); }
+static long do_kill_init(void) { return kill(1, 0); }
+
+/* A call and its arguments: allowed ones fail with EBADF/EFAULT/EINVAL. */
+static long call(const char *name) {
+  static const struct {
+    const char *name;
+    long (*fn)(void);
+  } special[] = {
+    {"fork", do_fork},
+    {"vfork", do_vfork},
+    {"clone", do_clone},
+#if defined(__x86_64__)
+    {"x32", do_x32},
+    {"i386", do_i386},
+#endif
+    {"openat-write", do_openat_write},
+    {"openat-read", do_openat_read},
+    {"mmap-exec", do_mmap_exec},
+    {"mmap-rw", do_mmap_rw},
+    {"mprotect-exec", do_mprotect_exec},
+    {"socket-inet", do_socket_inet},
+    {"socket-inet6-dgram", do_socket_inet6_dgram},
+    {"socket-unix", do_socket_unix},
+    {"socket-netlink", do_socket_netlink},
+    {"socket-packet", do_socket_packet},
+    {"socket-raw", do_socket_raw},
+    {"kill-self", do_kill_self},
+    {"kill-init", do_kill_init},
+    {NULL, NULL}
+  };
+  for (int i = 0; special[i].name; i++)
+    if (strcmp(special[i].name, name) == 0) return special[i].fn();
+  if (strcmp(name, "ioctl-tiocsti") == 0)
+    return syscall(SYS_ioctl, -1, TIOCSTI, "x");
+  if (strcmp(name, "fcntl-getfl") == 0) return syscall(SYS_fcntl, -1, F_GETFL);
+  if (strcmp(name, "fcntl-setfl") == 0)
+    return syscall(SYS_fcntl, -1, F_SETFL, O_NONBLOCK);
+  if (strcmp(name, "fcntl-setown") == 0)
+    return syscall(SYS_fcntl, -1, F_SETOWN, 1);
+  if (strcmp(name, "fcntl-dupfd") == 0)
+    return syscall(SYS_fcntl, -1, F_DUPFD_CLOEXEC, 100);
+  if (strcmp(name, "ioctl-fionread") == 0)
+    return syscall(SYS_ioctl, -1, FIONREAD, NULL);
+  int nr = seccomp_syscall_resolve_name(name);
+  if (nr == __NR_SCMP_ERROR) {
+    fprintf(stderr, "try-syscall: unknown system call %s\n", name);
+    exit(2);
+  }
+  /* Bad fd, bad pointers: harmless if it ever runs. */
+  return syscall(nr, -1L, 0L, 0L, 0L, 0L, 0L);
+}
+
+static int deny_and_exec(int argc, char **argv) {
+  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+  int i = 2;
+  for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
+    char *colon = strchr(argv[i], ':');
+    if (colon == NULL) return 2;
+    *colon = '\0';
+    if (strcmp(argv[i], "prctl-seccomp") == 0) {  /* PR_SET_SECCOMP only */
+      if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO((uint32_t)atoi(colon + 1)),
+                           SCMP_SYS(prctl), 1,
+                           SCMP_A0(SCMP_CMP_EQ, PR_SET_SECCOMP)) != 0)
+        return 2;
+      continue;
+    }
+    int nr = seccomp_syscall_resolve_name(argv[i]);
+    if (nr == __NR_SCMP_ERROR ||
+        seccomp_rule_add(ctx, SCMP_ACT_ERRNO((uint32_t)atoi(colon + 1)), nr,
+                         0) != 0)
+      return 2;
+  }
+  if (i + 1 >= argc || seccomp_load(ctx) != 0) return 2;
+  seccomp_release(ctx);
+  execv(argv[i + 1], argv + i + 1);
+  perror("execv");
+  return 127;
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "--deny") == 0)
+    return deny_and_exec(argc, argv);
+  if (argc < 3) {
+    fprintf(stderr, "usage: try-syscall strict|log NAME...\n");
+    return 2;
+  }
+  sandbox_seccomp_mode mode;
+  char err[256];
+  if (sandbox_seccomp_parse(argv[1], &mode) != 0) return 2;
+  if (sandbox_seccomp_install(mode, err, sizeof err) != 0) {
+    fprintf(stderr, "try-syscall: %s\n", err);
+    return 3;
+  }
+  for (int i = 2; i < argc; i++) {
+    errno = 0;
+    long r = call(argv[i]);
+    if (r < 0 || errno != 0)
+      printf("%s: errno %s\n", argv[i], strerrorname_np(errno));
+    else
+      printf("%s: ok\n", argv[i]);
+    fflush(stdout);
+  }
+  return 0;
+}
