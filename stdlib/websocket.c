@@ -38,6 +38,7 @@
 #include "websocket/tls.h"
 #include "websocket/wsproto.h"
 
+#include "../sandbox/limits.h"
 #include "../security/units.h"
 
 #include <errno.h>
@@ -200,16 +201,8 @@ typedef struct ws_ud {
 
 static int gkey;
 
-/*
-** The sandbox's --max-connections (sandbox/limits.h), when the sandbox is
-** linked in: a weak reference, so the client builds and runs without it
-** (no limit then).
-*/
-extern int64_t sandbox_max_connections(void) __attribute__((weak));
-
-static int64_t max_connections(void) {
-  return sandbox_max_connections ? sandbox_max_connections() : -1;
-}
+/* The sandbox's --max-connections (0: none may be opened). */
+static int64_t max_connections(void) { return sandbox_max_connections(); }
 
 /* {======================================================
 ** Helpers
