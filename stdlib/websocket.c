@@ -60,6 +60,11 @@
 #define WS_TX_CHUNK ((size_t)64 << 10)
 #define WS_RX_CHUNK ((size_t)64 << 10)
 #define WS_TLS_BACKLOG ((size_t)256 << 10)
+/* Lookups in flight at once; more wait their turn.  A burst of answers
+** beyond what the resolver socket's receive buffer holds (about 400
+** datagrams with the kernel's default cap) would be dropped and only
+** retried after the resolver timeout. */
+#define WS_DNS_INFLIGHT 64
 #define WS_MAX_DURATION_NS ((int64_t)100 * 365 * 24 * 3600 * 1000000000LL)
 
 static const char *const NO_REASON = "";
@@ -98,6 +103,9 @@ struct ws_global {
   int dns_failed;
   sl_timer dns_timer;
   ws_dnsio *dnsios;
+  int dns_inflight;          /* lookups started */
+  ws_conn *dnsq, *dnsq_tail; /* lookups waiting for their turn */
+  sl_timer dnsq_timer;
   ws_conn *conns;            /* live connections */
   int64_t nconns;
   int tls_ready;
@@ -149,6 +157,8 @@ struct ws_conn {
   int port;
   int tls_on;
   sl_dns_query *dq;
+  ws_conn *dnsq_next;
+  int dns_queued;
   sl_dns_addr addrs[2 * SL_DNS_MAX_ADDRS];
   int naddrs, iaddr;
   char ip[SL_DNS_ADDRSTRLEN];
@@ -410,6 +420,70 @@ static int ensure_dns(ws_global *G) {
   return G->dns ? 0 : -1;
 }
 
+static void on_dns(void *ud, const sl_dns_result *res);
+static void connect_failed_now(ws_conn *c);
+
+/* Look c->host up now, or queue it while WS_DNS_INFLIGHT are in flight. */
+static void dns_start(ws_conn *c) {
+  ws_global *G = c->G;
+  if (G->dns_inflight >= WS_DNS_INFLIGHT) {
+    c->dns_queued = 1;
+    c->dnsq_next = NULL;
+    if (G->dnsq_tail) G->dnsq_tail->dnsq_next = c;
+    else G->dnsq = c;
+    G->dnsq_tail = c;
+    return;
+  }
+  char e[256];
+  c->dq = sl_dns_resolve(G->dns, c->host, on_dns, c, e, sizeof e);
+  if (c->dq == NULL) {
+    set_error(c, SL_INTERNAL, SL_RETRY_YES, "websocket %s: DNS: %s",
+              c->canonical, e);
+    connect_failed_now(c);
+    return;
+  }
+  G->dns_inflight++;
+  dns_rearm(G);
+}
+
+static void dnsq_cb(sl_timer *t) {
+  ws_global *G = lws_container_of(t, ws_global, dnsq_timer);
+  while (G->dnsq && G->dns_inflight < WS_DNS_INFLIGHT && !G->exiting) {
+    ws_conn *c = G->dnsq;
+    G->dnsq = c->dnsq_next;
+    if (!G->dnsq) G->dnsq_tail = NULL;
+    c->dns_queued = 0;
+    dns_start(c);
+  }
+}
+
+/* A lookup ended: let a waiting one start (on the next loop turn). */
+static void dns_done(ws_global *G) {
+  G->dns_inflight--;
+  if (G->dnsq && !G->exiting) sl_timer_start(G->S, &G->dnsq_timer, 0, dnsq_cb);
+}
+
+/* Stop c's lookup, running or waiting. */
+static void dns_abort(ws_conn *c) {
+  ws_global *G = c->G;
+  if (c->dq) {
+    sl_dns_cancel(c->dq);
+    c->dq = NULL;
+    dns_done(G);
+    dns_rearm(G);
+  }
+  if (c->dns_queued) {
+    ws_conn **pp = &G->dnsq, *prev = NULL;
+    while (*pp && *pp != c) {
+      prev = *pp;
+      pp = &(*pp)->dnsq_next;
+    }
+    if (*pp) *pp = c->dnsq_next;
+    if (G->dnsq_tail == c) G->dnsq_tail = prev;
+    c->dns_queued = 0;
+  }
+}
+
 /* }====================================================== */
 
 /* {======================================================
@@ -443,7 +517,7 @@ static void conn_maybe_free(ws_conn *c) {
 
 static void conn_free(ws_conn *c) {
   timer_stop_all(c);
-  if (c->dq) sl_dns_cancel(c->dq);
+  if (c->dq || c->dns_queued) dns_abort(c);
   wsp_free(c->wsp);
   sl_tls_free(c->tls);
   free(c->url);
@@ -990,11 +1064,7 @@ static void dial_cb(sl_timer *t) {
             : c->phase == PH_TLS ? "TLS handshake" : "waiting for the "
                                                       "handshake response");
   if (c->phase == PH_DNS) {
-    if (c->dq) {
-      sl_dns_cancel(c->dq);
-      c->dq = NULL;
-      dns_rearm(c->G);
-    }
+    dns_abort(c);
     connect_failed_now(c);
     return;
   }
@@ -1173,6 +1243,7 @@ static void check_addrs_and_connect(ws_conn *c, const sl_dns_addr *addrs,
 static void on_dns(void *ud, const sl_dns_result *res) {
   ws_conn *c = ud;
   c->dq = NULL;
+  dns_done(c->G);
   if (c->G->exiting) return;
   if (res->status != SL_DNS_OK) {
     if (res->status == SL_DNS_TIMEOUT)
@@ -1217,13 +1288,10 @@ static void ws_shutdown(ws_global *G) {
     nx = c->next;
     c->local_close = 1;
     timer_stop_all(c);
+    dns_abort(c);
     if (c->paused && c->wsi) {
       c->paused = 0;
       lws_rx_flow_control(c->wsi, 1);
-    }
-    if (c->dq) {
-      sl_dns_cancel(c->dq);
-      c->dq = NULL;
     }
     if (c->wsi == NULL) continue;
     if (c->phase == PH_OPEN && wsp_get_state(c->wsp) == WSP_OPEN) {
@@ -1253,6 +1321,7 @@ static void ws_shutdown(ws_global *G) {
     conn_try_finish(c);
   }
   sl_timer_stop(&G->dns_timer);
+  sl_timer_stop(&G->dnsq_timer);
   if (G->dns) {
     sl_dns_free(G->dns);
     G->dns = NULL;
@@ -1280,6 +1349,7 @@ static ws_global *get_global(lua_State *L) {
   G->S = S;
   G->L = sl_sched_state(S);
   sl_timer_init(&G->dns_timer);
+  sl_timer_init(&G->dnsq_timer);
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, global_gc);
   lua_setfield(L, -2, "__gc");
@@ -1677,15 +1747,7 @@ static int ws_connect(lua_State *L) {
               c->canonical, G->dns_err);
     connect_failed_now(c);
   } else {
-    char e[256];
-    c->dq = sl_dns_resolve(G->dns, c->host, on_dns, c, e, sizeof e);
-    if (c->dq == NULL) {
-      set_error(c, SL_INTERNAL, SL_RETRY_YES, "websocket %s: DNS: %s",
-                c->canonical, e);
-      connect_failed_now(c);
-    } else {
-      dns_rearm(G);
-    }
+    dns_start(c);
   }
   if (c->phase == PH_DONE)  /* failed already */
     return connect_k(L, LUA_OK, udidx);
@@ -1883,10 +1945,7 @@ static int client_close(lua_State *L) {
       set_error(c, SL_CANCELED, SL_RETRY_NO, "websocket %s: closed while "
                 "connecting", c->canonical);
       if (c->phase == PH_DNS) {
-        if (c->dq) {
-          sl_dns_cancel(c->dq);
-          c->dq = NULL;
-        }
+        dns_abort(c);
         connect_failed_now(c);
       } else {
         conn_kill(c);

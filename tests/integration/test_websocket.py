@@ -715,3 +715,50 @@ def test_concurrent_senders_on_one_client(lua, echo_server):
         c:close()
     """), echo_server.url(), allow=allow_port(echo_server)))
     assert out.strip() == "ok\t8"
+
+
+def test_many_lookups_at_once(lua, ws_servers, tmp_path, sandlua):
+    # 500 connections by name at once: lookups beyond 64 in flight wait
+    # their turn, so no answer is dropped (a dropped one would only be
+    # retried after the resolver's 5 s timeout, past the dial timeout)
+    srv = ws_servers.echo()
+    dns = ws_servers.dns({"many.test": ["127.0.0.1"]})
+    pol = tmp_path / "p.yaml"
+    pol.write_text(textwrap.dedent("""\
+        version: "1.0"
+        namespace: test
+        entries:
+          - name: loopback
+            kind: security.policy
+            policy:
+              actions: [websocket.connect, websocket.connect.url]
+              resources: "ws://many.test:*/*"
+              effect: allow
+              conditions:
+                - field: meta.ip
+                  operator: cidr
+                  value: ["127.0.0.0/8"]
+        """))
+    out = ok(lua("""
+        local websocket = require("websocket")
+        local N = 500
+        local done = channel.new(N)
+        for i = 1, N do
+          coroutine.spawn(function()
+            local c, err = websocket.connect(arg[1], {dial_timeout = "3s"})
+            if not c then done:send(tostring(err)) return end
+            c:close()
+            done:send("ok")
+          end)
+        end
+        local n = 0
+        for i = 1, N do
+          local v = done:receive()
+          if v == "ok" then n = n + 1 else print(v) end
+        end
+        print(n)
+    """, f"ws://many.test:{srv.port}/",
+        opts=["--dns-server", dns.server, "--policy", str(pol)] +
+        max_conn_opts(sandlua)))
+    assert out.strip().splitlines()[-1] == "500", out[-500:]
+    assert len(dns.queries) == 1000  # A and AAAA, each asked once
