@@ -762,3 +762,30 @@ def test_many_lookups_at_once(lua, ws_servers, tmp_path, sandlua):
         max_conn_opts(sandlua)))
     assert out.strip().splitlines()[-1] == "500", out[-500:]
     assert len(dns.queries) == 1000  # A and AAAA, each asked once
+
+
+def test_many_tls_connections(lua, ws_servers, certs, sandlua):
+    srv = ws_servers.echo(tls="server")
+    out = ok(lua("""
+        local websocket = require("websocket")
+        local N = 200
+        local done = channel.new(N)
+        for i = 1, N do
+          coroutine.spawn(function()
+            local c, err = websocket.connect(arg[1], {ca_file = arg[2]})
+            if not c then done:send(tostring(err)) return end
+            c:send("m" .. i)
+            local m = c:channel():receive()
+            done:send(m.data == "m" .. i and "ok" or "bad")
+            c:close()
+          end)
+        end
+        local n = 0
+        for i = 1, N do
+          local v = done:receive()
+          if v == "ok" then n = n + 1 else print(v) end
+        end
+        print(n)
+    """, srv.url(host="localhost"), certs.ca, allow=allow_port(srv),
+        opts=["--ca-file", certs.ca] + max_conn_opts(sandlua)))
+    assert out.strip().splitlines()[-1] == "200"
