@@ -138,7 +138,8 @@ for _, d in ipairs(docs) do
   local out = {}
   write(d.value, out)
   local text = table.concat(out)
-  if os.getenv("JSON_BENCH_DUMP") then  -- keep the text, for profiling
+  -- keep the text, for profiling (stock lua, or sandlua --unsafe-no-sandbox)
+  if os.getenv and os.getenv("JSON_BENCH_DUMP") then
     local f = assert(io.open(os.getenv("JSON_BENCH_DUMP"), "w"))
     f:write(text)
     f:close()
