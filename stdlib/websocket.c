@@ -256,10 +256,12 @@ static void push_conn_error(lua_State *L, ws_conn *c) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->errref);
     return;
   }
-  if (!c->failed)
-    set_error(c, SL_INTERNAL, SL_RETRY_NO, "websocket %s: connection closed",
-              c->canonical ? c->canonical : "");
-  sl_pusherror(L, c->ekind, c->eretry, "%s", c->emsg);
+  if (c->failed)
+    sl_pusherror(L, c->ekind, c->eretry, "%s", c->emsg);
+  else
+    sl_pusherror(L, SL_INTERNAL, SL_RETRY_NO, "websocket %s: connection %s",
+                 c->canonical ? c->canonical : "",
+                 c->local_close ? "closed by close()" : "closed");
   int e = lua_gettop(L);
   lua_createtable(L, 0, 3);
   if (c->canonical) {
@@ -602,6 +604,10 @@ static void conn_transport_gone(ws_conn *c) {
     set_error(c, SL_INTERNAL, SL_RETRY_YES,
               "websocket %s: connection closed during the handshake",
               c->canonical);
+  /* nothing more can be sent: senders and closers need not wait for the
+  ** script to drain the channel (it may be one of them) */
+  fail_senders(c);
+  wake_closers(c);
   /* plaintext may still wait in c->rx / the TLS buffers: when paused,
   ** resume_cb delivers it, then finishes */
   conn_try_finish(c);
@@ -1930,6 +1936,9 @@ static int client_close(lua_State *L) {
                      "websocket close: the reason is not valid UTF-8");
         return 2;
       }
+      /* a message still being sent was abandoned by the engine: its
+      ** sender (and the queued ones) fail */
+      fail_senders(c);
       if (!c->ended) {
         c->ended = 1;
         c->code = (int)code;

@@ -789,3 +789,45 @@ def test_many_tls_connections(lua, ws_servers, certs, sandlua):
     """, srv.url(host="localhost"), certs.ca, allow=allow_port(srv),
         opts=["--ca-file", certs.ca] + max_conn_opts(sandlua)))
     assert out.strip().splitlines()[-1] == "200"
+
+
+def test_close_while_another_task_sends(lua, ws_servers):
+    # the server reads nothing for a while: a big send blocks; close()
+    # from another task abandons it (the sender gets false) and the close
+    # frame follows the frame in progress
+    from wsservers import ScriptedServer
+    srv = ws_servers.scripted(ScriptedServer.steps(
+        ("sleep", 0.5), ("expect_close",)))
+    out = ok(lua(echo_script("{}", """
+        local res = channel.new(1)
+        coroutine.spawn(function()
+          local s, err = c:send(string.rep("z", 32 << 20), websocket.BINARY)
+          res:send({s, err and err:kind()})
+        end)
+        time.sleep("50ms")
+        print(c:close(4000, "stop"))
+        local r = res:receive()
+        print(r[1], r[2])
+        local s2, e2 = c:send("after")
+        print(s2, e2:kind())
+    """), srv.url(), allow=allow_port(srv)))
+    assert out.splitlines() == ["true", "false\tINTERNAL", "false\tINTERNAL"]
+    srv.wait_closed()
+    assert srv.connections[0].close_code == 4000
+
+
+def test_send_and_ping_errors(lua, echo_server):
+    out = ok(lua(echo_script("{}", """
+        local s, e = c:send("\\xff\\xfe")
+        print(s, e:kind())
+        s, e = c:ping(string.rep("p", 126))
+        print(s, e:kind())
+        print(c:ping(string.rep("p", 125)))
+        print(c:send("\\xff\\xfe", websocket.BINARY))
+        print(#c:channel():receive().data)
+        print(pcall(c.send, c))
+        c:close()
+    """), echo_server.url(), allow=allow_port(echo_server)))
+    lines = out.splitlines()
+    assert lines[:5] == ["false\tINVALID", "false\tINVALID", "true", "true", "2"]
+    assert lines[5].startswith("false\t") and "bad argument" in lines[5]
