@@ -1920,7 +1920,7 @@ static int client_close(lua_State *L) {
                  "websocket close: reason is %d bytes (at most 123)", (int)rlen);
     return 2;
   }
-  if (c->phase == PH_DONE && c->wsi == NULL && c->chref == LUA_NOREF) {
+  if (c->phase == PH_DONE && c->wsi == NULL && !c->paused) {
     lua_pushboolean(L, 1);
     return 1;
   }
@@ -1963,7 +1963,7 @@ static int client_close(lua_State *L) {
       on_space(c);
     }
   }
-  if (c->chref == LUA_NOREF && c->wsi == NULL) {
+  if (c->phase == PH_DONE && c->wsi == NULL) {
     lua_pushboolean(L, 1);
     return 1;
   }
