@@ -36,6 +36,7 @@ struct ca_ctx {
 #define BIO_KEEP_MAX 16384
 
 static SSL_CTX *default_ctx;
+static int default_store_loaded;  /* default_ctx has the trust store */
 static struct ca_ctx *ca_ctxs;
 
 /* Append the reason of the first error on OpenSSL's queue, then clear it. */
@@ -52,10 +53,12 @@ static void err_reason(char *buf, size_t len, const char *prefix) {
 }
 
 /*
-** A client context: TLS 1.2+, verify the peer against the default store,
-** plus cafile if not NULL.  NULL with a message in err on failure.
+** A client context: TLS 1.2+, verify the peer against the default store
+** (unless store is 0: loaded later), plus cafile if not NULL.  NULL with a
+** message in err on failure.
 */
-static SSL_CTX *make_ctx(const char *cafile, char *err, size_t errlen) {
+static SSL_CTX *make_ctx(const char *cafile, int store, char *err,
+                         size_t errlen) {
   SSL_CTX *ctx;
   ERR_clear_error();
   ctx = SSL_CTX_new(TLS_client_method());
@@ -70,7 +73,7 @@ static SSL_CTX *make_ctx(const char *cafile, char *err, size_t errlen) {
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-  if (!SSL_CTX_set_default_verify_paths(ctx)) {
+  if (store && !SSL_CTX_set_default_verify_paths(ctx)) {
     err_reason(err, errlen, "TLS: cannot load the default trust store");
     goto fail;
   }
@@ -86,10 +89,29 @@ fail:
   return NULL;
 }
 
+/*
+** The default context is made at start-up, but its trust store (the bundle
+** file: some 30 ms of parsing for Debian's 140 certificates) is read by
+** the first connection that needs it, so a script that opens no wss://
+** connection does not pay for it.  The sandbox keeps the store readable.
+*/
 int sl_tls_init(char *err, size_t errlen) {
   if (default_ctx != NULL) return 0;
-  default_ctx = make_ctx(NULL, err, errlen);
+  default_ctx = make_ctx(NULL, 0, err, errlen);
+  default_store_loaded = 0;
   return default_ctx != NULL ? 0 : -1;
+}
+
+static SSL_CTX *default_ctx_loaded(char *err, size_t errlen) {
+  if (!default_store_loaded) {
+    ERR_clear_error();
+    if (!SSL_CTX_set_default_verify_paths(default_ctx)) {
+      err_reason(err, errlen, "TLS: cannot load the default trust store");
+      return NULL;
+    }
+    default_store_loaded = 1;
+  }
+  return default_ctx;
 }
 
 /* The cached context for cafile, made now if needed; NULL + err on error. */
@@ -103,7 +125,7 @@ static SSL_CTX *ca_ctx_get(const char *cafile, char *err, size_t errlen) {
     snprintf(err, errlen, "TLS: out of memory");
     return NULL;
   }
-  e->ctx = make_ctx(cafile, err, errlen);
+  e->ctx = make_ctx(cafile, 1, err, errlen);
   if (e->ctx == NULL) {
     free(e->path);
     free(e);
@@ -136,6 +158,7 @@ void sl_tls_cleanup(void) {
   }
   SSL_CTX_free(default_ctx);
   default_ctx = NULL;
+  default_store_loaded = 0;
 }
 
 sl_tls_conn *sl_tls_new(const char *host, const char *cafile, char *err,
@@ -171,7 +194,8 @@ sl_tls_conn *sl_tls_new(const char *host, const char *cafile, char *err,
     ctx = ca_ctx_get(cafile, err, errlen);
     if (ctx == NULL) return NULL;
   } else {
-    ctx = default_ctx;
+    ctx = default_ctx_loaded(err, errlen);
+    if (ctx == NULL) return NULL;
   }
   c = calloc(1, sizeof *c);
   if (c == NULL) {

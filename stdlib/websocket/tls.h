@@ -18,7 +18,8 @@
 ** then: after the sandbox is up it must still be readable, or preload it
 ** with sl_tls_preload_ca() before.  Note that the default store's hashed
 ** directory (SSL_CERT_DIR, /usr/lib/ssl/certs) is looked up lazily at verify
-** time; the bundle file is read at start-up.
+** time, and the bundle file (SSL_CERT_FILE) by the first connection that
+** uses the default store: start-up does not pay for parsing it.
 **
 ** Per connection: SNI for host names (never for IP literals), host name or
 ** IP address verification (no partial wildcards), ALPN "http/1.1".
