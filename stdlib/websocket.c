@@ -1380,19 +1380,52 @@ static struct lws_context *get_ctx(lua_State *L) {
   return ctx;
 }
 
+static int ensure_tls(ws_global *G, char *err, size_t errlen) {
+  if (G->tls_ready) return 0;
+  if (sl_tls_init(err, errlen) != 0) return -1;
+  G->tls_ready = 1;
+  return 0;
+}
+
+/*
+** Whether the policies may allow a wss:// connection at all (then the
+** trust store must be loaded before the lockdown).  Conservative: any
+** allow policy whose actions could name websocket.connect.url and whose
+** resources could match a wss URL, or a non-strict file.
+*/
+static int policies_may_allow_wss(const policy_set *set) {
+  if (set == NULL || set->n_nonstrict > 0) return 1;
+  for (size_t i = 0; i < set->n; i++) {
+    const policy *p = &set->items[i];
+    if (p->effect != POLICY_ALLOW) continue;
+    int action = 0;
+    for (size_t k = 0; k < p->n_actions && !action; k++)
+      action = strcmp(p->actions[k], POLICY_ACTION_CONNECT_URL) == 0 ||
+               strpbrk(p->actions[k], "*?[") != NULL;
+    if (!action) continue;
+    if (p->n_resources == 0) return 1;
+    for (size_t k = 0; k < p->n_resources; k++) {
+      const policy_resource *r = &p->resources[k];
+      if (!r->is_url || strcmp(r->url.scheme, "ws") != 0) return 1;
+    }
+  }
+  return 0;
+}
+
 int sl_websocket_prepare(lua_State *L, const char *dns_server,
                          const char *const *ca_files, int n_ca_files,
-                         char *err, size_t errlen) {
+                         const struct policy_set *policies, char *err,
+                         size_t errlen) {
   ws_global *G = get_global(L);
   if (dns_server) {
     free(G->dns_server);
     G->dns_server = xstrdup(dns_server);
   }
   G->ctx = get_ctx(L);
-  if (!G->tls_ready) {
-    if (sl_tls_init(err, errlen) != 0) return -1;
-    G->tls_ready = 1;
-  }
+  /* the trust store costs ~25 ms: only when a wss URL may be allowed */
+  if ((n_ca_files > 0 || policies_may_allow_wss(policies)) &&
+      ensure_tls(G, err, errlen) != 0)
+    return -1;
   for (int i = 0; i < n_ca_files; i++) {
     char e[256];
     if (sl_tls_preload_ca(ca_files[i], e, sizeof e) != 0) {
@@ -1633,11 +1666,8 @@ static int ws_connect(lua_State *L) {
   if (why) return sl_fail(L, SL_INVALID, "websocket.connect: %s", why);
   char err[512];
   if (G->ctx == NULL) G->ctx = get_ctx(L);
-  if (!G->tls_ready) {
-    if (sl_tls_init(err, sizeof err) != 0)
-      return sl_fail(L, SL_INTERNAL, "websocket.connect: %s", err);
-    G->tls_ready = 1;
-  }
+  if (o.ca_file && ensure_tls(G, err, sizeof err) != 0)
+    return sl_fail(L, SL_INTERNAL, "websocket.connect: %s", err);
   if (o.ca_file && sl_tls_preload_ca(o.ca_file, err, sizeof err) != 0)
     return sl_fail(L, SL_INVALID, "websocket.connect: ca_file: %s (in the "
                    "sandbox, CA files must be named on the command line "
@@ -1673,6 +1703,10 @@ static int ws_connect(lua_State *L) {
     lua_pushnil(L);
     lua_insert(L, -2);
     return 2;
+  }
+  if (pu->tls && ensure_tls(G, err, sizeof err) != 0) {
+    free(pu);
+    return sl_fail(L, SL_INTERNAL, "websocket.connect: %s", err);
   }
   /* the engine: request, options checked once more */
   char target[2 * POLICY_URL_MAX + 2];

@@ -89,3 +89,39 @@ def test_fds_do_not_grow_over_failed_connects(sandlua, tmp_path):
         p.wait(30)
     assert p.returncode == 0, p.stderr.read()
     assert after <= before, (before, after)
+
+
+def test_fds_do_not_grow_over_failed_lookups(sandlua, tmp_path, ws_servers):
+    # NXDOMAIN answers through the resolver sockets the lws loop adopts
+    # (and closes when c-ares lets go of them)
+    dns = ws_servers.dns({})
+    script = tmp_path / "s.lua"
+    script.write_text(textwrap.dedent("""
+        local websocket = require("websocket")
+        local function fail(n)
+          for i = 1, n do
+            local c, err = websocket.connect("ws://nx" .. i .. ".test:1/")
+            assert(not c and err:message():find("no such host"), tostring(err))
+          end
+        end
+        fail(10)
+        print("A") io.stdout:flush()
+        time.sleep("500ms")
+        fail(300)
+        print("B") io.stdout:flush()
+        time.sleep("500ms")
+    """))
+    p = subprocess.Popen([sandlua, "--dns-server", dns.server,
+                          "--allow-url", "ws://*:*/*", str(script)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        assert p.stdout.readline().strip() == "A"
+        before = count_fds(p.pid)
+        assert p.stdout.readline().strip() == "B", p.stderr.read()
+        after = count_fds(p.pid)
+    finally:
+        p.wait(30)
+    assert p.returncode == 0, p.stderr.read()
+    assert after <= before, (before, after)
+    assert len(dns.queries) >= 620
