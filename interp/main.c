@@ -618,11 +618,10 @@ static int pmain(lua_State *L) {
   sl_openlibs(L);
   sl_security_install(L, cfg->policies, cfg->audit);
   {
-    /* the event loop, trust store and resolver, before the lockdown */
+    /* the event loop, CA files and resolver, before the lockdown */
     char err[300];
     if (sl_websocket_prepare(L, cfg->dns_server, cfg->ca_files,
-                             cfg->n_ca_files, cfg->policies, err,
-                             sizeof err) != 0)
+                             cfg->n_ca_files, err, sizeof err) != 0)
       return luaL_error(L, "websocket: %s", err);
   }
   if (!cfg->sandbox.unsafe)

@@ -100,17 +100,15 @@ int luaopen_websocket(lua_State *L);
 
 /*
 ** Get the WebSocket client ready before the sandbox locks the process
-** down: the event loop, the TLS trust store (when the policies may allow
-** a wss:// URL or CA files are given) and the extra CA files (the connect
-** option ca_file may then name them), the DNS resolver (reading
-** resolv.conf and the hosts file; dns_server "ADDR[:PORT]" or NULL).
-** Returns 0, or -1 with a message in err.
+** down: the event loop, the extra CA files (the connect option ca_file may
+** then name them), the DNS resolver (reading resolv.conf and the hosts
+** file; dns_server "ADDR[:PORT]" or NULL).  TLS itself and the default
+** trust store are set up by the first wss:// connection.  Returns 0, or -1
+** with a message in err.
 */
-struct policy_set;
 int sl_websocket_prepare(lua_State *L, const char *dns_server,
                          const char *const *ca_files, int n_ca_files,
-                         const struct policy_set *policies, char *err,
-                         size_t errlen);
+                         char *err, size_t errlen);
 
 /*
 ** Register every built-in module in package.preload and set the globals

@@ -1387,45 +1387,21 @@ static int ensure_tls(ws_global *G, char *err, size_t errlen) {
   return 0;
 }
 
-/*
-** Whether the policies may allow a wss:// connection at all (then the
-** trust store must be loaded before the lockdown).  Conservative: any
-** allow policy whose actions could name websocket.connect.url and whose
-** resources could match a wss URL, or a non-strict file.
-*/
-static int policies_may_allow_wss(const policy_set *set) {
-  if (set == NULL || set->n_nonstrict > 0) return 1;
-  for (size_t i = 0; i < set->n; i++) {
-    const policy *p = &set->items[i];
-    if (p->effect != POLICY_ALLOW) continue;
-    int action = 0;
-    for (size_t k = 0; k < p->n_actions && !action; k++)
-      action = strcmp(p->actions[k], POLICY_ACTION_CONNECT_URL) == 0 ||
-               strpbrk(p->actions[k], "*?[") != NULL;
-    if (!action) continue;
-    if (p->n_resources == 0) return 1;
-    for (size_t k = 0; k < p->n_resources; k++) {
-      const policy_resource *r = &p->resources[k];
-      if (!r->is_url || strcmp(r->url.scheme, "ws") != 0) return 1;
-    }
-  }
-  return 0;
-}
-
 int sl_websocket_prepare(lua_State *L, const char *dns_server,
                          const char *const *ca_files, int n_ca_files,
-                         const struct policy_set *policies, char *err,
-                         size_t errlen) {
+                         char *err, size_t errlen) {
   ws_global *G = get_global(L);
   if (dns_server) {
     free(G->dns_server);
     G->dns_server = xstrdup(dns_server);
   }
   G->ctx = get_ctx(L);
-  /* the trust store costs ~25 ms: only when a wss URL may be allowed */
-  if ((n_ca_files > 0 || policies_may_allow_wss(policies)) &&
-      ensure_tls(G, err, errlen) != 0)
-    return -1;
+  /*
+  ** TLS is set up by the first wss:// connection (OpenSSL's configuration
+  ** and the trust store stay readable in the sandbox; some 2 ms and 25 ms
+  ** a run otherwise), except for --ca-file: those files are read now.
+  */
+  if (n_ca_files > 0 && ensure_tls(G, err, errlen) != 0) return -1;
   for (int i = 0; i < n_ca_files; i++) {
     char e[256];
     if (sl_tls_preload_ca(ca_files[i], e, sizeof e) != 0) {
