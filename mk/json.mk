@@ -1,9 +1,10 @@
 # json: a libFuzzer target (needs clang).
-#   make fuzz-json                  run it for JSON_FUZZ_TIME seconds (one process)
+#   make fuzz-json                  run it for FUZZ_TIME seconds (one process);
+#                                   `make fuzz` runs it with the others
 # The corpus starts from tests/fuzz/json_seeds/ and grows in build-fuzz/.
 JSON_FUZZ_CC   ?= clang
 # Seconds of fuzzing for one `make fuzz-json`.
-JSON_FUZZ_TIME ?= 60
+FUZZ_TIME      ?= 60
 JSON_FUZZ_SRCS  = $(filter-out interp/main.c,$(SRCS))
 
 build-fuzz/fuzz_json: tests/fuzz/fuzz_json.c $(JSON_FUZZ_SRCS)
@@ -14,7 +15,9 @@ build-fuzz/fuzz_json: tests/fuzz/fuzz_json.c $(JSON_FUZZ_SRCS)
 
 fuzz-json: build-fuzz/fuzz_json
 	@mkdir -p build-fuzz/json_corpus
-	build-fuzz/fuzz_json -max_total_time=$(JSON_FUZZ_TIME) \
+	build-fuzz/fuzz_json -max_total_time=$(FUZZ_TIME) \
 	  -max_len=4096 build-fuzz/json_corpus tests/fuzz/json_seeds
+
+fuzz: fuzz-json
 
 .PHONY: fuzz-json

@@ -1,15 +1,16 @@
 # Targets of the security layer (included by the Makefile).
 #
-#   make fuzz               build the libFuzzer targets into build-fuzz/
-#   make fuzz-run           run each for FUZZ_SECONDS on its corpus, one
+#   make fuzz               (with the other fragments) build and run every
+#                           libFuzzer target for FUZZ_TIME seconds each, one
 #                           at a time (-jobs=1: the machine is shared)
+#   make fuzz-security      only the policy loader and URL parser targets
 #   make bench-policy       the policy decision benchmark (bench/policy/run)
 #
 # The fuzzers need clang (scripts/deps.sh installs it only for `make fuzz`;
 # `make check` does not build them).
 
-# Seconds each fuzzer runs in `make fuzz-run`.
-FUZZ_SECONDS ?= 60
+# Seconds each fuzzer runs in `make fuzz` (every fragment uses it).
+FUZZ_TIME    ?= 60
 FUZZ_CC      ?= clang
 FUZZ_FLAGS    = -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all -std=c11 -D_GNU_SOURCE
@@ -17,7 +18,7 @@ FUZZ_SRCS     = $(filter-out security/units.c,$(wildcard security/*.c)) \
                 security/units.c
 FUZZ_TARGETS  = build-fuzz/fuzz_policy_yaml build-fuzz/fuzz_url
 
-fuzz: fuzz-deps $(FUZZ_TARGETS)
+fuzz: fuzz-security
 
 fuzz-deps:
 	@FUZZ=1 scripts/deps.sh
@@ -27,11 +28,11 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) security/*.h
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRCS) \
 	  $(shell pkg-config --cflags --libs yaml-0.1) -lm
 
-fuzz-run: fuzz
+fuzz-security: fuzz-deps $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do \
 	  n=$$(basename $$t); mkdir -p tests/fuzz/corpus/$$n; \
-	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
-	  $$t -jobs=1 -workers=1 -max_total_time=$(FUZZ_SECONDS) \
+	  echo "== $$n ($(FUZZ_TIME)s)"; \
+	  $$t -jobs=1 -workers=1 -max_total_time=$(FUZZ_TIME) \
 	    -max_len=65536 tests/fuzz/corpus/$$n || exit 1; \
 	done
 
@@ -44,4 +45,4 @@ $(B)/bench/policy_bench: bench/policy/policy_bench.c $(filter $(B)/security/%,$(
 bench-policy: $(B)/bench/policy_bench
 	@B=$(B) bench/policy/run
 
-.PHONY: fuzz fuzz-deps fuzz-run bench-policy
+.PHONY: fuzz fuzz-deps fuzz-security bench-policy

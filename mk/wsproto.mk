@@ -15,7 +15,7 @@
 # Compiler with libFuzzer.
 FUZZ_CC ?= clang
 # Seconds each fuzz target runs.
-FUZZ_TIME ?= 180
+FUZZ_TIME ?= 60
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=all -fno-omit-frame-pointer -std=c11 \
               -D_GNU_SOURCE $(shell pkg-config --cflags openssl zlib)
