@@ -30,10 +30,11 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) security/*.h
 
 fuzz-security: fuzz-deps $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do \
-	  n=$$(basename $$t); mkdir -p tests/fuzz/corpus/$$n; \
+	  n=$$(basename $$t); mkdir -p build-fuzz/corpus/$$n; \
 	  echo "== $$n ($(FUZZ_TIME)s)"; \
-	  $$t -jobs=1 -workers=1 -max_total_time=$(FUZZ_TIME) \
-	    -max_len=65536 tests/fuzz/corpus/$$n || exit 1; \
+	  $$t -max_total_time=$(FUZZ_TIME) -max_len=65536 \
+	    -artifact_prefix=build-fuzz/ \
+	    build-fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
 	done
 
 # The benchmark program; bench/policy/run builds and runs it.
