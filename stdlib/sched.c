@@ -69,6 +69,7 @@ struct sl_sched {
   int holds;                /* open sources of wake-ups (sockets) */
   int in_service;           /* inside lws_service */
   int cancel_pending;
+  int fd_event;             /* inside a socket event's callback */
   unsigned long next_id;
   sl_timer **heap;          /* min-heap on due */
   int nheap, capheap;
@@ -211,9 +212,29 @@ static int proto_cb(struct lws *wsi, enum lws_callback_reasons reason,
     return 0;
   }
   sl_io *io = wsi ? lws_get_opaque_user_data(wsi) : NULL;
-  if (io != NULL && io->on_event != NULL)
-    return io->on_event(io, wsi, (int)reason, in, len);
-  return 0;
+  if (io == NULL || io->on_event == NULL) return 0;
+  switch (reason) {
+    case LWS_CALLBACK_RAW_CONNECTED:
+    case LWS_CALLBACK_RAW_RX:
+    case LWS_CALLBACK_RAW_WRITEABLE:
+    case LWS_CALLBACK_RAW_RX_FILE:
+    case LWS_CALLBACK_RAW_WRITEABLE_FILE: {
+      /*
+      ** Socket events come after lws_service's poll, and lws_service
+      ** returns right after them: a task they wake runs next without a
+      ** cancel (an eventfd write, a poll and a read saved per wake-up).
+      ** Timer-driven events (timeouts, kills) still cancel.
+      */
+      sl_sched *S = lws_context_user(lws_get_context(wsi));
+      int saved = S ? S->fd_event : 0;
+      if (S) S->fd_event = 1;
+      int rc = io->on_event(io, wsi, (int)reason, in, len);
+      if (S) S->fd_event = saved;
+      return rc;
+    }
+    default:
+      return io->on_event(io, wsi, (int)reason, in, len);
+  }
 }
 
 static const struct lws_protocols protocols[] = {
@@ -389,7 +410,7 @@ void sl_sched_wake(sl_task *t) {
   if (t->state == T_BLOCKED) {
     t->state = T_RUNNABLE;
     runq_push(S, t);
-    if (S->in_service && !S->cancel_pending && S->ctx) {
+    if (S->in_service && !S->cancel_pending && !S->fd_event && S->ctx) {
       S->cancel_pending = 1;
       lws_cancel_service(S->ctx);
     }
