@@ -11,7 +11,7 @@ man-db mandoc python3-yaml rpm systemd"
 
 PKGS="gcc make pkg-config liblua5.4-dev lua5.4 libwebsockets-dev libssl-dev
 zlib1g-dev libc-ares-dev libyaml-dev libseccomp-dev libcmocka-dev
-python3 python3-pytest python3-websockets lua-cjson openssl strace"
+python3 python3-pytest python3-websockets lua-cjson openssl strace valgrind"
 # `make fuzz` (libFuzzer) also needs clang; `make check` does not.
 [ -n "${FUZZ:-}" ] && PKGS="$PKGS clang"
 
