@@ -1,14 +1,14 @@
 /*
 ** sandbox.h - the sandbox's configuration and the lock-down of the process.
 **
-** Provides to interp/main.c: the settings the command line (and, later, a
-** policy's `sandbox:` section) fill in, and sandbox_lockdown(), the last
+** Provides to interp/main.c: the settings the command line and a policy's
+** `sandbox:` section fill in, and sandbox_lockdown(), the last
 ** step of start-up (DESIGN.md "Start-up sequence" step 6): rlimits, then
 ** Landlock, then seccomp, no_new_privs first.  Call it after everything
 ** that opens files or creates threads is done: the state and its libraries,
-** and, once they exist, the libwebsockets context, the OpenSSL client
-** context (trust store loaded) and the c-ares channel (resolver files
-** read).  The network layer must also warm, before it: one lws log line
+** the libwebsockets context, the --ca-file CA files and the c-ares channel
+** (resolver files read).  OpenSSL's configuration and the default trust
+** store stay readable: the first wss:// connection loads them.  The network layer must also warm, before it: one lws log line
 ** (/etc/localtime), and keep /dev/urandom open if it reads it per frame.
 ** After the lock-down the process can read only the module paths, the
 ** script, the trust store and the DNS files, cannot exec, fork, write files,
