@@ -16,7 +16,19 @@ WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2
 CFLAGS  ?= -O2 -g
 XCFLAGS  = -std=c11 -D_GNU_SOURCE $(WARN) $(shell pkg-config --cflags $(PKGS))
-LIBS     = $(shell pkg-config --libs $(PKGS)) -lm
+# STATIC_LIBS are linked from their static archives where the system has
+# them (RPM systems ship few; a library without one is linked shared).  The
+# Lua VM then runs as fast as stock lua5.4's, which links liblua statically
+# too, and start-up does not load and relocate a dozen shared libraries.
+# Distribution packages link only liblua statically, so that security
+# updates of the other libraries reach sandlua (docs/packaging.md);
+# STATIC_LIBS= links everything shared.
+STATIC_LIBS ?= lua5.4 websockets cap yaml seccomp ssl crypto cares z
+archive  = $(filter /%,$(shell $(CC) -print-file-name=lib$(1).a))
+linklib  = $(if $(and $(filter $(1),$(STATIC_LIBS)),$(call archive,$(1))),$\
+             -l:lib$(1).a,-l$(1))
+LIBS     = $(foreach f,$(shell pkg-config --libs $(PKGS)),$(if \
+             $(filter -l%,$(f)),$(call linklib,$(f:-l%=%)),$(f))) -lm
 # Build folder; the sanitizer build uses its own.
 B       ?= build
 # The Python that has Debian's python3-websockets and python3-pytest.

@@ -100,9 +100,14 @@ def test_deb_contents_and_metadata(deb):
              "/usr/share/lintian/overrides/sandlua"}
     assert names == want
     info = sh("dpkg-deb", "-f", str(deb), "Depends", "Architecture").stdout
-    for lib in ("liblua5.4-0", "libwebsockets", "libssl3", "libyaml-0-2",
-                "libseccomp2", "libc-ares2", "zlib1g"):
+    # Packages link the Lua VM statically (STATIC_LIBS=lua5.4) and every
+    # other library shared, so that their security updates apply.
+    for lib in ("libwebsockets", "libssl3", "libyaml-0-2", "libseccomp2",
+                "libc-ares2", "zlib1g"):
         assert lib in info, lib
+    assert "liblua5.4" not in info, info
+    needed = sh("objdump", "-p", str(tmp / "usr/bin/sandlua")).stdout
+    assert "liblua5.4" not in needed and "libssl.so" in needed, needed
     conffiles = sh("dpkg-deb", "--ctrl-tarfile", str(deb),
                    capture_output=True, text=False).stdout
     with tarfile.open(fileobj=io.BytesIO(conffiles)) as tf:
