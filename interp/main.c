@@ -620,8 +620,14 @@ static int pmain(lua_State *L) {
   sl_openlibs(L);
   sl_security_install(L, cfg->policies, cfg->audit);
   {
-    /* the event loop, CA files and resolver, before the lockdown */
+    /* the event loop, CA files and resolver, before the lockdown; the
+       descriptor limit first, the event loop sizes its tables by it */
     char err[300];
+    if (sandbox_limit_files(&cfg->sandbox, err, sizeof err) != 0) {
+      fprintf(stderr, INTERP_PROGNAME ": sandbox: %s\n", err);
+      cfg->exit_code = INTERP_EXIT_SANDBOX;
+      return 0;
+    }
     if (sl_websocket_prepare(L, cfg->dns_server, cfg->ca_files,
                              cfg->n_ca_files, err, sizeof err) != 0)
       return luaL_error(L, "websocket: %s", err);

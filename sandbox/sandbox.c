@@ -78,13 +78,16 @@ static int rlimits(const sandbox_config *cfg, char *err, size_t errlen) {
   if (rc == 0 && !is_regular(1) && !is_regular(2) &&
       !(cfg->log_fd >= 0 && is_regular(cfg->log_fd)))
     rc = set_rlimit(RLIMIT_FSIZE, 0, "RLIMIT_FSIZE", err, errlen);
-  if (rc == 0) {
-    rlim_t n = (rlim_t)fd_count() +
-               (rlim_t)cfg->limits.value[SANDBOX_LIMIT_CONNECTIONS] +
-               NOFILE_MARGIN;
-    rc = set_rlimit(RLIMIT_NOFILE, n, "RLIMIT_NOFILE", err, errlen);
-  }
+  if (rc == 0) rc = sandbox_limit_files(cfg, err, errlen);
   return rc;
+}
+
+int sandbox_limit_files(const sandbox_config *cfg, char *err, size_t errlen) {
+  if (cfg->unsafe) return 0;
+  rlim_t n = (rlim_t)fd_count() +
+             (rlim_t)cfg->limits.value[SANDBOX_LIMIT_CONNECTIONS] +
+             NOFILE_MARGIN;
+  return set_rlimit(RLIMIT_NOFILE, n, "RLIMIT_NOFILE", err, errlen);
 }
 
 /* What stays readable: module paths, the script, the trust store, the

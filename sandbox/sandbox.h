@@ -61,6 +61,15 @@ typedef struct sandbox_status {
 } sandbox_status;
 
 /*
+** Lower RLIMIT_NOFILE to the descriptors open now, the connections allowed
+** and a margin.  Called before the event loop is created, because
+** libwebsockets sizes its descriptor tables by this limit (1M on many
+** servers: megabytes zeroed at every start); the lock-down calls it again,
+** which can only keep or lower it.  Does nothing with cfg->unsafe.
+*/
+int sandbox_limit_files(const sandbox_config *cfg, char *err, size_t errlen);
+
+/*
 ** Lock the process down as cfg says (nothing but the limits' rlimits with
 ** cfg->unsafe).  Returns 0, or -errno with a message in err: the caller
 ** must then not run the script (seccomp could not be installed although

@@ -11,6 +11,10 @@
 **   try-syscall --deny NAME:ERRNO... -- PROG ARGS...   run PROG under a
 **       filter that makes the named calls fail with ERRNO (a number), to
 **       test how sandlua copes without seccomp or Landlock.
+**   try-syscall --maxrss NOFILE -- PROG ARGS...   run PROG with RLIMIT_NOFILE's
+**       soft limit at NOFILE (exit 3 if it cannot be raised so far) and print its peak resident size in KiB (from
+**       a child of this small process: a child of a big one, such as the
+**       Python test runner, inherits its parent's peak).
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,9 +26,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -195,7 +202,35 @@ static int deny_and_exec(int argc, char **argv) {
   return 127;
 }
 
+static int maxrss_of(int argc, char **argv) {
+  if (argc < 5 || strcmp(argv[3], "--") != 0) return 2;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 2;
+  rl.rlim_cur = (rlim_t)strtoull(argv[2], NULL, 10);
+  if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < rl.rlim_cur)
+    rl.rlim_max = rl.rlim_cur;  /* root may raise it */
+  if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    perror("setrlimit");
+    return 3;
+  }
+  pid_t pid = fork();
+  if (pid < 0) return 2;
+  if (pid == 0) {
+    personality(ADDR_NO_RANDOMIZE);  /* the same layout, run after run */
+    execv(argv[4], argv + 4);
+    perror("execv");
+    _exit(127);
+  }
+  int status;
+  struct rusage ru;
+  if (wait4(pid, &status, 0, &ru) != pid) return 2;
+  printf("%ld\n", ru.ru_maxrss);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
 int main(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "--maxrss") == 0)
+    return maxrss_of(argc, argv);
   if (argc >= 2 && strcmp(argv[1], "--deny") == 0)
     return deny_and_exec(argc, argv);
   if (argc < 3) {
