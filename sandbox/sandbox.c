@@ -83,7 +83,9 @@ static int rlimits(const sandbox_config *cfg, char *err, size_t errlen) {
 }
 
 int sandbox_limit_files(const sandbox_config *cfg, char *err, size_t errlen) {
-  if (cfg->unsafe) return 0;
+  static int done;  /* the second call could only keep the limit */
+  if (cfg->unsafe || done) return 0;
+  done = 1;
   rlim_t n = (rlim_t)fd_count() +
              (rlim_t)cfg->limits.value[SANDBOX_LIMIT_CONNECTIONS] +
              NOFILE_MARGIN;

@@ -64,8 +64,9 @@ typedef struct sandbox_status {
 ** Lower RLIMIT_NOFILE to the descriptors open now, the connections allowed
 ** and a margin.  Called before the event loop is created, because
 ** libwebsockets sizes its descriptor tables by this limit (1M on many
-** servers: megabytes zeroed at every start); the lock-down calls it again,
-** which can only keep or lower it.  Does nothing with cfg->unsafe.
+** servers: megabytes written at every start); the lock-down calls it too,
+** in case it was not called before: only the first call counts.  Does
+** nothing with cfg->unsafe.
 */
 int sandbox_limit_files(const sandbox_config *cfg, char *err, size_t errlen);
 

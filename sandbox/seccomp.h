@@ -1,5 +1,6 @@
 /*
-** seccomp.h - the seccomp-bpf system call filter (libseccomp).
+** seccomp.h - the seccomp-bpf system call filter (compiled at build time by
+** libseccomp from the rules in sandbox/gen/seccomp_gen.c).
 **
 ** Provides to sandbox.c (and to the try-syscall test program, which installs
 ** the very same filter) one call that installs an allowlist of the system
@@ -12,7 +13,7 @@
 ** executable mappings EACCES.  Everything else is refused:
 **   strict  the call never runs: SIGSYS, whose handler writes
 **           "sandlua: sandbox: blocked system call NAME" (async-signal-safe
-**           calls only, names resolved before the filter is installed) and
+**           calls only, names from a table made at build time) and
 **           exits with SANDBOX_EXIT_VIOLATION;
 **   log     the call runs and the kernel logs it (audit log, dmesg);
 **   off     no filter.
