@@ -13,7 +13,6 @@
 #include <string.h>
 #include <strings.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 static const char GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -173,7 +172,7 @@ int wsp__build_request(struct wsp_conn *c, const wsp_options *o, char *err,
     }
   }
 
-  if (RAND_bytes(key, sizeof key) != 1) {
+  if (wsp__rng_bytes(key, sizeof key) != 0) {
     seterr(err, errlen, "no random bytes for Sec-WebSocket-Key");
     return -EIO;
   }
