@@ -69,7 +69,8 @@ struct sl_sched {
   int holds;                /* open sources of wake-ups (sockets) */
   int in_service;           /* inside lws_service */
   int cancel_pending;
-  int fd_event;             /* inside a socket event's callback */
+  int past_poll;            /* lws_service is past its poll() */
+  int in_sul;               /* inside the scheduler's lws_sul callback */
   unsigned long next_id;
   sl_timer **heap;          /* min-heap on due */
   int nheap, capheap;
@@ -208,7 +209,10 @@ static int proto_cb(struct lws *wsi, enum lws_callback_reasons reason,
   (void)user;
   if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
     sl_sched *S = lws_context_user(lws_get_context(wsi));
-    if (S != NULL) S->cancel_pending = 0;
+    if (S != NULL) {
+      S->cancel_pending = 0;
+      if (S->in_service && !S->in_sul) S->past_poll = 1;  /* the eventfd */
+    }
     return 0;
   }
   sl_io *io = wsi ? lws_get_opaque_user_data(wsi) : NULL;
@@ -220,17 +224,19 @@ static int proto_cb(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_RAW_RX_FILE:
     case LWS_CALLBACK_RAW_WRITEABLE_FILE: {
       /*
-      ** Socket events come after lws_service's poll, and lws_service
-      ** returns right after them: a task they wake runs next without a
+      ** lws_service runs its due suls, then polls, then services the
+      ** sockets and returns.  A socket event (outside our sul callback,
+      ** where lws_client_connect_via_info could in theory connect at
+      ** once) means this lws_service call is past its poll: a task woken
+      ** from here on, by this event or by what follows it in the same
+      ** call (RAW_CLOSE and WSI_DESTROY when the callback ends the
+      ** connection), runs as soon as lws_service returns, without a
       ** cancel (an eventfd write, a poll and a read saved per wake-up).
-      ** Timer-driven events (timeouts, kills) still cancel.
+      ** Wake-ups from suls (timeouts, kills) still cancel.
       */
       sl_sched *S = lws_context_user(lws_get_context(wsi));
-      int saved = S ? S->fd_event : 0;
-      if (S) S->fd_event = 1;
-      int rc = io->on_event(io, wsi, (int)reason, in, len);
-      if (S) S->fd_event = saved;
-      return rc;
+      if (S && S->in_service && !S->in_sul) S->past_poll = 1;
+      return io->on_event(io, wsi, (int)reason, in, len);
     }
     default:
       return io->on_event(io, wsi, (int)reason, in, len);
@@ -265,7 +271,9 @@ struct lws_context *sl_sched_lws(lua_State *L) {
 
 static void sul_cb(lws_sorted_usec_list_t *sul) {
   sl_sched *S = lws_container_of(sul, sl_sched, sul);
+  S->in_sul++;
   if (S->nheap > 0) fire_due(S, sl_now_ns());
+  S->in_sul--;
 }
 
 /*
@@ -303,6 +311,7 @@ static int wait_events(sl_sched *S) {
   if (!interrupted) lws_service(S->ctx, 0);
   waiting_ctx = NULL;
   S->in_service = 0;
+  S->past_poll = 0;
   S->last_poll = sl_now_ns();
   return 0;
 }
@@ -410,7 +419,7 @@ void sl_sched_wake(sl_task *t) {
   if (t->state == T_BLOCKED) {
     t->state = T_RUNNABLE;
     runq_push(S, t);
-    if (S->in_service && !S->cancel_pending && !S->fd_event && S->ctx) {
+    if (S->in_service && !S->cancel_pending && !S->past_poll && S->ctx) {
       S->cancel_pending = 1;
       lws_cancel_service(S->ctx);
     }
@@ -558,6 +567,7 @@ static int loop(sl_sched *S) {
           S->in_service = 1;
           lws_service(S->ctx, -1);
           S->in_service = 0;
+          S->past_poll = 0;
           S->last_poll = now;
           sandbox_check(S->L);
         }

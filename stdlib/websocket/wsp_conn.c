@@ -77,7 +77,6 @@ int wsp_new(const wsp_options *o, wsp_conn **out, char *err, size_t errlen) {
   c->mode = o->compression;
   c->level = o->compression_level ? o->compression_level : 1;
   c->req_server_bits = o->server_max_window_bits;
-  wsp__rng_init(&c->rng);
   if (o->nsubprotocols) {
     if (!(c->subprotocols = calloc(o->nsubprotocols, sizeof(char *)))) goto oom;
     c->nsubprotocols = o->nsubprotocols;
@@ -144,7 +143,7 @@ static int queue_control(wsp_conn *c, int op, const uint8_t *a, size_t alen,
   out_compact(c);
   if (wsp__buf_reserve(&c->out, WSP_MAX_HEADER + alen + blen) != 0)
     return -ENOMEM;
-  if (wsp__rng_mask(&c->rng, mask) != 0) return -EIO;
+  if (wsp__rng_mask(mask) != 0) return -EIO;
   uint8_t *p = c->out.p + c->out.len;
   size_t h = wsp__write_header(p, 1, 0, op, alen + blen, mask);
   size_t ph = wsp__mask(p + h, a, alen, mask, 0);
@@ -267,7 +266,7 @@ static int produce_deflated(wsp_conn *c) {
     memcpy(c->carry, pay + plen, 4);
     c->carry_len = 4;
   }
-  if (wsp__rng_mask(&c->rng, mask) != 0) return -EIO;
+  if (wsp__rng_mask(mask) != 0) return -EIO;
   int op = c->src_first ? c->src_op : WSP_OP_CONT;
   uint8_t hdr[WSP_MAX_HEADER];
   size_t h = wsp__write_header(hdr, done, c->src_first ? 4 : 0, op, plen, mask);
@@ -291,7 +290,7 @@ static int produce_plain(wsp_conn *c) {
   if (n > c->frame_size) n = c->frame_size;
   int fin = c->src_pos + n == c->src_len;
   if (wsp__buf_reserve(&c->out, WSP_MAX_HEADER + n) != 0) return -ENOMEM;
-  if (wsp__rng_mask(&c->rng, mask) != 0) return -EIO;
+  if (wsp__rng_mask(mask) != 0) return -EIO;
   size_t h = wsp__write_header(c->out.p, fin, 0,
                                c->src_first ? c->src_op : WSP_OP_CONT, n, mask);
   wsp__mask(c->out.p + h, c->src + c->src_pos, n, mask, 0);

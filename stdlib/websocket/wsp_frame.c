@@ -4,7 +4,9 @@
 */
 #include "wsp_internal.h"
 
+#include <pthread.h>
 #include <string.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 /* Header length once the first two bytes are known. */
@@ -125,17 +127,46 @@ size_t wsp__mask(uint8_t *dst, const uint8_t *src, size_t n,
   return (phase + n) & 3;
 }
 
-void wsp__rng_init(wsp__rng *r) {
-  r->pos = sizeof r->buf;
+static _Thread_local struct {
+  uint8_t buf[WSP__RNG_POOL];
+  size_t pos; /* next unused byte; 0 (with an all-zero buf) before use */
+  int ready;  /* buf was filled at least once */
+} pool;
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* The child of a fork must not hand out the parent's next bytes. */
+static void pool_forget(void) {
+  OPENSSL_cleanse(pool.buf, sizeof pool.buf);
+  pool.pos = 0;
+  pool.ready = 0;
 }
 
-int wsp__rng_mask(wsp__rng *r, uint8_t out[4]) {
-  if (r->pos + 4 > sizeof r->buf) {
-    if (RAND_bytes(r->buf, (int)sizeof r->buf) != 1) return -1;
-    r->pos = 0;
+static void register_atfork(void) {
+  pthread_atfork(NULL, NULL, pool_forget);
+}
+
+int wsp__rng_bytes(uint8_t *out, size_t n) {
+  if (n > WSP__RNG_MAX) return -1;
+  if (!pool.ready || pool.pos + n > sizeof pool.buf) {
+    pthread_once(&atfork_once, register_atfork);
+    if (RAND_bytes(pool.buf, (int)sizeof pool.buf) != 1) {
+      pool_forget();
+      return -1;
+    }
+    pool.pos = 0;
+    pool.ready = 1;
   }
-  memcpy(out, r->buf + r->pos, 4);
-  memset(r->buf + r->pos, 0, 4); /* a used mask is not kept around */
-  r->pos += 4;
+  memcpy(out, pool.buf + pool.pos, n);
+  memset(pool.buf + pool.pos, 0, n); /* handed-out bytes are not kept */
+  pool.pos += n;
   return 0;
+}
+
+int wsp__rng_mask(uint8_t out[4]) {
+  return wsp__rng_bytes(out, 4);
+}
+
+size_t wsp__rng_left(void) {
+  return pool.ready ? sizeof pool.buf - pool.pos : 0;
 }

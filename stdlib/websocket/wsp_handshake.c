@@ -7,13 +7,13 @@
 #include "wsp_internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 static const char GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -22,12 +22,29 @@ void wsp__key_base64(const uint8_t key[16], char out[25]) {
   EVP_EncodeBlock((unsigned char *)out, key, 16);
 }
 
+/*
+** SHA-1 fetched once: SHA1() and EVP_Q_digest() look the algorithm up in
+** OpenSSL's provider store on every call, which cost more than the hash
+** itself (a third of the handshake's CPU time).
+*/
+static EVP_MD *sha1_md;
+static pthread_once_t sha1_once = PTHREAD_ONCE_INIT;
+
+static void sha1_fetch(void) {
+  sha1_md = EVP_MD_fetch(NULL, "SHA1", NULL);
+}
+
 int wsp__accept_for_key(const char *key, char out[29]) {
   unsigned char md[SHA_DIGEST_LENGTH];
   char buf[64];
-  int n = snprintf(buf, sizeof buf, "%s%s", key, GUID);
-  if (n < 0 || (size_t)n >= sizeof buf) return -1;
-  if (!SHA1((const unsigned char *)buf, (size_t)n, md)) return -1;
+  size_t kl = strlen(key);
+  if (kl + sizeof GUID > sizeof buf) return -1;
+  memcpy(buf, key, kl);
+  memcpy(buf + kl, GUID, sizeof GUID - 1);
+  pthread_once(&sha1_once, sha1_fetch);
+  if (sha1_md == NULL ||
+      !EVP_Digest(buf, kl + sizeof GUID - 1, md, NULL, sha1_md, NULL))
+    return -1;
   EVP_EncodeBlock((unsigned char *)out, md, SHA_DIGEST_LENGTH);
   return 0;
 }
@@ -173,7 +190,7 @@ int wsp__build_request(struct wsp_conn *c, const wsp_options *o, char *err,
     }
   }
 
-  if (RAND_bytes(key, sizeof key) != 1) {
+  if (wsp__rng_bytes(key, sizeof key) != 0) {
     seterr(err, errlen, "no random bytes for Sec-WebSocket-Key");
     return -EIO;
   }

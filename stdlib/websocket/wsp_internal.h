@@ -61,18 +61,27 @@ size_t wsp__write_header(uint8_t *out, int fin, int rsv, int opcode,
 size_t wsp__mask(uint8_t *dst, const uint8_t *src, size_t n,
                  const uint8_t mask[4], size_t phase);
 
-/* Masks from OpenSSL's CSPRNG (RAND_bytes), drawn 512 masks at a time so
-** that a frame costs no call into OpenSSL and no system call (RAND_bytes
-** makes one getpid per call for its fork check): bench/wsproto measures
-** ~160x the speed of RAND_bytes(4) per frame. */
-typedef struct wsp__rng {
-  uint8_t buf[2048];
-  size_t pos; /* next unused byte; sizeof buf when empty */
-} wsp__rng;
+/*
+** Random bytes for masks and handshake keys from OpenSSL's CSPRNG
+** (RAND_bytes), drawn WSP__RNG_POOL bytes at a time into one pool per
+** thread, so that a frame or a connection costs no call into OpenSSL and
+** no system call (RAND_bytes makes one getpid per call for its fork check,
+** and its fixed cost is ~1 us): bench/wsproto measures ~160x the speed of
+** RAND_bytes(4) per frame.  The pool is shared by every connection of the
+** thread (a short connection does not draw a block of its own); bytes
+** handed out are wiped from it, and a forked child starts with an empty
+** pool (pthread_atfork), so parent and child never reuse the same bytes.
+*/
+#define WSP__RNG_POOL 2048
+#define WSP__RNG_MAX 64 /* the largest single draw */
 
-void wsp__rng_init(wsp__rng *r);
-/* Four fresh random bytes; returns -1 if OpenSSL's generator fails. */
-int wsp__rng_mask(wsp__rng *r, uint8_t out[4]);
+/* n (<= WSP__RNG_MAX) fresh random bytes; -1 if OpenSSL's generator
+** fails. */
+int wsp__rng_bytes(uint8_t *out, size_t n);
+/* Four fresh random bytes (a frame mask). */
+int wsp__rng_mask(uint8_t out[4]);
+/* Bytes left in this thread's pool (tests). */
+size_t wsp__rng_left(void);
 
 /* ==== wsp_utf8.c: incremental UTF-8 validation ========================= */
 
@@ -198,7 +207,6 @@ struct wsp_conn {
   int src_op, src_first, src_deflate;
   uint8_t carry[4]; /* deflate tail held back (00 00 ff ff) */
   size_t carry_len;
-  wsp__rng rng;
 };
 
 #endif

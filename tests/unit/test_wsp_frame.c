@@ -1,4 +1,7 @@
 /* Unit tests of stdlib/websocket/wsp_frame.c: headers, masking, masks. */
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "wsp_testutil.h"
 
 static const uint8_t MASK[4] = {0x37, 0xfa, 0x21, 0x3d};
@@ -134,17 +137,83 @@ static void test_mask_matches_definition(void **state) {
 
 static void test_rng_masks(void **state) {
   (void)state;
-  wsp__rng r;
   uint8_t m[4];
   uint32_t seen[1000];
   int dup = 0;
-  wsp__rng_init(&r);
-  for (int i = 0; i < 1000; i++) { /* crosses several refills */
-    assert_int_equal(wsp__rng_mask(&r, m), 0);
+  for (int i = 0; i < 1000; i++) { /* crosses a refill of the pool */
+    assert_int_equal(wsp__rng_mask(m), 0);
     memcpy(&seen[i], m, 4);
     for (int j = 0; j < i; j++) dup += seen[j] == seen[i];
   }
   assert_true(dup <= 1); /* 1000 draws of 32 bits: a repeat is ~1e-4 */
+  uint8_t big[WSP__RNG_MAX + 1];
+  assert_int_equal(wsp__rng_bytes(big, sizeof big), -1);
+}
+
+/* Connections share one pool: a connection's key and masks do not draw
+** (and throw away) a block of their own. */
+static void test_rng_pool_is_shared(void **state) {
+  (void)state;
+  wsp_options o = {.host = "example.com", .path = "/"};
+  uint8_t m[4];
+  assert_int_equal(wsp__rng_mask(m), 0);
+  size_t left = wsp__rng_left();
+  if (left < 100) { /* start the count away from a refill */
+    for (size_t i = 0; i < left / 4 + 1; i++) wsp__rng_mask(m);
+    left = wsp__rng_left();
+  }
+  assert_true(left >= 100);
+  wsp_conn *a = tu_open(&o, NULL), *b = tu_new(&o);
+  assert_int_equal(wsp__rng_left(), left - 32); /* two 16-byte keys */
+  assert_int_equal(wsp_close(a, 1000, NULL, 0), 0);
+  assert_int_equal(wsp__rng_left(), left - 36); /* one mask */
+  size_t n;
+  const char *ka = strstr((const char *)wsp_request(a, &n), "Key: ");
+  const char *kb = strstr((const char *)wsp_request(b, &n), "Key: ");
+  assert_non_null(ka);
+  assert_non_null(kb);
+  assert_memory_not_equal(ka, kb, 29);
+  wsp_free(a);
+  wsp_free(b);
+  /* keys of many connections, across refills, all differ */
+  static char keys[600][25];
+  for (int i = 0; i < 600; i++) {
+    wsp_conn *c = tu_new(&o);
+    const char *k = strstr((const char *)wsp_request(c, &n), "Key: ");
+    assert_non_null(k);
+    memcpy(keys[i], k + 5, 24);
+    keys[i][24] = '\0';
+    for (int j = 0; j < i; j++) assert_string_not_equal(keys[j], keys[i]);
+    wsp_free(c);
+  }
+}
+
+/* A forked child never hands out the bytes the parent hands out next. */
+static void test_rng_fork(void **state) {
+  (void)state;
+  uint8_t m[4], mine[16], theirs[16];
+  assert_int_equal(wsp__rng_mask(m), 0); /* the pool is filled */
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    uint8_t b[17];
+    b[16] = (uint8_t)(wsp__rng_left() == 0); /* emptied by the fork */
+    if (wsp__rng_bytes(b, 16) != 0) _exit(1);
+    _exit(write(fds[1], b, 17) == 17 ? 0 : 1);
+  }
+  assert_int_equal(wsp__rng_bytes(mine, 16), 0);
+  uint8_t b[17];
+  assert_int_equal(read(fds[0], b, 17), 17);
+  int st = 0;
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  memcpy(theirs, b, 16);
+  assert_int_equal(b[16], 1);
+  assert_memory_not_equal(mine, theirs, 16);
+  close(fds[0]);
+  close(fds[1]);
 }
 
 int main(void) {
@@ -154,6 +223,8 @@ int main(void) {
       cmocka_unit_test(test_length_top_bit),
       cmocka_unit_test(test_mask_matches_definition),
       cmocka_unit_test(test_rng_masks),
+      cmocka_unit_test(test_rng_pool_is_shared),
+      cmocka_unit_test(test_rng_fork),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
