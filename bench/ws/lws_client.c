@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -159,6 +160,17 @@ int main(int argc, char **argv) {
   buf = malloc(LWS_PRE + msglen);
   lat = calloc((size_t)N + 1, sizeof *lat);
   lws_set_log_level(LLL_ERR, NULL);
+  /* Descriptors: what this run needs, as sandlua's sandbox sets it;
+  ** libwebsockets sizes its fd tables by the limit and scans one of them
+  ** at every close. */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    rlim_t want = (rlim_t)(strcmp(mode, "idle") ? 1 : N) + 96;
+    if (want < rl.rlim_cur) {
+      rl.rlim_cur = want;
+      setrlimit(RLIMIT_NOFILE, &rl);
+    }
+  }
   struct lws_context_creation_info info;
   memset(&info, 0, sizeof info);
   info.port = CONTEXT_PORT_NO_LISTEN;
