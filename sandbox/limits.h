@@ -1,8 +1,10 @@
 /*
 ** limits.h - the resource limits of a sandboxed script: memory (a byte-capped
-** allocator), CPU time and wall clock (timer signals plus a hook), an
-** instruction budget shared by every coroutine, the number of open
-** connections, and the bytes written to stdout/stderr.
+** allocator for the state, one budget with what libwebsockets and OpenSSL
+** allocate for the script: sandbox/libmem.h), CPU time and wall clock
+** (timer signals plus a hook), an instruction budget shared by every
+** coroutine, the number of open connections, and the bytes written to
+** stdout/stderr.
 **
 ** Provides to interp/main.c (options, start, report), to sandbox/env.c (the
 ** sticky checks in pcall/xpcall/coroutine wrappers, output counting) and to
