@@ -5,7 +5,8 @@
 **
 ** Provides to interp/main.c: sandbox_libmem_init(), the first call of
 ** main(), before OpenSSL allocates anything.  From then on every block the
-** two libraries allocate goes through sandbox_libmem_realloc(): it carries
+** two libraries allocate goes through sandbox_libmem_realloc() (and so do
+** zlib's streams of the websocket client, stdlib/websocket.c): it carries
 ** a small header (its size and whether it was counted; the user pointer
 ** keeps max_align_t alignment), so a free gives back exactly what the
 ** allocation charged.

@@ -96,12 +96,11 @@ fail:
 ** file: some 30 ms of parsing for Debian's 140 certificates) is read by
 ** the first connection that needs it, so a script that opens no wss://
 ** connection does not pay for it.  The sandbox keeps the store readable.
-*/
-/*
+**
 ** Memory limit: the default context and its trust store (with OpenSSL's own
 ** initialisation, made by the first SSL_CTX_new) are not counted, even when
 ** the script's first wss:// connection makes them: made once per process,
-** shared by every connection, their size is the host's (some 1 MiB for
+** shared by every connection, their size is the host's (about 1.2 MiB for
 ** Debian's bundle), not the script's, and with --ca-file they are made at
 ** start-up anyway.  The context of a CA file the script names itself (not
 ** given with --ca-file) counts: there is one per file it names.

@@ -1,7 +1,8 @@
-"""--memory-limit counts what libwebsockets and OpenSSL allocate for the
-script (sandbox/libmem.c): many wss:// connections under a small limit end
-with the memory limit, connect/close cycles give every byte back, and the
-process-wide TLS set-up (trust store) is not counted."""
+"""--memory-limit counts what libwebsockets, OpenSSL and zlib allocate for
+the script (sandbox/libmem.c): many wss:// (or compressed) connections
+under a small limit end with the memory limit, connect/close cycles give
+every byte back, and the process-wide TLS set-up (trust store) is not
+counted."""
 import os
 import subprocess
 
@@ -91,3 +92,39 @@ def test_the_default_trust_store_is_not_counted(sandlua, tmp_path,
              opts=("--memory-limit", "1M"), env=env)
     assert p.returncode == 0, p.stdout + p.stderr
     assert p.stdout == "done\t3\n"
+
+
+ZHOLD = """
+local websocket = require("websocket")
+local held = {}
+for i = 1, tonumber(arg[1]) do
+  local c = assert(websocket.connect(arg[2], {
+    compression = "context_takeover", compression_threshold = 0}))
+  c:send(string.rep("compress me ", 20))
+  c:channel():receive()
+  held[#held + 1] = c
+end
+print("held", #held)
+"""
+
+
+def test_compressed_connections_pass_the_memory_limit(sandlua, tmp_path,
+                                                      ws_servers):
+    # zlib's state is some 300 KiB per connection that sent and received a
+    # compressed message, the rest under 2 KiB: 20 of them pass 2M only
+    # when zlib is counted.
+    srv = ws_servers.echo()
+    path = tmp_path / "z.lua"
+    path.write_text(ZHOLD)
+
+    def run(n):
+        return subprocess.run(
+            [sandlua, "--memory-limit", "2M", "--allow-url",
+             f"ws://127.0.0.1:{srv.port}/*", str(path), str(n), srv.url()],
+            capture_output=True, text=True, timeout=60)
+    p = run(20)
+    assert p.returncode == 4, p.stdout + p.stderr
+    assert "sandlua: limit: memory 2M exceeded" in p.stderr
+    p = run(2)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout == "held\t2\n"
