@@ -1,6 +1,6 @@
 /*
-** libmem.c - the counted allocator of libwebsockets and OpenSSL (see
-** libmem.h).
+** libmem.c - the counted allocator of libwebsockets and OpenSSL (and of
+** the websocket client's zlib streams), see libmem.h.
 **
 ** Neither library passes the old size to free or realloc, so each block
 ** starts with a header: the size asked for and whether it was charged.
@@ -22,8 +22,9 @@ typedef struct block {
   size_t counted;  /* 1: charged size + HDR to the budget */
 } block;
 
-#define ALIGN _Alignof(max_align_t)
-#define HDR ((sizeof(block) + ALIGN - 1) / ALIGN * ALIGN)
+#define HDR SANDBOX_LIBMEM_HEADER
+_Static_assert(sizeof(block) <= HDR && HDR % _Alignof(max_align_t) == 0,
+               "the header keeps the blocks aligned");
 
 /* What the counted blocks alive were charged (libs_add after a successful
 ** sandbox_memory_charge; libs_release also gives it back to the budget). */

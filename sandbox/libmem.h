@@ -43,6 +43,13 @@ int sandbox_libmem_init(void);
 void *sandbox_libmem_realloc(void *ptr, size_t size);
 void sandbox_libmem_free(void *ptr);
 
+/* Bytes of the header before each block (a multiple of max_align_t's
+** alignment, so blocks keep malloc's); a block is charged its size plus
+** this. */
+#define SANDBOX_LIBMEM_HEADER                                        \
+  ((2 * sizeof(size_t) + _Alignof(max_align_t) - 1) /                \
+   _Alignof(max_align_t) * _Alignof(max_align_t))
+
 /* Bytes counted for library blocks alive now (part of
 ** sandbox_memory_used()), header included. */
 size_t sandbox_libmem_used(void);

@@ -29,7 +29,7 @@
 #include "../../sandbox/limits.h"
 
 #define LIMIT ((size_t)2 << 20)
-#define HDR _Alignof(max_align_t)  /* the header of a block of this test */
+#define HDR SANDBOX_LIBMEM_HEADER
 
 static lua_State *L;
 
