@@ -21,6 +21,7 @@
 #include <lualib.h>
 
 #include "../sandbox/env.h"
+#include "../sandbox/libmem.h"
 #include "../sandbox/limits.h"
 #include "../sandbox/sandbox.h"
 #include "../security/audit.h"
@@ -701,6 +702,10 @@ static int apply_policy_sandbox(interp_config *cfg) {
 }
 
 int main(int argc, char **argv) {
+  if (sandbox_libmem_init() != 0) {  /* before OpenSSL allocates */
+    l_message("cannot count OpenSSL's memory: it allocated before main");
+    return INTERP_EXIT_SANDBOX;
+  }
   interp_config cfg;
   memset(&cfg, 0, sizeof cfg);
   sandbox_config_init(&cfg.sandbox);

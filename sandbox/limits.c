@@ -189,8 +189,10 @@ static struct {
   lua_State *L;                 /* the main thread */
   lua_State *volatile running;  /* the thread sandbox_enter named */
   sandbox_limits lim;
-  size_t used;                  /* bytes the allocator handed out */
+  size_t used;                  /* bytes the allocators handed out */
   size_t cap;                   /* 0: no cap */
+  int libs;                     /* library memory is counted (started) */
+  int uncounted;                /* depth of sandbox_memory_uncounted_begin */
   /* The last refused request: a second refusal of the same request (after
   ** Lua's emergency collection), or any other request after it, means the
   ** memory error reached the script. */
@@ -320,6 +322,38 @@ size_t sandbox_output(size_t n) {
 
 size_t sandbox_memory_used(void) {
   return S.used;
+}
+
+int sandbox_memory_counting(void) {
+  return S.libs && S.uncounted == 0;
+}
+
+int sandbox_memory_charge(size_t n) {
+  if (S.cap != 0) {
+    size_t cap = S.hit >= 0 ? S.cap + MEMORY_RESERVE : S.cap;
+    if (S.used > cap || n > cap - S.used) {
+      /* No retry to wait for (unlike the state's allocator): the library
+      ** sees a failed allocation now and the script stops at its next
+      ** instruction (or when the event loop returns). */
+      set_hit(SANDBOX_LIMIT_MEMORY);
+      arm_stop(NULL);
+      return -1;
+    }
+  }
+  S.used += n;
+  return 0;
+}
+
+void sandbox_memory_uncharge(size_t n) {
+  S.used -= n;
+}
+
+void sandbox_memory_uncounted_begin(void) {
+  S.uncounted++;
+}
+
+void sandbox_memory_uncounted_end(void) {
+  if (S.uncounted > 0) S.uncounted--;
 }
 
 void sandbox_hook_thread(lua_State *co) {
@@ -485,6 +519,7 @@ static struct timeval to_timeval(int64_t ns) {
 }
 
 int sandbox_limits_start(void) {
+  S.libs = S.L != NULL;  /* from now on library memory is the script's */
   int64_t timeout = S.lim.value[SANDBOX_LIMIT_TIMEOUT];
   int64_t cpu = S.lim.value[SANDBOX_LIMIT_CPU];
   if (timeout > 0) {

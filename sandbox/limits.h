@@ -1,8 +1,10 @@
 /*
 ** limits.h - the resource limits of a sandboxed script: memory (a byte-capped
-** allocator), CPU time and wall clock (timer signals plus a hook), an
-** instruction budget shared by every coroutine, the number of open
-** connections, and the bytes written to stdout/stderr.
+** allocator for the state, one budget with what libwebsockets and OpenSSL
+** allocate for the script: sandbox/libmem.h), CPU time and wall clock
+** (timer signals plus a hook), an instruction budget shared by every
+** coroutine, the number of open connections, and the bytes written to
+** stdout/stderr.
 **
 ** Provides to interp/main.c (options, start, report), to sandbox/env.c (the
 ** sticky checks in pcall/xpcall/coroutine wrappers, output counting) and to
@@ -158,8 +160,27 @@ int sandbox_note_status(int status);
 ** limit is hit and the caller raises with sandbox_check after writing). */
 size_t sandbox_output(size_t n);
 
-/* Bytes the script's state holds now (what the allocator counts). */
+/* Bytes counted against the memory limit now: what the script's state
+** holds plus what libraries hold for the script (sandbox/libmem.h). */
 size_t sandbox_memory_used(void);
+
+/*
+** The budget of the library allocators (sandbox/libmem.c), one with the
+** state's: library memory is the script's from sandbox_limits_start() on,
+** except between sandbox_memory_uncounted_begin() and _end() (nestable;
+** process-wide set-up that any script would cause alike).
+**   sandbox_memory_counting(): 1 when a new library block is the script's.
+**   sandbox_memory_charge(n): count n more bytes; returns 0, or -1 when
+**     they would pass the limit: nothing is counted and the memory limit
+**     is hit (sticky, as a refusal of the state's allocator).  After a hit
+**     1 MiB more is allowed, so that connections can be closed.
+**   sandbox_memory_uncharge(n): give back n bytes charged before.
+*/
+int sandbox_memory_counting(void);
+int sandbox_memory_charge(size_t n);
+void sandbox_memory_uncharge(size_t n);
+void sandbox_memory_uncounted_begin(void);
+void sandbox_memory_uncounted_end(void);
 
 /* Set the limit hook on a new coroutine and charge the budget for it. */
 void sandbox_hook_thread(struct lua_State *co);

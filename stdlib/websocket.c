@@ -38,6 +38,7 @@
 #include "websocket/tls.h"
 #include "websocket/wsproto.h"
 
+#include "../sandbox/libmem.h"
 #include "../sandbox/limits.h"
 #include "../security/units.h"
 
@@ -1632,6 +1633,22 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx) {
   return 2;
 }
 
+/*
+** zlib's allocator for the protocol engine: permessage-deflate's state
+** (some 260 KiB to compress, 40 KiB to decompress with 15 window bits) is
+** the script's, counted like OpenSSL's (sandbox/libmem.h).
+*/
+static void *z_alloc(void *opaque, unsigned items, unsigned size) {
+  (void)opaque;
+  if (size != 0 && items > SIZE_MAX / size) return NULL;
+  return sandbox_libmem_realloc(NULL, (size_t)items * size);
+}
+
+static void z_free(void *opaque, void *p) {
+  (void)opaque;
+  sandbox_libmem_free(p);
+}
+
 static int ws_connect(lua_State *L) {
   const char *url = luaL_checkstring(L, 1);
   ws_global *G = get_global(L);
@@ -1701,6 +1718,8 @@ static int ws_connect(lua_State *L) {
   wo.read_limit = o.read_limit;
   wo.compression = o.compression;
   wo.compression_threshold = o.threshold;
+  wo.zalloc = z_alloc;  /* zlib's state counts against the memory limit */
+  wo.zfree = z_free;
   wsp_conn *wsp = NULL;
   int rc = wsp_new(&wo, &wsp, err, sizeof err);
   if (rc != 0) {

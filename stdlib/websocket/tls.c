@@ -14,6 +14,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "../../sandbox/limits.h"
+
 struct sl_tls_conn {
   SSL *ssl;
   BIO *rbio; /* ciphertext from the peer (owned by ssl) */
@@ -94,18 +96,32 @@ fail:
 ** file: some 30 ms of parsing for Debian's 140 certificates) is read by
 ** the first connection that needs it, so a script that opens no wss://
 ** connection does not pay for it.  The sandbox keeps the store readable.
+**
+** Memory limit: the default context and its trust store (with OpenSSL's own
+** initialisation, made by the first SSL_CTX_new) are not counted, even when
+** the script's first wss:// connection makes them: made once per process,
+** shared by every connection, their size is the host's (about 1.2 MiB for
+** Debian's bundle), not the script's, and with --ca-file they are made at
+** start-up anyway.  The context of a CA file the script names itself (not
+** given with --ca-file) counts: there is one per file it names.
 */
 int sl_tls_init(char *err, size_t errlen) {
   if (default_ctx != NULL) return 0;
+  sandbox_memory_uncounted_begin();
   default_ctx = make_ctx(NULL, 0, err, errlen);
+  sandbox_memory_uncounted_end();
   default_store_loaded = 0;
   return default_ctx != NULL ? 0 : -1;
 }
 
 static SSL_CTX *default_ctx_loaded(char *err, size_t errlen) {
   if (!default_store_loaded) {
+    int ok;
     ERR_clear_error();
-    if (!SSL_CTX_set_default_verify_paths(default_ctx)) {
+    sandbox_memory_uncounted_begin();
+    ok = SSL_CTX_set_default_verify_paths(default_ctx);
+    sandbox_memory_uncounted_end();
+    if (!ok) {
       err_reason(err, errlen, "TLS: cannot load the default trust store");
       return NULL;
     }

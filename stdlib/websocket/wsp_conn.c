@@ -77,6 +77,10 @@ int wsp_new(const wsp_options *o, wsp_conn **out, char *err, size_t errlen) {
   c->mode = o->compression;
   c->level = o->compression_level ? o->compression_level : 1;
   c->req_server_bits = o->server_max_window_bits;
+  if (o->zalloc != NULL && o->zfree != NULL) {
+    c->zalloc = o->zalloc;
+    c->zfree = o->zfree;
+  }
   if (o->nsubprotocols) {
     if (!(c->subprotocols = calloc(o->nsubprotocols, sizeof(char *)))) goto oom;
     c->nsubprotocols = o->nsubprotocols;
@@ -211,6 +215,9 @@ int wsp_close(wsp_conn *c, int code, const void *reason, size_t len) {
 
 static int deflate_ready(wsp_conn *c) {
   if (c->def_ready) return 0;
+  c->def.zalloc = c->zalloc;  /* Z_NULL: zlib's own */
+  c->def.zfree = c->zfree;
+  c->def.opaque = Z_NULL;
   if (deflateInit2(&c->def, c->level, Z_DEFLATED,
                    -c->pmd_params.client_max_window_bits, 8,
                    Z_DEFAULT_STRATEGY) != Z_OK)
@@ -349,6 +356,9 @@ static void fail(wsp_conn *c, wsp_event *ev, int code, const char *why) {
 
 static int inflate_ready(wsp_conn *c) {
   if (c->inf_ready) return 0;
+  c->inf.zalloc = c->zalloc;
+  c->inf.zfree = c->zfree;
+  c->inf.opaque = Z_NULL;
   if (inflateInit2(&c->inf, -wsp__inflate_bits(
                                 c->pmd_params.server_max_window_bits)) != Z_OK)
     return -1;

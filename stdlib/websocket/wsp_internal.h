@@ -169,6 +169,8 @@ struct wsp_conn {
   /* Options, copied. */
   size_t read_limit, threshold, frame_size, header_limit;
   int mode, level, req_server_bits;
+  void *(*zalloc)(void *opaque, unsigned items, unsigned size);
+  void (*zfree)(void *opaque, void *p);
   char **subprotocols;
   size_t nsubprotocols;
 

@@ -123,6 +123,10 @@ typedef struct wsp_options {
   size_t send_frame_size;       /* max payload per data frame, 16 B to
                                     16 MiB; 0: default */
   size_t header_limit;          /* max response header block; 0: default */
+  /* zlib's allocator for the compression state (zlib's alloc_func and
+  ** free_func, opaque NULL); both NULL: zlib's default (malloc). */
+  void *(*zalloc)(void *opaque, unsigned items, unsigned size);
+  void (*zfree)(void *opaque, void *p);
 } wsp_options;
 
 /*

@@ -804,6 +804,50 @@ static void test_pmd_send(void **state) {
   wsp_free(c);
 }
 
+/* A zlib allocator of the options: counts what it hands out. */
+typedef struct zblock {
+  size_t size;
+  max_align_t align[];
+} zblock;
+static size_t z_live, z_calls;
+
+static void *count_zalloc(void *opaque, unsigned items, unsigned size) {
+  assert_null(opaque);
+  zblock *b = malloc(sizeof *b + (size_t)items * size);
+  if (b == NULL) return NULL;
+  b->size = (size_t)items * size;
+  z_live += b->size;
+  z_calls++;
+  return b->align;
+}
+
+static void count_zfree(void *opaque, void *p) {
+  assert_null(opaque);
+  zblock *b = (zblock *)(void *)((char *)p - offsetof(zblock, align));
+  z_live -= b->size;
+  free(b);
+}
+
+static void test_pmd_allocator(void **state) {
+  (void)state;
+  wsp_options o = {.host = "h", .compression = WSP_COMPRESS_CONTEXT_TAKEOVER,
+                   .zalloc = count_zalloc, .zfree = count_zfree};
+  z_live = z_calls = 0;
+  wsp_conn *c = tu_open(&o, PMD_EXT);
+  assert_int_equal(z_calls, 0);  /* zlib's state is made on first use */
+  wsp_event ev =
+      tu_feed1(c, (const uint8_t *)"\xc1\x07\xf2\x48\xcd\xc9\xc9\x07\x00", 9);
+  assert_int_equal(ev.type, WSP_EV_TEXT);
+  size_t inflating = z_live;
+  assert_true(inflating > 0);
+  assert_int_equal(wsp_send(c, WSP_TEXT, "hello hello hello hello", 23), 0);
+  const uint8_t *out;
+  assert_true(wsp_output(c, &out) > 0);  /* frames are made when taken */
+  assert_true(z_live > inflating + 100000);  /* deflate's window and hash */
+  wsp_free(c);
+  assert_int_equal(z_live, 0);  /* all given back */
+}
+
 /* Tiny frames: the held-back trailer and zlib's pending output cross
 ** frame boundaries in every way. */
 static void test_pmd_send_tiny_frames(void **state) {
@@ -955,6 +999,7 @@ int main(void) {
       cmocka_unit_test(test_pmd_rfc7692_frames),
       cmocka_unit_test(test_pmd_bomb),
       cmocka_unit_test(test_pmd_send),
+      cmocka_unit_test(test_pmd_allocator),
       cmocka_unit_test(test_pmd_send_tiny_frames),
       cmocka_unit_test(test_pmd_no_context_takeover),
       cmocka_unit_test(test_pmd_small_windows),
