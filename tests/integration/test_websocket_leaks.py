@@ -123,5 +123,7 @@ def test_fds_do_not_grow_over_failed_lookups(sandlua, tmp_path, ws_servers):
     finally:
         p.wait(30)
     assert p.returncode == 0, p.stderr.read()
-    assert after <= before, (before, after)
+    # A leak would add one descriptor a lookup (300); c-ares may hold one
+    # resolver socket (per family) more or less at either moment.
+    assert after <= before + 2, (before, after)
     assert len(dns.queries) >= 620
