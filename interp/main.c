@@ -701,6 +701,22 @@ static int apply_policy_sandbox(interp_config *cfg) {
   return INTERP_EXIT_OK;
 }
 
+/* A limit that ended the script goes to the audit log too, with the actor
+** and the script: {"event":"limit","limit":"memory","value":"256M",...}. */
+static void audit_limit(interp_config *cfg, sandbox_limit hit) {
+  if (cfg->audit == NULL) return;
+  char value[48];
+  sandbox_limit_format(hit, cfg->sandbox.limits.value[hit], value,
+                       sizeof value);
+  const char *kv[] = {
+    "actor", cfg->policies ? cfg->policies->actor.id : NULL,
+    "limit", sandbox_limit_name(hit),
+    "value", value,
+    "script", cfg->sandbox.script,
+  };
+  policy_audit_record(cfg->audit, "limit", kv, 4);
+}
+
 int main(int argc, char **argv) {
   if (sandbox_libmem_init() != 0) {  /* before OpenSSL allocates */
     l_message("cannot count OpenSSL's memory: it allocated before main");
@@ -745,8 +761,9 @@ int main(int argc, char **argv) {
   sandbox_env_closing();
   sandbox_limits_closing();
   lua_close(L);  /* finalizers run with the limits in force */
-  interp_policy_free(&cfg);
   int hit = sandbox_limits_hit();
+  if (hit >= 0) audit_limit(&cfg, (sandbox_limit)hit);
+  interp_policy_free(&cfg);
   if (hit >= 0) {
     sandbox_limits_report();
     return sandbox_limit_exit_code((sandbox_limit)hit);

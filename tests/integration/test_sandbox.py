@@ -1,6 +1,7 @@
 """The sandbox as a user meets it: limits that end the script, os.exit,
 options, binary chunks, Landlock, and the seccomp filter (through
 tests/sandbox/try-syscall, which installs the very same filter)."""
+import json
 import os
 import resource
 import pathlib
@@ -53,6 +54,35 @@ def test_memory_bombs_end_with_the_memory_limit(run, name):
     assert p.returncode == 4, p.stderr
     assert "survived" not in p.stdout
     assert p.stderr.endswith(limit_msg("memory", "64M")), p.stderr
+
+
+@pytest.mark.parametrize("script,opts,limit,value,code", [
+    ("local t = {} for i = 1, 1e9 do t[i] = i end", ["--memory-limit", "2M"],
+     "memory", "2M", 4),
+    ("while true do end", ["--timeout", "200ms"], "timeout", "200ms", 6),
+    ("while true do end", ["--instruction-limit", "100000"], "instructions",
+     "100000", 7),
+    ("while true do io.write('xxxxxxxx') end", ["--max-output", "1K"],
+     "output", "1K", 8),
+])
+def test_a_limit_hit_is_audited(run, tmp_path, script, opts, limit, value,
+                                code):
+    log, path = tmp_path / "audit.jsonl", tmp_path / "s.lua"
+    path.write_text(script + "\n")
+    p = run("--audit-log", str(log), "--actor", "job-7", *opts, str(path))
+    assert p.returncode == code, p.stderr
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(records) == 1, records
+    r = records[0]
+    assert r["event"] == "limit" and r["time"].endswith("Z")
+    assert (r["actor"], r["limit"], r["value"], r["script"]) == \
+        ("job-7", limit, value, str(path))
+
+
+def test_no_limit_no_limit_record(run, tmp_path):
+    log = tmp_path / "audit.jsonl"
+    p = run("--audit-log", str(log), "-e", "print(1)")
+    assert p.returncode == 0 and log.read_text() == ""
 
 
 def test_memory_limit_default_is_256M(run):
