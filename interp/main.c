@@ -584,7 +584,18 @@ static int lockdown(interp_config *cfg) {
   sandbox_status st;
   if (cfg->script < cfg->argc && strcmp(cfg->argv[cfg->script], "-") != 0)
     cfg->sandbox.script = cfg->argv[cfg->script];
-  if (cfg->audit != NULL) cfg->sandbox.log_fd = fileno(cfg->audit->f);
+  if (cfg->audit != NULL) {
+    /* a refused system call is audited by the SIGSYS handler */
+    const char *id = cfg->policies ? cfg->policies->actor.id : NULL;
+    char actor[200] = "null", script[300] = "null", fields[512];
+    if (id != NULL) policy_json_quote(id, actor, sizeof actor);
+    if (cfg->sandbox.script != NULL)
+      policy_json_quote(cfg->sandbox.script, script, sizeof script);
+    snprintf(fields, sizeof fields, "\"actor\":%s,\"script\":%s", actor,
+             script);
+    cfg->sandbox.log_fd = fileno(cfg->audit->f);
+    sandbox_seccomp_audit(cfg->sandbox.log_fd, fields);
+  }
   int rc = sandbox_limits_start();
   if (rc != 0) {
     fprintf(stderr, INTERP_PROGNAME ": sandbox: cannot arm the limits' "

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "limits.h"
@@ -40,10 +41,20 @@ static const char *const names[] = {
 };
 #define NAMES_MAX ((int)(sizeof names / sizeof names[0]))
 
-static void put(const char *s) {
-  size_t n = strlen(s);
+static int audit_fd = -1;       /* the audit log, or -1 */
+static char audit_fields[512];  /* JSON members added to its record */
+
+int sandbox_seccomp_audit(int fd, const char *fields) {
+  size_t n = fields ? strlen(fields) : 0;
+  if (n >= sizeof audit_fields) return -ENAMETOOLONG;
+  memcpy(audit_fields, fields ? fields : "", n + 1);
+  audit_fd = fd;
+  return 0;
+}
+
+static void put_fd(int fd, const char *s, size_t n) {
   while (n > 0) {
-    ssize_t w = write(2, s, n);
+    ssize_t w = write(fd, s, n);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) return;
     s += w;
@@ -51,31 +62,91 @@ static void put(const char *s) {
   }
 }
 
-/* Async-signal-safe: write(2) and _exit only. */
+static void put(const char *s) {
+  put_fd(2, s, strlen(s));
+}
+
+/* A line being built without stdio; `room` keeps space for its end. */
+typedef struct line {
+  char b[1024];
+  size_t n;
+} line;
+
+static void add(line *l, const char *s) {
+  while (*s != '\0' && l->n + 3 < sizeof l->b) l->b[l->n++] = *s++;
+}
+
+static void add_uint(line *l, unsigned long long v, int width) {
+  char d[24];
+  int i = 0;
+  do {
+    d[i++] = (char)('0' + v % 10);
+    v /= 10;
+  } while ((v > 0 || i < width) && i < (int)sizeof d);
+  while (i > 0 && l->n + 3 < sizeof l->b) l->b[l->n++] = d[--i];
+}
+
+/* The current UTC time as the audit log writes it (RFC 3339, ms). */
+static void add_time(line *l) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  long long days = ts.tv_sec / 86400, sec = ts.tv_sec % 86400;
+  /* days since 1970-01-01 -> civil date (proleptic Gregorian) */
+  long long z = days + 719468, era = z / 146097;
+  long long doe = z - era * 146097;
+  long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  long long mp = (5 * doy + 2) / 153;
+  long long d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+  long long y = yoe + era * 400 + (m <= 2);
+  add_uint(l, (unsigned long long)y, 4);
+  add(l, "-");
+  add_uint(l, (unsigned long long)m, 2);
+  add(l, "-");
+  add_uint(l, (unsigned long long)d, 2);
+  add(l, "T");
+  add_uint(l, (unsigned long long)(sec / 3600), 2);
+  add(l, ":");
+  add_uint(l, (unsigned long long)(sec / 60 % 60), 2);
+  add(l, ":");
+  add_uint(l, (unsigned long long)(sec % 60), 2);
+  add(l, ".");
+  add_uint(l, (unsigned long long)(ts.tv_nsec / 1000000), 3);
+  add(l, "Z");
+}
+
+/* Async-signal-safe: clock_gettime, write(2) and _exit only. */
 static void on_sigsys(int sig, siginfo_t *info, void *uc) {
   (void)sig;
   (void)uc;
-  char num[16];
   int nr = info->si_syscall;
-  put("sandlua: sandbox: blocked system call ");
   int foreign = info->si_arch != FILTER_ARCH || (nr & 0x40000000) != 0;
-  if (foreign) {
-    put("of a foreign ABI (");
-  } else if (nr >= 0 && nr < NAMES_MAX && names[nr] != NULL) {
-    put(names[nr]);
-    put("\n");
-    _exit(SANDBOX_EXIT_VIOLATION);
+  line what = {.n = 0};
+  if (!foreign && nr >= 0 && nr < NAMES_MAX && names[nr] != NULL) {
+    add(&what, names[nr]);
+  } else {
+    add(&what, "#");
+    add_uint(&what, (unsigned)nr & 0x3fffffffu, 1);
   }
-  /* The number, in decimal, without stdio. */
-  unsigned v = (unsigned)nr & 0x3fffffffu;
-  int i = (int)sizeof num - 1;
-  num[i] = '\0';
-  do {
-    num[--i] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v > 0 && i > 0);
-  put("#");
-  put(num + i);
+  what.b[what.n] = '\0';
+  if (audit_fd >= 0) {
+    line rec = {.n = 0};
+    add(&rec, "{\"time\":\"");
+    add_time(&rec);
+    add(&rec, "\",\"event\":\"sandbox\",\"syscall\":\"");
+    add(&rec, what.b);
+    add(&rec, foreign ? "\",\"abi\":\"foreign\"" : "\"");
+    if (audit_fields[0] != '\0') {
+      add(&rec, ",");
+      add(&rec, audit_fields);
+    }
+    rec.b[rec.n++] = '}';
+    rec.b[rec.n++] = '\n';
+    put_fd(audit_fd, rec.b, rec.n);
+  }
+  put("sandlua: sandbox: blocked system call ");
+  put(foreign ? "of a foreign ABI (" : "");
+  put(what.b);
   put(foreign ? ")\n" : "\n");
   _exit(SANDBOX_EXIT_VIOLATION);
 }

@@ -36,6 +36,16 @@ int sandbox_seccomp_parse(const char *text, sandbox_seccomp_mode *mode);
 const char *sandbox_seccomp_name(sandbox_seccomp_mode mode);
 
 /*
+** With fd >= 0, a trapped call (strict mode) also appends one JSON line to
+** fd, written by the SIGSYS handler in one write(2):
+**   {"time":"...Z","event":"sandbox","syscall":"execve",FIELDS}
+** (a foreign ABI's call: "syscall":"#NR","abi":"foreign").  FIELDS are
+** JSON members, already escaped, without the leading comma ("" for none).
+** Returns 0, or -ENAMETOOLONG when fields do not fit (nothing changed).
+*/
+int sandbox_seccomp_audit(int fd, const char *fields);
+
+/*
 ** Set no_new_privs and install the filter for `mode` (nothing for OFF but
 ** no_new_privs).  Returns 0, or -errno with a message in err.  After it
 ** returns 0 the process cannot exec, fork or open files for writing.

@@ -1,6 +1,7 @@
 """The sandbox as a user meets it: limits that end the script, os.exit,
 options, binary chunks, Landlock, and the seccomp filter (through
 tests/sandbox/try-syscall, which installs the very same filter)."""
+import datetime
 import json
 import os
 import resource
@@ -482,6 +483,30 @@ def test_foreign_abis_are_trapped(name):
     p = try_syscall(name)
     assert p.returncode == 9
     assert "blocked system call of a foreign ABI" in p.stderr
+
+
+@pytest.mark.parametrize("name,fields", [
+    ("execve", {"syscall": "execve"}),
+    ("ptrace", {"syscall": "ptrace"}),
+    ("i386", {"abi": "foreign"}),
+])
+def test_a_trapped_call_is_audited(tmp_path, name, fields):
+    # The SIGSYS handler writes the record itself (no stdio, one write).
+    log = tmp_path / "audit.jsonl"
+    p = subprocess.run([TRY, "--audit", str(log), "strict", "getpid", name],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 9, p.stderr
+    lines = log.read_text().splitlines()
+    assert len(lines) == 1, lines
+    r = json.loads(lines[0])
+    assert r["event"] == "sandbox" and r["actor"] == "try"
+    assert fields.items() <= r.items(), r
+    assert r["syscall"] in p.stderr
+    # The handler's own date conversion agrees with the clock, to the
+    # second or so.
+    t = datetime.datetime.strptime(r["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    now = datetime.datetime.utcnow()
+    assert abs((now - t).total_seconds()) < 60, (r["time"], now)
 
 
 @pytest.mark.parametrize("name,err", [

@@ -8,6 +8,8 @@
 **       "NAME: errno ENAME" per call and exits 0; a trapped call ends the
 **       process in the filter's SIGSYS handler ("sandlua: sandbox: blocked
 **       system call NAME", exit 9).
+**   try-syscall --audit FILE strict|log NAME...   the same, and the filter's
+**       SIGSYS handler appends its audit record to FILE ("actor":"try").
 **   try-syscall --deny NAME:ERRNO... -- PROG ARGS...   run PROG under a
 **       filter that makes the named calls fail with ERRNO (a number), to
 **       test how sandlua copes without seccomp or Landlock.
@@ -229,6 +231,13 @@ static int maxrss_of(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  if (argc >= 3 && strcmp(argv[1], "--audit") == 0) {
+    int fd = open(argv[2], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || sandbox_seccomp_audit(fd, "\"actor\":\"try\"") != 0)
+      return 2;
+    argc -= 2;
+    argv += 2;
+  }
   if (argc >= 2 && strcmp(argv[1], "--maxrss") == 0)
     return maxrss_of(argc, argv);
   if (argc >= 2 && strcmp(argv[1], "--deny") == 0)
