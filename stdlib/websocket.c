@@ -440,6 +440,7 @@ static int ensure_dns(ws_global *G) {
   cfg.watch = dns_watch;
   cfg.watch_ud = G;
   cfg.close_fd = dns_close;
+  cfg.alloc = sandbox_libmem_realloc; /* c-ares' state is the script's */
   G->dns = sl_dns_new(&cfg, G->dns_err, sizeof G->dns_err);
   if (G->dns == NULL) G->dns_failed = 1;
   return G->dns ? 0 : -1;
