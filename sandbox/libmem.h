@@ -1,12 +1,13 @@
 /*
 ** libmem.h - the memory libwebsockets and OpenSSL allocate for the script,
 ** counted against the memory limit (one budget with the Lua state's
-** allocator, sandbox/limits.h).
+** allocator, sandbox/limits.h), and the websocket client's own buffers.
 **
 ** Provides to interp/main.c: sandbox_libmem_init(), the first call of
 ** main(), before OpenSSL allocates anything.  From then on every block the
 ** two libraries allocate goes through sandbox_libmem_realloc() (and so do
-** zlib's streams of the websocket client, stdlib/websocket.c): it carries
+** zlib's streams, c-ares' resolver and the buffers of the websocket client
+** and its protocol engine, stdlib/websocket.c): it carries
 ** a small header (its size and whether it was counted; the user pointer
 ** keeps max_align_t alignment), so a free gives back exactly what the
 ** allocation charged.

@@ -234,6 +234,28 @@ static char *xstrdup(const char *s) {
   return d;
 }
 
+/*
+** A connection's own memory (the connection, its URL and names, its read
+** and write buffers) is the script's: counted against the memory limit
+** like the engine's buffers and zlib's state (sandbox/libmem.h).  A
+** refused block fails that connection or operation; the limit is hit.
+*/
+static void *cmalloc(size_t n) {
+  return sandbox_libmem_realloc(NULL, n);
+}
+
+static void cfree(void *p) {
+  sandbox_libmem_free(p);
+}
+
+static char *cstrdup(const char *s) {
+  if (s == NULL) return NULL;
+  size_t n = strlen(s) + 1;
+  char *d = cmalloc(n);
+  if (d) memcpy(d, s, n);
+  return d;
+}
+
 static lua_State *GL(ws_conn *c) { return c->G->L; }
 
 /* Record why the connection failed (the first reason wins). */
@@ -418,6 +440,7 @@ static int ensure_dns(ws_global *G) {
   cfg.watch = dns_watch;
   cfg.watch_ud = G;
   cfg.close_fd = dns_close;
+  cfg.alloc = sandbox_libmem_realloc; /* c-ares' state is the script's */
   G->dns = sl_dns_new(&cfg, G->dns_err, sizeof G->dns_err);
   if (G->dns == NULL) G->dns_failed = 1;
   return G->dns ? 0 : -1;
@@ -523,14 +546,14 @@ static void conn_free(ws_conn *c) {
   if (c->dq || c->dns_queued) dns_abort(c);
   wsp_free(c->wsp);
   sl_tls_free(c->tls);
-  free(c->url);
-  free(c->canonical);
-  free(c->host);
-  free(c->ca_file);
-  free(c->subprotocol);
-  free(c->tx);
-  free(c->rx);
-  free(c);
+  cfree(c->url);
+  cfree(c->canonical);
+  cfree(c->host);
+  cfree(c->ca_file);
+  cfree(c->subprotocol);
+  cfree(c->tx);
+  cfree(c->rx);
+  cfree(c);
 }
 
 /* Wake every sender with failure. */
@@ -636,7 +659,7 @@ static void connect_failed_now(ws_conn *c) {
 
 static int tx_reserve(ws_conn *c, size_t n) {
   if (c->txcap >= n) return 0;
-  uint8_t *p = realloc(c->tx, n);
+  uint8_t *p = sandbox_libmem_realloc(c->tx, n);
   if (p == NULL) return -1;
   c->tx = p;
   c->txcap = n;
@@ -647,7 +670,7 @@ static int tx_reserve(ws_conn *c, size_t n) {
 static void on_drained(ws_conn *c) {
   sl_timer_stop(&c->write_t);
   if (c->tx) {  /* idle connections keep no write buffer */
-    free(c->tx);
+    cfree(c->tx);
     c->tx = NULL;
     c->txcap = 0;
   }
@@ -774,7 +797,7 @@ static int rx_keep(ws_conn *c, const uint8_t *p, size_t n) {
     memmove(c->rx, p, n);
   } else {
     if (c->rxcap < n) {
-      uint8_t *q = realloc(c->rx, n);
+      uint8_t *q = sandbox_libmem_realloc(c->rx, n);
       if (q == NULL) return -1;
       c->rx = q;
       c->rxcap = n;
@@ -1087,11 +1110,11 @@ static void dial_cb(sl_timer *t) {
 
 static void established(ws_conn *c) {
   const wsp_handshake_info *hi = wsp_handshake_result(c->wsp);
-  if (hi->subprotocol) c->subprotocol = xstrdup(hi->subprotocol);
+  if (hi->subprotocol) c->subprotocol = cstrdup(hi->subprotocol);
   c->phase = PH_OPEN;
   c->hs_done = 1;
   sl_timer_stop(&c->dial_t);
-  free(c->url);
+  cfree(c->url);
   c->url = NULL;
   c->connect_ok = 1;
   if (c->connector) {
@@ -1689,16 +1712,16 @@ static int ws_connect(lua_State *L) {
                      "limit is %d, --max-connections)", url, (int)maxc);
   sl_task *task = sl_sched_self(L, "websocket.connect");
   /* the policy, before anything touches the network */
-  policy_url *pu = malloc(sizeof *pu);
+  policy_url *pu = cmalloc(sizeof *pu);
   if (pu == NULL) return luaL_error(L, "not enough memory");
   if (sl_security_check_url(L, url, pu) != 0) {
-    free(pu);
+    cfree(pu);
     lua_pushnil(L);
     lua_insert(L, -2);
     return 2;
   }
   if (pu->tls && ensure_tls(G, err, sizeof err) != 0) {
-    free(pu);
+    cfree(pu);
     return sl_fail(L, SL_INTERNAL, "websocket.connect: %s", err);
   }
   /* the engine: request, options checked once more */
@@ -1720,28 +1743,30 @@ static int ws_connect(lua_State *L) {
   wo.compression_threshold = o.threshold;
   wo.zalloc = z_alloc;  /* zlib's state counts against the memory limit */
   wo.zfree = z_free;
+  wo.alloc = sandbox_libmem_realloc;  /* and so do its buffers */
   wsp_conn *wsp = NULL;
   int rc = wsp_new(&wo, &wsp, err, sizeof err);
   if (rc != 0) {
-    free(pu);
+    cfree(pu);
     if (rc == -ENOMEM) return luaL_error(L, "not enough memory");
     return sl_fail(L, SL_INVALID, "websocket.connect: %s", err);
   }
-  ws_conn *c = calloc(1, sizeof *c);
+  ws_conn *c = cmalloc(sizeof *c);
   if (c == NULL) {
-    free(pu);
+    cfree(pu);
     wsp_free(wsp);
     return luaL_error(L, "not enough memory");
   }
+  memset(c, 0, sizeof *c);
   c->io.on_event = conn_event;
   c->G = G;
   c->wsp = wsp;
   c->url = pu;
-  c->canonical = xstrdup(pu->canonical);
-  c->host = xstrdup(pu->host);
+  c->canonical = cstrdup(pu->canonical);
+  c->host = cstrdup(pu->host);
   c->port = pu->port;
   c->tls_on = pu->tls;
-  c->ca_file = xstrdup(o.ca_file);
+  c->ca_file = cstrdup(o.ca_file);
   c->dial_ns = o.dial_ns;
   c->read_ns = o.read_ns;
   c->write_ns = o.write_ns;

@@ -43,12 +43,73 @@ struct sl_dns {
   sl_dns_watch_fn watch;
   void *watch_ud;
   int (*close_fd)(void *ud, int fd);
+  void *(*alloc)(void *ptr, size_t size); /* of the lookups; NULL: libc */
   hosts_entry *hosts;
   size_t nhosts;
   sl_dns_query *ready, *ready_tail; /* finished, not yet delivered */
   size_t pending;                   /* started, not delivered/cancelled */
   int destroying;
 };
+
+/* ---- memory ---- */
+
+/* A lookup's memory, through r's allocator. */
+static void *dns_alloc(sl_dns *r, size_t n) {
+  return r->alloc ? r->alloc(NULL, n) : malloc(n);
+}
+
+static void dns_release(sl_dns *r, void *p) {
+  if (p == NULL) return;
+  if (r->alloc) {
+    r->alloc(p, 0);
+  } else {
+    free(p);
+  }
+}
+
+/* c-ares' allocator is process-wide and takes no context: the one of the
+   resolvers alive (lib_users of them), installed by the first. */
+static void *(*lib_alloc)(void *ptr, size_t size);
+static int lib_users;
+
+static void *lib_malloc(size_t n) {
+  return lib_alloc(NULL, n ? n : 1);
+}
+
+static void *lib_realloc(void *p, size_t n) {
+  return lib_alloc(p, n ? n : 1); /* never a free */
+}
+
+static void lib_free(void *p) {
+  if (p != NULL) lib_alloc(p, 0);
+}
+
+static int lib_init(void *(*alloc)(void *, size_t), char *err,
+                    size_t errlen) {
+  int rc;
+  if (lib_users > 0 && alloc != lib_alloc) {
+    snprintf(err, errlen, "DNS: a resolver with another allocator exists");
+    return -1;
+  }
+  lib_alloc = alloc;
+  if (alloc != NULL)
+    rc = ares_library_init_mem(ARES_LIB_INIT_ALL, lib_malloc, lib_free,
+                               lib_realloc);
+  else
+    rc = ares_library_init(ARES_LIB_INIT_ALL);
+  if (rc != ARES_SUCCESS) {
+    snprintf(err, errlen, "DNS: %s", ares_strerror(rc));
+    return -1;
+  }
+  lib_users++;
+  return 0;
+}
+
+/* The last user's cleanup puts back libc's functions (c-ares does). */
+static void lib_cleanup(void) {
+  ares_library_cleanup();
+  lib_users--;
+}
 
 /* ---- pure helpers ---- */
 
@@ -295,8 +356,8 @@ static int lookup_hosts(sl_dns *r, sl_dns_query *q) {
 /* ---- lookups ---- */
 
 static void free_query(sl_dns_query *q) {
-  free(q->name);
-  free(q);
+  dns_release(q->r, q->name);
+  dns_release(q->r, q);
 }
 
 /* q has all its answers: queue it for delivery (or drop it). */
@@ -374,13 +435,18 @@ sl_dns_query *sl_dns_resolve(sl_dns *r, const char *name, sl_dns_cb cb,
              name[shown] != '\0' ? "..." : "", why);
     return NULL;
   }
-  q = calloc(1, sizeof *q);
-  if (q == NULL || (q->name = strdup(name)) == NULL) {
-    free(q);
+  size_t n = strlen(name) + 1;
+  q = dns_alloc(r, sizeof *q);
+  if (q != NULL) {
+    memset(q, 0, sizeof *q);
+    q->r = r;
+    if ((q->name = dns_alloc(r, n)) != NULL) memcpy(q->name, name, n);
+  }
+  if (q == NULL || q->name == NULL) {
+    dns_release(r, q);
     snprintf(err, errlen, "lookup %s: out of memory", name);
     return NULL;
   }
-  q->r = r;
   q->cb = cb;
   q->ud = ud;
   q->status4 = q->status6 = ARES_ENODATA;
@@ -631,15 +697,12 @@ sl_dns *sl_dns_new(const sl_dns_config *cfg, char *err, size_t errlen) {
   r->watch = cfg->watch;
   r->watch_ud = cfg->watch_ud;
   r->close_fd = cfg->close_fd;
+  r->alloc = cfg->alloc;
   if (cfg->hosts == NULL || *cfg->hosts != '\0') {
     if (load_hosts(r, cfg->hosts ? cfg->hosts : "/etc/hosts", err, errlen))
       goto fail;
   }
-  rc = ares_library_init(ARES_LIB_INIT_ALL);
-  if (rc != ARES_SUCCESS) {
-    snprintf(err, errlen, "DNS: %s", ares_strerror(rc));
-    goto fail;
-  }
+  if (lib_init(cfg->alloc, err, errlen) != 0) goto fail;
   memset(&o, 0, sizeof o);
   mask = ARES_OPT_FLAGS | ARES_OPT_SOCK_STATE_CB | ARES_OPT_LOOKUPS |
          ARES_OPT_SOCK_SNDBUF | ARES_OPT_SOCK_RCVBUF;
@@ -685,7 +748,7 @@ sl_dns *sl_dns_new(const sl_dns_config *cfg, char *err, size_t errlen) {
     snprintf(err, errlen, "DNS: cannot set up the resolver: %s",
              ares_strerror(rc));
     r->channel = NULL;
-    ares_library_cleanup();
+    lib_cleanup();
     goto fail;
   }
   if (r->close_fd != NULL) ares_set_socket_functions(r->channel, &sock_funcs, r);
@@ -700,7 +763,7 @@ sl_dns *sl_dns_new(const sl_dns_config *cfg, char *err, size_t errlen) {
       snprintf(err, errlen, "DNS: cannot set the server: %s",
                ares_strerror(rc));
       ares_destroy(r->channel);
-      ares_library_cleanup();
+      lib_cleanup();
       goto fail;
     }
   }
@@ -716,7 +779,7 @@ void sl_dns_free(sl_dns *r) {
   if (r == NULL) return;
   r->destroying = 1;
   ares_destroy(r->channel); /* calls back every lookup: finish() frees */
-  ares_library_cleanup();
+  lib_cleanup();
   while ((q = r->ready) != NULL) {
     r->ready = q->next;
     free_query(q);

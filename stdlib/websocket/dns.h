@@ -97,6 +97,12 @@ typedef struct sl_dns_config {
      lets go of it (so the number is not reused while it is watched).
      Returns 0 or -1. */
   int (*close_fd)(void *ud, int fd);
+  /* Optional: the allocator of c-ares and of the lookups (realloc-style:
+     ptr NULL allocates, size 0 frees and returns NULL, NULL on failure).
+     c-ares has one allocator per process: resolvers alive at the same
+     time must all pass the same one (sl_dns_new fails otherwise).
+     NULL: libc's. */
+  void *(*alloc)(void *ptr, size_t size);
 } sl_dns_config;
 
 typedef struct sl_dns sl_dns;

@@ -66,7 +66,9 @@ int wsp_new(const wsp_options *o, wsp_conn **out, char *err, size_t errlen) {
   *out = NULL;
   if (errlen) err[0] = '\0';
   if ((rc = check_options(o, err, errlen)) != 0) return rc;
-  if (!(c = calloc(1, sizeof *c))) goto oom;
+  if (!(c = wsp__realloc(o->alloc, NULL, sizeof *c))) goto oom;
+  memset(c, 0, sizeof *c);
+  c->alloc = o->alloc;
   c->state = WSP_HANDSHAKE;
   c->read_limit = o->read_limit ? o->read_limit : WSP_DEFAULT_READ_LIMIT;
   c->threshold = o->compression_threshold;
@@ -82,7 +84,11 @@ int wsp_new(const wsp_options *o, wsp_conn **out, char *err, size_t errlen) {
     c->zfree = o->zfree;
   }
   if (o->nsubprotocols) {
-    if (!(c->subprotocols = calloc(o->nsubprotocols, sizeof(char *)))) goto oom;
+    if (o->nsubprotocols > SIZE_MAX / sizeof(char *) ||
+        !(c->subprotocols = wsp__realloc(c->alloc, NULL,
+                                         o->nsubprotocols * sizeof(char *))))
+      goto oom;
+    memset(c->subprotocols, 0, o->nsubprotocols * sizeof(char *));
     c->nsubprotocols = o->nsubprotocols;
   }
   if ((rc = wsp__build_request(c, o, err, errlen)) != 0) {
@@ -90,7 +96,8 @@ int wsp_new(const wsp_options *o, wsp_conn **out, char *err, size_t errlen) {
     return rc;
   }
   for (size_t i = 0; i < o->nsubprotocols; i++)
-    if (!(c->subprotocols[i] = strdup(o->subprotocols[i]))) goto oom;
+    if (!(c->subprotocols[i] = wsp__strdup(c->alloc, o->subprotocols[i])))
+      goto oom;
   *out = c;
   return 0;
 oom:
@@ -101,19 +108,21 @@ oom:
 
 void wsp_free(wsp_conn *c) {
   if (!c) return;
-  for (size_t i = 0; i < c->nsubprotocols; i++) free(c->subprotocols[i]);
-  free(c->subprotocols);
-  free(c->request.p);
-  free(c->response.p);
-  free(c->hs_error);
-  free(c->hs_location);
-  free(c->hs_subprotocol);
-  free(c->hs_extensions);
-  free(c->msg.p);
-  free(c->out.p);
+  wsp__alloc_fn a = c->alloc;
+  for (size_t i = 0; i < c->nsubprotocols; i++)
+    wsp__free(a, c->subprotocols[i]);
+  wsp__free(a, c->subprotocols);
+  wsp__free(a, c->request.p);
+  wsp__free(a, c->response.p);
+  wsp__free(a, c->hs_error);
+  wsp__free(a, c->hs_location);
+  wsp__free(a, c->hs_subprotocol);
+  wsp__free(a, c->hs_extensions);
+  wsp__free(a, c->msg.p);
+  wsp__free(a, c->out.p);
   if (c->inf_ready) inflateEnd(&c->inf);
   if (c->def_ready) deflateEnd(&c->def);
-  free(c);
+  wsp__free(a, c);
 }
 
 const uint8_t *wsp_request(const wsp_conn *c, size_t *len) {
@@ -145,7 +154,7 @@ static int queue_control(wsp_conn *c, int op, const uint8_t *a, size_t alen,
                          const uint8_t *b, size_t blen) {
   uint8_t mask[4];
   out_compact(c);
-  if (wsp__buf_reserve(&c->out, WSP_MAX_HEADER + alen + blen) != 0)
+  if (wsp__buf_reserve(&c->out, WSP_MAX_HEADER + alen + blen, c->alloc) != 0)
     return -ENOMEM;
   if (wsp__rng_mask(mask) != 0) return -EIO;
   uint8_t *p = c->out.p + c->out.len;
@@ -237,7 +246,7 @@ static int produce_deflated(wsp_conn *c) {
   uint8_t mask[4];
   int done = 0;
   if (deflate_ready(c) != 0 ||
-      wsp__buf_reserve(&c->out, WSP_MAX_HEADER + room) != 0)
+      wsp__buf_reserve(&c->out, WSP_MAX_HEADER + room, c->alloc) != 0)
     return -ENOMEM;
   uint8_t *pay = c->out.p + WSP_MAX_HEADER;
   memcpy(pay, c->carry, c->carry_len);
@@ -296,7 +305,8 @@ static int produce_plain(wsp_conn *c) {
   size_t n = c->src_len - c->src_pos;
   if (n > c->frame_size) n = c->frame_size;
   int fin = c->src_pos + n == c->src_len;
-  if (wsp__buf_reserve(&c->out, WSP_MAX_HEADER + n) != 0) return -ENOMEM;
+  if (wsp__buf_reserve(&c->out, WSP_MAX_HEADER + n, c->alloc) != 0)
+    return -ENOMEM;
   if (wsp__rng_mask(mask) != 0) return -EIO;
   size_t h = wsp__write_header(c->out.p, fin, 0,
                                c->src_first ? c->src_op : WSP_OP_CONT, n, mask);
@@ -428,7 +438,7 @@ static int msg_reserve(wsp_conn *c, size_t extra) {
   size_t want = b->len + extra, cap = b->cap ? b->cap : 256;
   while (cap < want) cap *= 2;
   if (cap > c->read_limit) cap = c->read_limit;
-  uint8_t *np = realloc(b->p, cap);
+  uint8_t *np = wsp__realloc(c->alloc, b->p, cap);
   if (!np) return -1;
   b->p = np;
   b->cap = cap;
@@ -444,10 +454,13 @@ static int take_payload(wsp_conn *c, const uint8_t *p, size_t n,
   }
   if (c->msg_compressed) {
     size_t from = c->msg.len;
-    int r = wsp__inflate(&c->inf, p, n, &c->msg, c->read_limit);
+    int r = wsp__inflate(&c->inf, p, n, &c->msg, c->read_limit, c->alloc);
     if (r > 0)
       return fail(c, ev, WSP_CLOSE_MESSAGE_TOO_BIG,
                   "message too big (inflated)"),
+             1;
+    if (r == -2)
+      return fail(c, ev, WSP_CLOSE_INTERNAL_ERROR, "out of memory (inflate)"),
              1;
     if (r < 0)
       return fail(c, ev, WSP_CLOSE_INVALID_PAYLOAD, "invalid compressed data"),
@@ -518,9 +531,14 @@ static void end_frame(wsp_conn *c, wsp_event *ev) {
   if (!c->fr.fin) return;
   if (c->msg_compressed) {
     size_t from = c->msg.len;
-    int r = wsp__inflate(&c->inf, TRAILER, 4, &c->msg, c->read_limit);
+    int r =
+        wsp__inflate(&c->inf, TRAILER, 4, &c->msg, c->read_limit, c->alloc);
     if (r > 0) {
       fail(c, ev, WSP_CLOSE_MESSAGE_TOO_BIG, "message too big (inflated)");
+      return;
+    }
+    if (r == -2) {
+      fail(c, ev, WSP_CLOSE_INTERNAL_ERROR, "out of memory (inflate)");
       return;
     }
     if (r < 0) {
@@ -549,7 +567,7 @@ size_t wsp_feed(wsp_conn *c, const uint8_t *in, size_t len, wsp_event *ev) {
   /* The last message was handed out and is no longer borrowed: release a
   ** large buffer rather than keep it while the connection idles. */
   if (!c->msg_op && c->msg.cap > KEEP_MSG_BUFFER) {
-    free(c->msg.p);
+    wsp__free(c->alloc, c->msg.p);
     c->msg = (wsp__buf){0};
   }
   if (c->state == WSP_HANDSHAKE || c->state == WSP_CLOSED) return len;

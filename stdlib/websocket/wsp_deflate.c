@@ -131,12 +131,32 @@ int wsp__inflate_bits(int bits) {
   return bits < 9 ? 9 : bits;
 }
 
-int wsp__buf_reserve(wsp__buf *b, size_t extra) {
+void *wsp__realloc(wsp__alloc_fn a, void *p, size_t size) {
+  return a ? a(p, size) : realloc(p, size);
+}
+
+void wsp__free(wsp__alloc_fn a, void *p) {
+  if (p == NULL) return;
+  if (a) {
+    a(p, 0);
+  } else {
+    free(p);
+  }
+}
+
+char *wsp__strdup(wsp__alloc_fn a, const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = wsp__realloc(a, NULL, n);
+  if (d) memcpy(d, s, n);
+  return d;
+}
+
+int wsp__buf_reserve(wsp__buf *b, size_t extra, wsp__alloc_fn a) {
   if (extra <= b->cap - b->len) return 0;
   if (extra > SIZE_MAX / 2 - b->len) return -1;
   size_t need = b->len + extra, cap = b->cap ? b->cap : 256;
   while (cap < need) cap *= 2;
-  uint8_t *p = realloc(b->p, cap);
+  uint8_t *p = wsp__realloc(a, b->p, cap);
   if (!p) return -1;
   b->p = p;
   b->cap = cap;
@@ -155,11 +175,11 @@ static int restart_stream(z_stream *z) {
 }
 
 /* Grow out to hold `extra` more bytes, doubling, never past limit. */
-static int grow(wsp__buf *out, size_t extra, size_t limit) {
+static int grow(wsp__buf *out, size_t extra, size_t limit, wsp__alloc_fn a) {
   size_t cap = out->cap < 4096 ? 4096 : out->cap * 2;
   if (cap < out->len + extra) cap = out->len + extra;
   if (cap > limit) cap = limit;
-  uint8_t *p = realloc(out->p, cap);
+  uint8_t *p = wsp__realloc(a, out->p, cap);
   if (!p) return -1;
   out->p = p;
   out->cap = cap;
@@ -167,7 +187,7 @@ static int grow(wsp__buf *out, size_t extra, size_t limit) {
 }
 
 int wsp__inflate(z_stream *z, const uint8_t *in, size_t n, wsp__buf *out,
-                 size_t limit) {
+                 size_t limit, wsp__alloc_fn a) {
   while (n > 0 || z->avail_in > 0) {
     if (z->avail_in == 0) {
       uInt take = n > (UINT_MAX >> 1) ? (UINT_MAX >> 1) : (uInt)n;
@@ -189,7 +209,7 @@ int wsp__inflate(z_stream *z, const uint8_t *in, size_t n, wsp__buf *out,
         size_t got = sizeof scratch - z->avail_out;
         if (got) {
           if (got > limit - out->len) return 1;
-          if (grow(out, got, limit) != 0) return -1;
+          if (grow(out, got, limit, a) != 0) return -2;
           memcpy(out->p + out->len, scratch, got);
           out->len += got;
         }
@@ -211,6 +231,7 @@ int wsp__inflate(z_stream *z, const uint8_t *in, size_t n, wsp__buf *out,
         if (z->avail_in == 0) break;
         return -1; /* stuck with input and room left: never loop */
       }
+      if (rc == Z_MEM_ERROR) return -2; /* the window, made on first use */
       if (rc != Z_OK) return -1;
       if (z->avail_in == 0 && z->avail_out > 0) break;
     }

@@ -71,23 +71,25 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...) {
   va_end(ap);
 }
 
-static int append(wsp__buf *b, const char *s, size_t n) {
-  if (wsp__buf_reserve(b, n) != 0) return -1;
+/* Append to the request being built. */
+static int append(struct wsp_conn *c, const char *s, size_t n) {
+  wsp__buf *b = &c->request;
+  if (wsp__buf_reserve(b, n, c->alloc) != 0) return -1;
   memcpy(b->p + b->len, s, n);
   b->len += n;
   return 0;
 }
 
-static int appendf(wsp__buf *b, const char *fmt, ...)
+static int appendf(struct wsp_conn *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static int appendf(wsp__buf *b, const char *fmt, ...) {
+static int appendf(struct wsp_conn *c, const char *fmt, ...) {
   char tmp[256];
   va_list ap;
   va_start(ap, fmt);
   int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
   va_end(ap);
   if (n < 0 || (size_t)n >= sizeof tmp) return -1;
-  return append(b, tmp, (size_t)n);
+  return append(c, tmp, (size_t)n);
 }
 
 /* Host: a reg-name, IPv4 address or IPv6 literal (brackets optional). */
@@ -140,7 +142,6 @@ int wsp__build_request(struct wsp_conn *c, const wsp_options *o, char *err,
   int port = o->port ? o->port : (o->is_tls ? 443 : 80);
   uint8_t key[16];
   char key64[25], ext[160];
-  wsp__buf *b = &c->request;
 
   if (!o->host || !valid_host(o->host)) {
     seterr(err, errlen, "invalid host \"%s\"", o->host ? o->host : "(null)");
@@ -201,41 +202,41 @@ int wsp__build_request(struct wsp_conn *c, const wsp_options *o, char *err,
   }
 
   int ipv6 = strchr(o->host, ':') && o->host[0] != '[';
-  int rc = append(b, "GET ", 4) | append(b, path, strlen(path)) |
-           append(b, " HTTP/1.1\r\nHost: ", 17) |
-           (ipv6 ? append(b, "[", 1) : 0) |
-           append(b, o->host, strlen(o->host)) | (ipv6 ? append(b, "]", 1) : 0);
-  if (port != (o->is_tls ? 443 : 80)) rc |= appendf(b, ":%d", port);
-  rc |= appendf(b,
+  int rc = append(c, "GET ", 4) | append(c, path, strlen(path)) |
+           append(c, " HTTP/1.1\r\nHost: ", 17) |
+           (ipv6 ? append(c, "[", 1) : 0) |
+           append(c, o->host, strlen(o->host)) | (ipv6 ? append(c, "]", 1) : 0);
+  if (port != (o->is_tls ? 443 : 80)) rc |= appendf(c, ":%d", port);
+  rc |= appendf(c,
                 "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n",
                 key64);
   if (o->nsubprotocols) {
-    rc |= append(b, "Sec-WebSocket-Protocol: ", 24);
+    rc |= append(c, "Sec-WebSocket-Protocol: ", 24);
     for (size_t i = 0; i < o->nsubprotocols; i++) {
-      if (i) rc |= append(b, ", ", 2);
-      rc |= append(b, o->subprotocols[i], strlen(o->subprotocols[i]));
+      if (i) rc |= append(c, ", ", 2);
+      rc |= append(c, o->subprotocols[i], strlen(o->subprotocols[i]));
     }
-    rc |= append(b, "\r\n", 2);
+    rc |= append(c, "\r\n", 2);
   }
   if (o->compression != WSP_COMPRESS_NONE) {
     if (wsp__pmd_offer(ext, sizeof ext, o->compression,
                        o->server_max_window_bits) != 0)
       rc = -1;
     else
-      rc |= appendf(b, "Sec-WebSocket-Extensions: %s\r\n", ext);
+      rc |= appendf(c, "Sec-WebSocket-Extensions: %s\r\n", ext);
   }
   for (size_t i = 0; i < o->nheaders; i++) {
     const wsp_header *h = &o->headers[i];
-    rc |= append(b, h->name, strlen(h->name)) | append(b, ": ", 2) |
-          append(b, h->value, strlen(h->value)) | append(b, "\r\n", 2);
+    rc |= append(c, h->name, strlen(h->name)) | append(c, ": ", 2) |
+          append(c, h->value, strlen(h->value)) | append(c, "\r\n", 2);
   }
-  rc |= append(b, "\r\n\0", 3); /* NUL-terminated, not counted */
-  b->len--;
+  rc |= append(c, "\r\n\0", 3); /* NUL-terminated, not counted */
   if (rc != 0) {
     seterr(err, errlen, "out of memory");
     return -ENOMEM;
   }
+  c->request.len--;
   return 0;
 }
 
@@ -249,9 +250,10 @@ static wsp_hs_status hs_fail(struct wsp_conn *c, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  free(c->hs_error);
-  c->hs_error = strdup(msg);
-  c->info.error = c->hs_error ? c->hs_error : "handshake failed";
+  wsp__free(c->alloc, c->hs_error);
+  c->hs_error = wsp__strdup(c->alloc, msg);
+  c->info.error =
+      c->hs_error ? c->hs_error : "handshake failed (out of memory)";
   c->state = WSP_CLOSED;
   return WSP_HS_FAIL;
 }
@@ -272,10 +274,10 @@ static int list_has(const char *v, const char *t) {
 }
 
 /* Join a repeated header's values with ", " (RFC 9110 §5.3). */
-static int join(char **dst, const char *v) {
-  if (!*dst) return (*dst = strdup(v)) ? 0 : -1;
+static int join(char **dst, const char *v, wsp__alloc_fn al) {
+  if (!*dst) return (*dst = wsp__strdup(al, v)) ? 0 : -1;
   size_t a = strlen(*dst), n = strlen(v);
-  char *p = realloc(*dst, a + n + 3);
+  char *p = wsp__realloc(al, *dst, a + n + 3);
   if (!p) return -1;
   memcpy(p + a, ", ", 2);
   memcpy(p + a + 2, v, n + 1);
@@ -342,17 +344,17 @@ static wsp_hs_status check_response(struct wsp_conn *c, char *block, size_t n) {
         goto out;
       }
     if (strcasecmp(line, "Upgrade") == 0)
-      oom |= join(&upgrade, v);
+      oom |= join(&upgrade, v, c->alloc);
     else if (strcasecmp(line, "Connection") == 0)
-      oom |= join(&connection, v);
+      oom |= join(&connection, v, c->alloc);
     else if (strcasecmp(line, "Sec-WebSocket-Accept") == 0)
-      n_accept++, oom |= join(&accept, v);
+      n_accept++, oom |= join(&accept, v, c->alloc);
     else if (strcasecmp(line, "Sec-WebSocket-Protocol") == 0)
-      n_proto++, oom |= join(&proto, v);
+      n_proto++, oom |= join(&proto, v, c->alloc);
     else if (strcasecmp(line, "Sec-WebSocket-Extensions") == 0)
-      oom |= join(&exts, v);
+      oom |= join(&exts, v, c->alloc);
     else if (strcasecmp(line, "Location") == 0)
-      n_location++, oom |= join(&location, v);
+      n_location++, oom |= join(&location, v, c->alloc);
   }
   if (oom) {
     rc = hs_fail(c, "out of memory");
@@ -425,12 +427,12 @@ static wsp_hs_status check_response(struct wsp_conn *c, char *block, size_t n) {
   }
   rc = WSP_HS_OK;
 out:
-  free(upgrade);
-  free(connection);
-  free(accept);
-  free(proto);
-  free(exts);
-  free(location);
+  wsp__free(c->alloc, upgrade);
+  wsp__free(c->alloc, connection);
+  wsp__free(c->alloc, accept);
+  wsp__free(c->alloc, proto);
+  wsp__free(c->alloc, exts);
+  wsp__free(c->alloc, location);
   return rc;
 }
 
@@ -441,7 +443,7 @@ wsp_hs_status wsp_handshake_feed(wsp_conn *c, const uint8_t *in, size_t len,
   size_t old = c->response.len;
   size_t take = len;
   if (take > c->header_limit + 1 - old) take = c->header_limit + 1 - old;
-  if (wsp__buf_reserve(&c->response, take + 1) != 0)
+  if (wsp__buf_reserve(&c->response, take + 1, c->alloc) != 0)
     return hs_fail(c, "out of memory");
   memcpy(c->response.p + old, in, take);
   c->response.len += take;
@@ -459,7 +461,7 @@ wsp_hs_status wsp_handshake_feed(wsp_conn *c, const uint8_t *in, size_t len,
   *used = end - old;
   c->response.p[end] = '\0';
   wsp_hs_status rc = check_response(c, (char *)c->response.p, end);
-  free(c->response.p);
+  wsp__free(c->alloc, c->response.p);
   c->response = (wsp__buf){0};
   if (rc != WSP_HS_OK) return rc;
   if (wsp__pmd_start(c) != 0) return hs_fail(c, "out of memory (zlib)");

@@ -122,25 +122,38 @@ int wsp__pmd_offer(char *out, size_t outlen, int mode, int server_bits);
 int wsp__pmd_accept(const char *value, int mode, int server_bits,
                     wsp__pmd *agreed, char *err, size_t errlen);
 
+/* The connection's allocator (wsp_options.alloc); NULL: libc's. */
+typedef void *(*wsp__alloc_fn)(void *ptr, size_t size);
+
+/* realloc through `a` (size > 0); NULL on failure, p untouched. */
+void *wsp__realloc(wsp__alloc_fn a, void *p, size_t size);
+/* free through `a`; NULL is a no-op. */
+void wsp__free(wsp__alloc_fn a, void *p);
+/* strdup through `a`. */
+char *wsp__strdup(wsp__alloc_fn a, const char *s);
+
 /* A growable byte buffer. */
 typedef struct wsp__buf {
   uint8_t *p;
   size_t len, cap;
 } wsp__buf;
 
-/* Make room for `extra` more bytes (grows by doubling); -1 on ENOMEM. */
-int wsp__buf_reserve(wsp__buf *b, size_t extra);
+/* Make room for `extra` more bytes (grows by doubling, through `a`); -1
+** on ENOMEM. */
+int wsp__buf_reserve(wsp__buf *b, size_t extra, wsp__alloc_fn a);
 
 /*
 ** Inflate n bytes into out without ever storing more than limit bytes:
 ** returns 0, 1 when the output would exceed limit (the message is too big;
-** nothing past limit was stored), or -1 for corrupt data.  The buffer
-** grows by doubling up to limit, and only when more output exists.  A
+** nothing past limit was stored), -1 for corrupt data, or -2 when memory
+** was refused (the output buffer or zlib's window).  The buffer
+** grows (through `a`) by doubling up to limit, and only when more output
+** exists.  A
 ** BFINAL block ends the deflate stream; the stream is restarted with its
 ** window kept, so later data may still refer to it.
 */
 int wsp__inflate(z_stream *z, const uint8_t *in, size_t n, wsp__buf *out,
-                 size_t limit);
+                 size_t limit, wsp__alloc_fn a);
 
 /* zlib windowBits for inflating data from a peer that agreed to `bits`. */
 int wsp__inflate_bits(int bits);
@@ -171,6 +184,7 @@ struct wsp_conn {
   int mode, level, req_server_bits;
   void *(*zalloc)(void *opaque, unsigned items, unsigned size);
   void (*zfree)(void *opaque, void *p);
+  wsp__alloc_fn alloc; /* of the connection and all it owns */
   char **subprotocols;
   size_t nsubprotocols;
 

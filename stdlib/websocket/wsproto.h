@@ -45,6 +45,10 @@
 **    message).  Control frames (ping, pong, close, automatic replies) are
 **    queued at once and go out between data frames.
 **
+** Memory: every block a connection owns comes from wsp_options.alloc
+** (libc's by default) and zlib's from zalloc/zfree; wsp_free gives all of
+** it back.
+**
 ** Errors: functions return 0 or a negative errno code (-EINVAL bad argument,
 ** -ENOMEM, -EBUSY a message is still being produced, -EPIPE the connection
 ** is closing or closed); wsp_new also writes a message into err.  Protocol
@@ -127,6 +131,14 @@ typedef struct wsp_options {
   ** free_func, opaque NULL); both NULL: zlib's default (malloc). */
   void *(*zalloc)(void *opaque, unsigned items, unsigned size);
   void (*zfree)(void *opaque, void *p);
+  /* The allocator of everything else the connection owns (the connection,
+  ** its copies of the options, request, response, receive and output
+  ** buffers, the message being assembled), realloc-style: ptr NULL
+  ** allocates, size 0 frees (returns NULL), NULL on failure (ptr
+  ** untouched).  NULL: libc's.  A refused allocation is an error of that
+  ** operation (-ENOMEM, a failed handshake, a WSP_EV_ERROR with 1011, or
+  ** a message abandoned with a 1011 close). */
+  void *(*alloc)(void *ptr, size_t size);
 } wsp_options;
 
 /*

@@ -128,3 +128,64 @@ def test_compressed_connections_pass_the_memory_limit(sandlua, tmp_path,
     p = run(2)
     assert p.returncode == 0, p.stdout + p.stderr
     assert p.stdout == "held\t2\n"
+
+
+# Each connection receives one large binary message ("!binary SIZE" of the
+# echo server) and keeps it only long enough to check its size.
+BIG = """
+local websocket = require("websocket")
+local n, url, size = tonumber(arg[1]), arg[2], tonumber(arg[3])
+local held = {}
+for i = 1, n do
+  local c = assert(websocket.connect(url))
+  assert(c:send("!binary " .. size))
+  local m = c:channel():receive()
+  assert(#m.data == size)
+  m = nil
+  collectgarbage()
+  held[#held + 1] = c
+  if arg[4] == "close" then
+    assert(c:close())
+    held[#held] = nil
+  end
+end
+print("done", n)
+"""
+
+
+def _run_big(sandlua, tmp_path, srv, n, size, mode="hold", limit="8M"):
+    path = tmp_path / "big.lua"
+    path.write_text(BIG)
+    return subprocess.run(
+        [sandlua, "--memory-limit", limit, "--allow-url",
+         f"ws://127.0.0.1:{srv.port}/*", str(path), str(n), srv.url(),
+         str(size), mode],
+        capture_output=True, text=True, timeout=60)
+
+
+def test_received_messages_count_against_the_memory_limit(sandlua, tmp_path,
+                                                          ws_servers):
+    # The engine assembles a 2 MB message in a 2 MiB buffer, which an idle
+    # connection keeps until more input comes: four connections hold 8 MiB
+    # of it while the Lua state holds under 1M, so they pass 8M only when
+    # the client's own buffers are counted.
+    srv = ws_servers.echo(compression=None)
+    p = _run_big(sandlua, tmp_path, srv, 4, 2000000)
+    assert p.returncode == 4, p.stdout + p.stderr
+    assert "sandlua: limit: memory 8M exceeded" in p.stderr, p.stderr
+    assert "done" not in p.stdout
+    # one such connection fits (the message is in the Lua state too, once)
+    p = _run_big(sandlua, tmp_path, srv, 1, 2000000)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout == "done\t1\n"
+
+
+def test_closed_connections_give_their_buffers_back(sandlua, tmp_path,
+                                                    ws_servers):
+    # 12 connections each receive 2 MB and close: 24 MiB of buffers in all,
+    # under 8M only if each closed connection gave every byte back.
+    srv = ws_servers.echo(compression=None)
+    p = _run_big(sandlua, tmp_path, srv, 12, 2000000, mode="close")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout == "done\t12\n"
+    assert srv.errors == []

@@ -728,6 +728,81 @@ static void test_new_errors(void **state) {
   sl_dns_free(NULL);
 }
 
+/* A realloc-style allocator that counts the bytes live. */
+typedef struct mblock {
+  size_t size;
+  max_align_t align[];
+} mblock;
+static size_t m_live;
+
+static void *count_alloc(void *p, size_t size) {
+  mblock *b =
+      p ? (mblock *)(void *)((char *)p - offsetof(mblock, align)) : NULL;
+  size_t old = b ? b->size : 0;
+  if (size == 0) {
+    m_live -= old;
+    free(b);
+    return NULL;
+  }
+  mblock *nb = realloc(b, sizeof *nb + size);
+  if (nb == NULL) return NULL;
+  m_live = m_live - old + size;
+  nb->size = size;
+  return nb->align;
+}
+
+/* c-ares and the lookups allocate through the allocator of the config
+** (a block of another origin would crash its free), and give it all back;
+** c-ares has one allocator per process, so resolvers alive together
+** share it. */
+static void test_allocator(void **state) {
+  fake f;
+  sl_dns_config cfg;
+  char err[256], server[64];
+  (void)state;
+  assert_int_equal(fake_open(&f, AF_INET), 0);
+  nwatch = 0;
+  sl_dns *plain = resolver(&f, 300, 1, NULL);
+  memset(&cfg, 0, sizeof cfg);
+  snprintf(server, sizeof server, "127.0.0.1:%d", f.port);
+  cfg.server = server;
+  cfg.hosts = "";
+  cfg.timeout_ms = 300;
+  cfg.tries = 1;
+  cfg.watch = on_watch;
+  cfg.alloc = count_alloc;
+  assert_null(sl_dns_new(&cfg, err, sizeof err));
+  assert_string_equal(err, "DNS: a resolver with another allocator exists");
+  sl_dns_free(plain);
+  m_live = 0;
+  sl_dns *r = sl_dns_new(&cfg, err, sizeof err);
+  if (r == NULL) fail_msg("sl_dns_new: %s", err);
+  size_t idle = m_live;
+  assert_true(idle > 0); /* c-ares' channel */
+  outcome o = lookup(r, &f, "v4.test");
+  assert_int_equal(o.status, SL_DNS_OK);
+  assert_string_equal(o.addrs, "192.0.2.1,192.0.2.2");
+  memset(&o, 0, sizeof o);
+  assert_non_null(sl_dns_resolve(r, "silent.test", on_result, &o, err,
+                                 sizeof err));
+  assert_true(m_live > idle); /* the lookup and c-ares' queries */
+  run(r, &f);
+  assert_int_equal(o.status, SL_DNS_TIMEOUT);
+  sl_dns *r2 = sl_dns_new(&cfg, err, sizeof err); /* same allocator: fine */
+  if (r2 == NULL) fail_msg("sl_dns_new: %s", err);
+  sl_dns_free(r2);
+  sl_dns_free(r);
+  assert_int_equal(m_live, 0);
+  assert_int_equal(nwatch, 0);
+  /* the last one gone, libc's allocator is back */
+  plain = resolver(&f, 300, 1, NULL);
+  o = lookup(plain, &f, "v4.test");
+  assert_int_equal(o.status, SL_DNS_OK);
+  sl_dns_free(plain);
+  assert_int_equal(m_live, 0);
+  fake_close(&f);
+}
+
 static void test_ip_literal_and_format(void **state) {
   static const struct {
     const char *s, *ip;
@@ -780,6 +855,7 @@ static void test_ip_literal_and_format(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_a, setup, teardown),
+      cmocka_unit_test(test_allocator),
       cmocka_unit_test_setup_teardown(test_aaaa, setup, teardown),
       cmocka_unit_test_setup_teardown(test_both, setup, teardown),
       cmocka_unit_test_setup_teardown(test_nxdomain, setup, teardown),

@@ -848,6 +848,170 @@ static void test_pmd_allocator(void **state) {
   assert_int_equal(z_live, 0);  /* all given back */
 }
 
+/* The connection's allocator of the options: realloc-style, counts the
+** bytes live and refuses a block that would pass m_budget. */
+typedef struct mblock {
+  size_t size;
+  max_align_t align[];
+} mblock;
+static size_t m_live, m_budget = SIZE_MAX;
+
+static void *count_alloc(void *p, size_t size) {
+  mblock *b =
+      p ? (mblock *)(void *)((char *)p - offsetof(mblock, align)) : NULL;
+  size_t old = b ? b->size : 0;
+  if (size == 0) {
+    m_live -= old;
+    free(b);
+    return NULL;
+  }
+  if (size > old && m_live + (size - old) > m_budget) return NULL;
+  mblock *nb = realloc(b, sizeof *nb + size);
+  if (nb == NULL) return NULL;
+  m_live = m_live - old + size;
+  nb->size = size;
+  return nb->align;
+}
+
+static wsp_options counted_options(void) {
+  static const char *const protos[] = {"chat", "superchat"};
+  wsp_options o = {.host = "example.com",
+                   .subprotocols = protos,
+                   .nsubprotocols = 2,
+                   .compression = WSP_COMPRESS_CONTEXT_TAKEOVER,
+                   .compression_threshold = 0,
+                   .alloc = count_alloc,
+                   .zalloc = count_zalloc,
+                   .zfree = count_zfree};
+  return o;
+}
+
+#define COUNTED_EXT PMD_EXT "Sec-WebSocket-Protocol: superchat\r\n"
+
+/* Every block of a connection comes from the allocator of the options
+** (a block of another origin would crash its free) and goes back to it. */
+static void test_allocator_counts_everything(void **state) {
+  (void)state;
+  wsp_options o = counted_options();
+  m_live = z_live = 0;
+  m_budget = SIZE_MAX;
+  wsp_conn *c = tu_new(&o);
+  assert_true(m_live > sizeof *c);  /* the connection, request, copies */
+  const char *r = tu_response(c, COUNTED_EXT);
+  size_t used;
+  assert_int_equal(
+      wsp_handshake_feed(c, (const uint8_t *)r, strlen(r), &used), WSP_HS_OK);
+  assert_string_equal(wsp_handshake_result(c)->subprotocol, "superchat");
+  size_t open = m_live;
+  /* A fragmented 2 MiB message is assembled in a counted buffer. */
+  size_t big = (size_t)2 << 20;
+  uint8_t *s = calloc(1, big + 28);
+  size_t h = wsp__write_header(s, 0, 0, WSP_OP_BINARY, big - 10, NULL);
+  h += big - 10;
+  h += wsp__write_header(s + h, 1, 0, WSP_OP_CONT, 10, NULL);
+  h += 10;
+  wsp_event ev = tu_feed1(c, s, h);
+  assert_int_equal(ev.type, WSP_EV_BINARY);
+  assert_int_equal(ev.len, big);
+  assert_true(m_live >= open + big);
+  /* A compressed one, and a ping (its pong is queued in the output). */
+  ev = tu_feed1(c, (const uint8_t *)"\xc1\x07\xf2\x48\xcd\xc9\xc9\x07\x00", 9);
+  assert_int_equal(ev.type, WSP_EV_TEXT);
+  assert_true(m_live < open + big);  /* the large buffer was released */
+  assert_true(z_live > 0);
+  ev = tu_feed1(c, (const uint8_t *)"\x89\x02hi", 4);
+  assert_int_equal(ev.type, WSP_EV_PING);
+  /* Sending: the output buffer (and deflate's state). */
+  assert_int_equal(wsp_send(c, WSP_BINARY, s, 100000), 0);
+  const uint8_t *out;
+  while (wsp_output(c, &out) > 0) wsp_output_consumed(c, 1 << 20);
+  assert_int_equal(wsp_close(c, 1000, "bye", 3), 0);
+  wsp_free(c);
+  assert_int_equal(m_live, 0);
+  assert_int_equal(z_live, 0);
+  free(s);
+  /* A failed handshake keeps its reason in counted memory, given back. */
+  c = tu_new(&o);
+  assert_int_equal(wsp_handshake_feed(c, (const uint8_t *)"HTTP/1.1 404 No\r\n"
+                                      "Location: /x\r\n\r\n", 33, &used),
+                   WSP_HS_FAIL);
+  assert_non_null(strstr(wsp_handshake_result(c)->error, "404"));
+  wsp_free(c);
+  assert_int_equal(m_live, 0);
+}
+
+/* Each allocation refused in turn: the operation fails cleanly (an error
+** code, a failed handshake, an error event with 1011) and nothing
+** leaks. */
+static void test_allocator_refused(void **state) {
+  (void)state;
+  wsp_options o = counted_options();
+  char err[100];
+  wsp_conn *c = NULL;
+  m_live = z_live = 0;
+  /* wsp_new with every budget up to one that fits */
+  size_t fit;
+  for (fit = 0;; fit += 8) {
+    m_budget = fit;
+    int rc = wsp_new(&o, &c, err, sizeof err);
+    if (rc == 0) break;
+    assert_int_equal(rc, -ENOMEM);
+    assert_null(c);
+    assert_string_equal(err, "out of memory");
+    assert_int_equal(m_live, 0);
+    assert_true(fit < 100000);
+  }
+  /* no room for the response */
+  m_budget = m_live;
+  const char *r = tu_response(c, COUNTED_EXT);
+  size_t used;
+  assert_int_equal(
+      wsp_handshake_feed(c, (const uint8_t *)r, strlen(r), &used),
+      WSP_HS_FAIL);
+  assert_non_null(strstr(wsp_handshake_result(c)->error, "out of memory"));
+  wsp_free(c);
+  assert_int_equal(m_live, 0);
+  /* a message bigger than the memory left: 1011, queued for the peer */
+  m_budget = SIZE_MAX;
+  c = tu_open(&o, COUNTED_EXT);
+  const uint8_t *out;
+  assert_int_equal(wsp_output(c, &out), 0);  /* the output buffer exists */
+  m_budget = m_live + 100000;
+  uint8_t hdr[WSP_MAX_HEADER + 16];
+  size_t h = wsp__write_header(hdr, 1, 0, WSP_OP_BINARY, 200000, NULL);
+  memset(hdr + h, 'x', 16);
+  wsp_event ev = tu_feed1(c, hdr, h + 16);
+  assert_int_equal(ev.type, WSP_EV_ERROR);
+  assert_int_equal(ev.code, WSP_CLOSE_INTERNAL_ERROR);
+  assert_string_equal(ev.error, "out of memory");
+  wsp_free(c);
+  assert_int_equal(m_live, 0);
+  /* inflating into a buffer that cannot grow: 1011 too */
+  m_budget = SIZE_MAX;
+  c = tu_open(&o, COUNTED_EXT);
+  m_budget = m_live;
+  ev = tu_feed1(c, (const uint8_t *)"\xc1\x07\xf2\x48\xcd\xc9\xc9\x07\x00", 9);
+  assert_int_equal(ev.type, WSP_EV_ERROR);
+  assert_int_equal(ev.code, WSP_CLOSE_INTERNAL_ERROR);
+  assert_string_equal(ev.error, "out of memory (inflate)");
+  wsp_free(c);
+  assert_int_equal(m_live, 0);
+  /* sending without room for a frame: the message is abandoned */
+  m_budget = SIZE_MAX;
+  o.compression = WSP_COMPRESS_NONE;
+  c = tu_open(&o, "Sec-WebSocket-Protocol: chat\r\n");
+  m_budget = m_live;
+  assert_int_equal(wsp_send(c, WSP_TEXT, "hello", 5), 0);
+  assert_int_equal(wsp_output(c, &out), 0);
+  assert_false(wsp_sending(c));
+  assert_int_equal(wsp_get_state(c), WSP_CLOSED);
+  assert_int_equal(wsp_ping(c, "x", 1), -EPIPE);
+  wsp_free(c);
+  assert_int_equal(m_live, 0);
+  assert_int_equal(z_live, 0);
+  m_budget = SIZE_MAX;
+}
+
 /* Tiny frames: the held-back trailer and zlib's pending output cross
 ** frame boundaries in every way. */
 static void test_pmd_send_tiny_frames(void **state) {
@@ -1000,6 +1164,8 @@ int main(void) {
       cmocka_unit_test(test_pmd_bomb),
       cmocka_unit_test(test_pmd_send),
       cmocka_unit_test(test_pmd_allocator),
+      cmocka_unit_test(test_allocator_counts_everything),
+      cmocka_unit_test(test_allocator_refused),
       cmocka_unit_test(test_pmd_send_tiny_frames),
       cmocka_unit_test(test_pmd_no_context_takeover),
       cmocka_unit_test(test_pmd_small_windows),

@@ -107,9 +107,10 @@ static wsp__buf inflate_all(const uint8_t *in, size_t n, size_t limit,
   z_stream z = {0};
   wsp__buf out = {0};
   assert_int_equal(inflateInit2(&z, -15), Z_OK);
-  *rc = wsp__inflate(&z, in, n, &out, limit);
+  *rc = wsp__inflate(&z, in, n, &out, limit, NULL);
   if (*rc == 0)
-    *rc = wsp__inflate(&z, (const uint8_t *)"\x00\x00\xff\xff", 4, &out, limit);
+    *rc = wsp__inflate(&z, (const uint8_t *)"\x00\x00\xff\xff", 4, &out,
+                       limit, NULL);
   inflateEnd(&z);
   return out;
 }
@@ -144,13 +145,13 @@ static void test_rfc7692_vectors(void **state) {
   assert_int_equal(
       wsp__inflate(
           &z, (const uint8_t *)"\xf2\x48\xcd\xc9\xc9\x07\x00\x00\x00\xff\xff",
-          11, &out, 100),
+          11, &out, 100, NULL),
       0);
   assert_int_equal(out.len, 5);
   out.len = 0;
   assert_int_equal(
       wsp__inflate(&z, (const uint8_t *)"\xf2\x00\x11\x00\x00\x00\x00\xff\xff",
-                   9, &out, 100),
+                   9, &out, 100, NULL),
       0);
   assert_int_equal(out.len, 5);
   assert_memory_equal(out.p, "Hello", 5);
@@ -160,12 +161,12 @@ static void test_rfc7692_vectors(void **state) {
       wsp__inflate(
           &z,
           (const uint8_t *)"\xf3\x48\xcd\xc9\xc9\x07\x00\x00\x00\x00\xff\xff",
-          12, &out, 100),
+          12, &out, 100, NULL),
       0);
   out.len = 0;
   assert_int_equal(
       wsp__inflate(&z, (const uint8_t *)"\xf2\x00\x11\x00\x00\x00\x00\xff\xff",
-                   9, &out, 100),
+                   9, &out, 100, NULL),
       0);
   assert_memory_equal(out.p, "Hello", 5);
   inflateEnd(&z);
@@ -230,12 +231,12 @@ static void test_window_bits_for_inflate(void **state) {
 static void test_buf_reserve(void **state) {
   (void)state;
   wsp__buf b = {0};
-  assert_int_equal(wsp__buf_reserve(&b, 1), 0);
+  assert_int_equal(wsp__buf_reserve(&b, 1, NULL), 0);
   assert_true(b.cap >= 1);
   b.len = b.cap;
-  assert_int_equal(wsp__buf_reserve(&b, 1000), 0);
+  assert_int_equal(wsp__buf_reserve(&b, 1000, NULL), 0);
   assert_true(b.cap >= b.len + 1000);
-  assert_int_equal(wsp__buf_reserve(&b, SIZE_MAX - 10), -1);
+  assert_int_equal(wsp__buf_reserve(&b, SIZE_MAX - 10, NULL), -1);
   free(b.p);
 }
 
