@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "../../stdlib/websocket/dns.h"
+#include "counting_alloc.h"
 
 /* ---- the fake DNS server ---- */
 
@@ -728,28 +729,7 @@ static void test_new_errors(void **state) {
   sl_dns_free(NULL);
 }
 
-/* A realloc-style allocator that counts the bytes live. */
-typedef struct mblock {
-  size_t size;
-  max_align_t align[];
-} mblock;
-static size_t m_live;
-
-static void *count_alloc(void *p, size_t size) {
-  mblock *b =
-      p ? (mblock *)(void *)((char *)p - offsetof(mblock, align)) : NULL;
-  size_t old = b ? b->size : 0;
-  if (size == 0) {
-    m_live -= old;
-    free(b);
-    return NULL;
-  }
-  mblock *nb = realloc(b, sizeof *nb + size);
-  if (nb == NULL) return NULL;
-  m_live = m_live - old + size;
-  nb->size = size;
-  return nb->align;
-}
+/* The allocator of the options: tests/unit/counting_alloc.h. */
 
 /* c-ares and the lookups allocate through the allocator of the config
 ** (a block of another origin would crash its free), and give it all back;

@@ -2,6 +2,7 @@
 ** of RFC 6455 for a client (each violation with its close code), the
 ** closing handshake, sending, and permessage-deflate per message. */
 #include "wsp_testutil.h"
+#include "counting_alloc.h"
 
 #include <errno.h>
 
@@ -848,30 +849,7 @@ static void test_pmd_allocator(void **state) {
   assert_int_equal(z_live, 0);  /* all given back */
 }
 
-/* The connection's allocator of the options: realloc-style, counts the
-** bytes live and refuses a block that would pass m_budget. */
-typedef struct mblock {
-  size_t size;
-  max_align_t align[];
-} mblock;
-static size_t m_live, m_budget = SIZE_MAX;
-
-static void *count_alloc(void *p, size_t size) {
-  mblock *b =
-      p ? (mblock *)(void *)((char *)p - offsetof(mblock, align)) : NULL;
-  size_t old = b ? b->size : 0;
-  if (size == 0) {
-    m_live -= old;
-    free(b);
-    return NULL;
-  }
-  if (size > old && m_live + (size - old) > m_budget) return NULL;
-  mblock *nb = realloc(b, sizeof *nb + size);
-  if (nb == NULL) return NULL;
-  m_live = m_live - old + size;
-  nb->size = size;
-  return nb->align;
-}
+/* The allocator of the options: tests/unit/counting_alloc.h. */
 
 static wsp_options counted_options(void) {
   static const char *const protos[] = {"chat", "superchat"};
