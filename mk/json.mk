@@ -7,11 +7,13 @@ JSON_FUZZ_CC   ?= clang
 FUZZ_TIME      ?= 60
 JSON_FUZZ_SRCS  = $(filter-out interp/main.c,$(SRCS))
 
-build-fuzz/fuzz_json: tests/fuzz/fuzz_json.c $(JSON_FUZZ_SRCS)
+# (seccomp.c includes the filter and names generated in $(B)/gen.)
+build-fuzz/fuzz_json: tests/fuzz/fuzz_json.c $(JSON_FUZZ_SRCS) \
+                      | $(B)/gen/seccomp_filter.inc $(B)/gen/syscall_names.inc
 	@mkdir -p $(@D)
 	$(JSON_FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	  $(shell pkg-config --cflags $(PKGS)) -o $@ $^ $(LIBS)
+	  $(shell pkg-config --cflags $(PKGS)) -I$(B)/gen -o $@ $^ $(LIBS)
 
 fuzz-json: build-fuzz/fuzz_json
 	@mkdir -p build-fuzz/json_corpus
