@@ -28,6 +28,7 @@
 #include <lua.h>
 
 #include "../security/units.h"
+#include "sigsafe.h"
 
 /* Allocations still allowed above the cap once the memory limit was hit, so
 ** that the error can unwind and the state be closed. */
@@ -443,19 +444,9 @@ static void *limit_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 ** Signals
 ** ------------------------------------------------------- */
 
-static void write_all(int fd, const char *s, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, s, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return;
-    s += w;
-    n -= (size_t)w;
-  }
-}
-
 /* End the process from a signal handler (async-signal-safe calls only). */
 static void die_now(int which) {
-  if (!S.reported) write_all(2, S.line[which], S.linelen[which]);
+  if (!S.reported) sandbox_write_all(2, S.line[which], S.linelen[which]);
   _exit(infos[which].exit_code);
 }
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "limits.h"
+#include "sigsafe.h"
 
 /* filter_strict and filter_log, the BPF of sandbox/gen/seccomp_gen.c's
 ** rules, made at build time (mk/sandbox.mk). */
@@ -52,18 +53,8 @@ int sandbox_seccomp_audit(int fd, const char *fields) {
   return 0;
 }
 
-static void put_fd(int fd, const char *s, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, s, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return;
-    s += w;
-    n -= (size_t)w;
-  }
-}
-
 static void put(const char *s) {
-  put_fd(2, s, strlen(s));
+  sandbox_write_all(2, s, strlen(s));
 }
 
 /* A line being built without stdio; `room` keeps space for its end. */
@@ -142,7 +133,7 @@ static void on_sigsys(int sig, siginfo_t *info, void *uc) {
     }
     rec.b[rec.n++] = '}';
     rec.b[rec.n++] = '\n';
-    put_fd(audit_fd, rec.b, rec.n);
+    sandbox_write_all(audit_fd, rec.b, rec.n);
   }
   put("sandlua: sandbox: blocked system call ");
   put(foreign ? "of a foreign ABI (" : "");
