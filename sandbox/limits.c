@@ -329,17 +329,22 @@ int sandbox_memory_counting(void) {
   return S.libs && S.uncounted == 0;
 }
 
+/* Would n more bytes pass the cap?  After a hit, a reserve on top lets
+** closing and finalizers run. */
+static int over_cap(size_t n) {
+  if (S.cap == 0) return 0;
+  size_t cap = S.hit >= 0 ? S.cap + MEMORY_RESERVE : S.cap;
+  return S.used > cap || n > cap - S.used;
+}
+
 int sandbox_memory_charge(size_t n) {
-  if (S.cap != 0) {
-    size_t cap = S.hit >= 0 ? S.cap + MEMORY_RESERVE : S.cap;
-    if (S.used > cap || n > cap - S.used) {
-      /* No retry to wait for (unlike the state's allocator): the library
-      ** sees a failed allocation now and the script stops at its next
-      ** instruction (or when the event loop returns). */
-      set_hit(SANDBOX_LIMIT_MEMORY);
-      arm_stop(NULL);
-      return -1;
-    }
+  if (over_cap(n)) {
+    /* No retry to wait for (unlike the state's allocator): the library
+    ** sees a failed allocation now and the script stops at its next
+    ** instruction (or when the event loop returns). */
+    set_hit(SANDBOX_LIMIT_MEMORY);
+    arm_stop(NULL);
+    return -1;
   }
   S.used += n;
   return 0;
@@ -416,22 +421,18 @@ static void *limit_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
       arm_stop(NULL);
     }
   }
-  if (nsize > osize && S.cap != 0) {
-    size_t cap = S.hit >= 0 ? S.cap + MEMORY_RESERVE : S.cap;
-    size_t grow = nsize - osize;
-    if (S.used > cap || grow > cap - S.used) {
-      if (S.refused && S.ref_ptr == ptr && S.ref_osize == osize &&
-          S.ref_nsize == nsize && S.hit < 0) {
-        set_hit(SANDBOX_LIMIT_MEMORY);  /* refused again after a full GC */
-        arm_stop(NULL);
-      }
-      S.refused = 1;
-      S.ref_ptr = ptr;
-      S.ref_osize = osize;
-      S.ref_nsize = nsize;
-      arm_stop(NULL);  /* a probe at the next instruction */
-      return NULL;
+  if (nsize > osize && over_cap(nsize - osize)) {
+    if (S.refused && S.ref_ptr == ptr && S.ref_osize == osize &&
+        S.ref_nsize == nsize && S.hit < 0) {
+      set_hit(SANDBOX_LIMIT_MEMORY);  /* refused again after a full GC */
+      arm_stop(NULL);
     }
+    S.refused = 1;
+    S.ref_ptr = ptr;
+    S.ref_osize = osize;
+    S.ref_nsize = nsize;
+    arm_stop(NULL);  /* a probe at the next instruction */
+    return NULL;
   }
   void *p = realloc(ptr, nsize);
   if (p == NULL) return nsize <= osize ? ptr : NULL;
