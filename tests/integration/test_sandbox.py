@@ -562,6 +562,17 @@ def test_sandlua_refuses_to_run_without_its_filter(sandlua):
     assert p.returncode == 0 and p.stdout == "ran\n"
 
 
+def test_sandlua_refuses_to_run_when_rlimits_cannot_be_set(sandlua):
+    # The descriptor limit is the first one set, before the event loop.
+    p = subprocess.run([TRY, "--deny", "prlimit64:1", "setrlimit:1", "--",
+                        sandlua, "-e", "print('ran')"], capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode == 9, p.stderr
+    assert p.stdout == ""
+    assert p.stderr == ("sandlua: sandbox: setrlimit(RLIMIT_NOFILE): "
+                        "Operation not permitted\n")
+
+
 def test_landlock_missing_gives_one_warning(sandlua):
     p = subprocess.run([TRY, "--deny", "landlock_create_ruleset:38", "--",
                         sandlua, "-e", "print('ran')"], capture_output=True,
