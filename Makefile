@@ -49,7 +49,8 @@ all: $(B)/sandlua
 # (bench/sandbox).  sandlua is linked twice, the second time with padding
 # right before liblua's objects (scripts/vm-pad.sh), so that luaV_execute
 # sits at VM_OFFSET modulo 4096 whatever the rest of the code: where
-# Debian 12's lua5.4 has it, and as fast (0.99-1.03x lua5.4).
+# Debian 12's lua5.4 has it, and as fast (0.99-1.03x lua5.4).  A multiple
+# of 16 below 4096 (functions are 16-byte aligned); anything else is an error.
 VM_OFFSET ?= 0x3a0
 
 $(B)/sandlua: $(OBJS)

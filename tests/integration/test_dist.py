@@ -553,3 +553,13 @@ def test_lua_vm_sits_at_its_page_offset(sandlua):
                           hex(offset)], capture_output=True, text=True,
                          check=True).stdout
     assert ".skip 0," in pad
+
+
+@pytest.mark.parametrize("value", ["abc", "0x3a1", "4096", "-16", "0x",
+                                   "12abc", ""])
+def test_vm_offset_out_of_range_is_an_error(sandlua, value):
+    p = subprocess.run([str(ROOT / "scripts/vm-pad.sh"), sandlua, value],
+                       capture_output=True, text=True)
+    assert p.returncode == 1 and p.stdout == ""
+    assert p.stderr == (f"vm-pad.sh: VM_OFFSET {value}: must be a multiple "
+                        "of 16 below 4096 (functions are 16-byte aligned)\n")
