@@ -27,8 +27,13 @@ STATIC_LIBS ?= lua5.4 websockets cap yaml seccomp ssl crypto cares z
 archive  = $(filter /%,$(shell $(CC) -print-file-name=lib$(1).a))
 linklib  = $(if $(and $(filter $(1),$(STATIC_LIBS)),$(call archive,$(1))),$\
              -l:lib$(1).a,-l$(1))
-LIBS     = $(foreach f,$(shell pkg-config --libs $(PKGS)),$(if \
-             $(filter -l%,$(f)),$(call linklib,$(f:-l%=%)),$(f))) -lm
+PKGLIBS  = $(shell pkg-config --libs $(PKGS))
+badstatic = $(filter-out $(patsubst -l%,%,$(filter -l%,$(1))),$(STATIC_LIBS))
+LIBS     = $(if $(call badstatic,$(PKGLIBS)),$(error STATIC_LIBS: \
+             $(call badstatic,$(PKGLIBS)): not among the libraries sandlua \
+             links ($(patsubst -l%,%,$(filter -l%,$(PKGLIBS))))))$(foreach \
+             f,$(PKGLIBS),$(if $(filter -l%,$(f)),$(call \
+             linklib,$(f:-l%=%)),$(f))) -lm
 # Build folder; the sanitizer build uses its own.
 B       ?= build
 # The Python that has Debian's python3-websockets and python3-pytest.

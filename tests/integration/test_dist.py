@@ -563,3 +563,13 @@ def test_vm_offset_out_of_range_is_an_error(sandlua, value):
     assert p.returncode == 1 and p.stdout == ""
     assert p.stderr == (f"vm-pad.sh: VM_OFFSET {value}: must be a multiple "
                         "of 16 below 4096 (functions are 16-byte aligned)\n")
+
+
+def test_static_libs_names_only_linked_libraries():
+    # make -n: the link command is expanded (and refused), nothing is built.
+    p = subprocess.run(["make", "-n", "-B", "STATIC_LIBS=lua5.4 foo",
+                        "build/sandlua"], cwd=ROOT, capture_output=True,
+                       text=True)
+    assert p.returncode == 2
+    assert "STATIC_LIBS: foo: not among the libraries sandlua links" in \
+        p.stderr
