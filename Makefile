@@ -41,11 +41,53 @@ PYTHON  ?= /usr/bin/python3
 SAN      = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
            -fno-omit-frame-pointer
 
-SRCS     = $(sort $(wildcard interp/*.c stdlib/*.c stdlib/websocket/*.c \
-                             security/*.c sandbox/*.c))
+# `make` alone builds sandlua.
+.DEFAULT_GOAL := all
+
+# The layers, lowest first.  A layer's code may call only its own layer and
+# the layers it USES (listed in link order); each is an archive, and every
+# unit test links only the layers of the headers it includes, so a call
+# that breaks the layering is a link error (and tests/integration/
+# test_layers.py checks the whole graph, cycles between files included).
+#   common    C primitives every layer needs (no Lua, no libraries)
+#   security  the policy engine (no Lua)
+#   sandbox   limits, seccomp, Landlock, the safe Lua environment
+#   net       the event loop, WebSocket protocol engine, TLS, DNS (no Lua)
+#   stdlib    the Lua modules
+#   interp    the command line (main.c is linked apart)
+LAYERS        = common security sandbox net stdlib interp
+USES_common   = common
+USES_security = security common
+USES_sandbox  = sandbox common
+USES_net      = net common
+USES_stdlib   = stdlib net sandbox security common
+USES_interp   = interp stdlib net sandbox security common
+layer_srcs    = $(filter-out interp/main.c,$(sort $(wildcard $(1)/*.c)))
+layer_lib     = $(B)/lib$(1).a
+layer_libs    = $(foreach l,$(USES_$(1)),$(call layer_lib,$(l)))
+
+SRCS     = $(foreach l,$(LAYERS),$(call layer_srcs,$(l))) interp/main.c
 OBJS     = $(SRCS:%.c=$(B)/%.o)
 LIBOBJS  = $(filter-out $(B)/interp/main.o,$(OBJS))
+ARCHIVES = $(call layer_libs,interp)
 UNITS    = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
+
+$(foreach l,$(LAYERS),$(eval $(call layer_lib,$(l)): \
+  $(patsubst %.c,$(B)/%.o,$(call layer_srcs,$(l)))))
+$(B)/lib%.a:
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+# A unit test's layers: those whose headers it includes (through the local
+# headers of tests/unit/ too), each with what it uses, highest first.
+unit_incs     = $(shell sed -n 's|^\#include "\(\.\./\.\./\)*\([a-z_]*\)/.*|\2|p; \
+                  s|^\#include "\([a-z_]*\.h\)"|tests/unit/\1|p' $(1))
+unit_layers   = $(filter $(LAYERS),$(foreach i,$(call unit_incs,$(1)),$(if \
+                  $(filter tests/unit/%,$(i)),$(call unit_incs,$(i)),$(i))))
+unit_libs     = $(foreach l,$(LAYERS),$(if $(filter $(l),$(foreach u,$(call \
+                  unit_layers,$(1)),$(USES_$(u)))),$(call layer_lib,$(l))))
+reverse       = $(if $(1),$(call reverse,$(wordlist 2,$(words $(1)),$(1))) \
+                  $(firstword $(1)))
 
 all: $(B)/sandlua
 
@@ -58,7 +100,7 @@ all: $(B)/sandlua
 # of 16 below 4096 (functions are 16-byte aligned); anything else is an error.
 VM_OFFSET ?= 0x3a0
 
-$(B)/sandlua: $(OBJS)
+$(B)/sandlua: $(B)/interp/main.o $(ARCHIVES)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@.tmp $^ $(LIBS)
 	scripts/vm-pad.sh $@.tmp $(VM_OFFSET) >$(B)/vm-pad.s
 	$(CC) -c -o $(B)/vm-pad.o $(B)/vm-pad.s
@@ -69,10 +111,11 @@ $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(B)/tests/test_%: tests/unit/test_%.c $(LIBOBJS)
+.SECONDEXPANSION:
+$(B)/tests/test_%: tests/unit/test_%.c $$(call unit_libs,tests/unit/test_$$*.c)
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) -Wno-missing-prototypes $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
-	  -o $@ $< $(LIBOBJS) $(LIBS) -lcmocka
+	  -o $@ $< $(call reverse,$(call unit_libs,$<)) $(LIBS) -lcmocka
 
 units: $(UNITS)
 

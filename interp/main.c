@@ -29,7 +29,8 @@
 #include "../stdlib/sched.h"
 #include "../stdlib/sl.h"
 #include "../stdlib/sl_security.h"
-#include "../stdlib/websocket/dns.h"
+#include "../net/dns.h"
+#include "../net/netmem.h"
 
 #define LUA_INIT_VAR "LUA_INIT"
 #define LUA_INITVARVERSION LUA_INIT_VAR LUA_VERSUFFIX
@@ -728,8 +729,14 @@ static void audit_limit(interp_config *cfg, sandbox_limit hit) {
   policy_audit_record(cfg->audit, "limit", kv, 4);
 }
 
+/* The libraries allocate through the sandbox's counted allocator. */
+static const net_mem counted_mem = {
+  sandbox_libmem_realloc, sandbox_memory_uncounted_begin,
+  sandbox_memory_uncounted_end,
+};
+
 int main(int argc, char **argv) {
-  if (sandbox_libmem_init() != 0) {  /* before OpenSSL allocates */
+  if (net_mem_init(&counted_mem) != 0) {  /* before OpenSSL allocates */
     l_message("cannot count OpenSSL's memory: it allocated before main");
     return INTERP_EXIT_SANDBOX;
   }

@@ -14,8 +14,7 @@ FUZZ_TIME    ?= 60
 FUZZ_CC      ?= clang
 FUZZ_FLAGS    = -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all -std=c11 -D_GNU_SOURCE
-FUZZ_SRCS     = $(filter-out security/units.c,$(wildcard security/*.c)) \
-                security/units.c
+FUZZ_SRCS     = $(wildcard security/*.c) $(wildcard common/*.c)
 FUZZ_TARGETS  = build-fuzz/fuzz_policy_yaml build-fuzz/fuzz_url
 
 fuzz: fuzz-security
@@ -23,7 +22,7 @@ fuzz: fuzz-security
 fuzz-deps:
 	@FUZZ=1 scripts/deps.sh
 
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) security/*.h
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) security/*.h common/*.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRCS) \
 	  $(shell pkg-config --cflags --libs yaml-0.1) -lm
@@ -38,7 +37,7 @@ fuzz-security: fuzz-deps $(FUZZ_TARGETS)
 	done
 
 # The benchmark program; bench/policy/run builds and runs it.
-$(B)/bench/policy_bench: bench/policy/policy_bench.c $(filter $(B)/security/%,$(LIBOBJS))
+$(B)/bench/policy_bench: bench/policy/policy_bench.c $(call layer_libs,security)
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) -Wno-missing-prototypes $(CPPFLAGS) $(CFLAGS) \
 	  $(LDFLAGS) -o $@ $^ $(LIBS)

@@ -1,5 +1,5 @@
 # mk/wsproto.mk - fuzzing and benchmark of the WebSocket protocol engine
-# (stdlib/websocket/wsp_*.c).  Included by the Makefile.
+# (net/wsp_*.c).  Included by the Makefile.
 #
 #   make fuzz                   every fuzz target, one after the other
 #   make fuzz-wsproto-frames    frame parser + message layer
@@ -20,8 +20,8 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=all -fno-omit-frame-pointer -std=c11 \
               -D_GNU_SOURCE $(shell pkg-config --cflags openssl zlib)
 FUZZ_LIBS = $(shell pkg-config --libs openssl zlib)
-WSP_SRCS = $(sort $(wildcard stdlib/websocket/wsp_*.c))
-WSP_HDRS = $(wildcard stdlib/websocket/*.h)
+WSP_SRCS = $(sort $(wildcard net/wsp_*.c))
+WSP_HDRS = $(wildcard net/wsp*.h)
 WSP_FUZZ = fuzz-wsproto-frames fuzz-wsproto-handshake
 
 build-fuzz/fuzz-wsproto-%: tests/fuzz/fuzz_wsproto_%.c $(WSP_SRCS) $(WSP_HDRS)
@@ -46,9 +46,9 @@ fuzz-wsproto-merge: $(WSP_FUZZ:%=build-fuzz/%)
 fuzz: $(WSP_FUZZ)
 
 # The benchmark binary, built with the project's flags from $(B)'s objects.
-$(B)/bench/wsproto: bench/wsproto/bench.c $(LIBOBJS)
+$(B)/bench/wsproto: bench/wsproto/bench.c $(call layer_libs,net)
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) -Wno-missing-prototypes $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
-	  -o $@ $< $(LIBOBJS) $(LIBS)
+	  -o $@ $^ $(LIBS)
 
 .PHONY: fuzz $(WSP_FUZZ) fuzz-wsproto-merge

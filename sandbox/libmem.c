@@ -1,6 +1,6 @@
 /*
-** libmem.c - the counted allocator of libwebsockets and OpenSSL (and of
-** the websocket client's zlib streams), see libmem.h.
+** libmem.c - the counted allocator of the libraries (libwebsockets,
+** OpenSSL, zlib, c-ares) and the websocket client, see libmem.h.
 **
 ** Neither library passes the old size to free or realloc, so each block
 ** starts with a header: the size asked for and whether it was charged.
@@ -11,9 +11,6 @@
 
 #include <stdint.h>
 #include <stdlib.h>
-
-#include <libwebsockets.h>
-#include <openssl/crypto.h>
 
 #include "limits.h"
 
@@ -98,37 +95,4 @@ void *sandbox_libmem_realloc(void *ptr, size_t size) {
 
 size_t sandbox_libmem_used(void) {
   return libs_used;
-}
-
-/* libwebsockets: one realloc-style function, size 0 frees. */
-static void *lws_mem(void *ptr, size_t size, const char *reason) {
-  (void)reason;
-  return sandbox_libmem_realloc(ptr, size);
-}
-
-/* OpenSSL: as its own CRYPTO_malloc, CRYPTO_realloc and CRYPTO_free (a
-** request for 0 bytes gets NULL). */
-static void *ossl_malloc(size_t size, const char *file, int line) {
-  (void)file;
-  (void)line;
-  return size != 0 ? alloc_new(size) : NULL;
-}
-
-static void *ossl_realloc(void *ptr, size_t size, const char *file,
-                          int line) {
-  (void)file;
-  (void)line;
-  return sandbox_libmem_realloc(ptr, size);
-}
-
-static void ossl_free(void *ptr, const char *file, int line) {
-  (void)file;
-  (void)line;
-  sandbox_libmem_free(ptr);
-}
-
-int sandbox_libmem_init(void) {
-  lws_set_allocator(lws_mem);
-  return CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free) ? 0
-                                                                        : -1;
 }

@@ -3,11 +3,11 @@
 ** counted against the memory limit (one budget with the Lua state's
 ** allocator, sandbox/limits.h), and the websocket client's own buffers.
 **
-** Provides to interp/main.c: sandbox_libmem_init(), the first call of
-** main(), before OpenSSL allocates anything.  From then on every block the
-** two libraries allocate goes through sandbox_libmem_realloc() (and so do
-** zlib's streams, c-ares' resolver and the buffers of the websocket client
-** and its protocol engine, stdlib/websocket.c): it carries
+** interp/main.c hands sandbox_libmem_realloc() to the net layer
+** (net/netmem.h) as the first call of main(), before OpenSSL allocates
+** anything.  From then on every block the two libraries allocate goes
+** through it (and so do zlib's streams, c-ares' resolver and the buffers of
+** the websocket client and its protocol engine, stdlib/websocket.c): it carries
 ** a small header (its size and whether it was counted; the user pointer
 ** keeps max_align_t alignment), so a free gives back exactly what the
 ** allocation charged.
@@ -17,7 +17,7 @@
 ** sandbox_memory_uncounted_begin/end) is counted for its whole life; a
 ** block allocated before (the event loop's context, whose fd tables follow
 ** RLIMIT_NOFILE; --ca-file contexts) or in an uncounted section (the
-** process-wide TLS set-up and trust store, stdlib/websocket/tls.c) never
+** process-wide TLS set-up and trust store, net/tls.c) never
 ** is, even when resized later.  A counted block that would pass the limit
 ** is refused (NULL: the library fails that connection or operation) and
 ** the memory limit is hit.
@@ -28,13 +28,6 @@
 #define SL_SANDBOX_LIBMEM_H
 
 #include <stddef.h>
-
-/*
-** Route libwebsockets' and OpenSSL's allocations through the counted
-** allocator.  Returns 0, or -1 when OpenSSL had already allocated (its
-** memory functions cannot be changed then): its memory would go uncounted.
-*/
-int sandbox_libmem_init(void);
 
 /*
 ** realloc with the header: ptr NULL allocates, size 0 frees (returns

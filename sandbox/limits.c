@@ -27,7 +27,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "../security/units.h"
+#include "../common/units.h"
 #include "sigsafe.h"
 
 /* Allocations still allowed above the cap once the memory limit was hit, so
@@ -205,7 +205,6 @@ static struct {
   int reported;
   int count;                    /* count hook interval; 0: no count hook */
   int64_t executed;             /* instructions charged so far */
-  int64_t deadline;             /* CLOCK_MONOTONIC ns; 0: none */
   size_t output;                /* bytes written by print/io.write */
   int msgref[SANDBOX_LIMIT_COUNT];
   char line[SANDBOX_LIMIT_COUNT][96];  /* "sandlua: limit: ... exceeded\n" */
@@ -392,10 +391,6 @@ void sandbox_leave(lua_State *prev) {
   S.running = prev;
 }
 
-int64_t sandbox_deadline_ns(void) {
-  return S.deadline;
-}
-
 int64_t sandbox_max_connections(void) {
   return S.L != NULL ? S.lim.value[SANDBOX_LIMIT_CONNECTIONS]
                      : infos[SANDBOX_LIMIT_CONNECTIONS].dflt;
@@ -515,9 +510,6 @@ int sandbox_limits_start(void) {
   int64_t timeout = S.lim.value[SANDBOX_LIMIT_TIMEOUT];
   int64_t cpu = S.lim.value[SANDBOX_LIMIT_CPU];
   if (timeout > 0) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    S.deadline = (int64_t)now.tv_sec * UNITS_SECOND + now.tv_nsec + timeout;
     struct itimerval it = {to_timeval(SANDBOX_GRACE_NS), to_timeval(timeout)};
     if (setitimer(ITIMER_REAL, &it, NULL) != 0) return -errno;
   }
@@ -539,13 +531,6 @@ int sandbox_limits_start(void) {
     }
   }
   return 0;
-}
-
-void sandbox_limits_stop(void) {
-  struct itimerval off;
-  memset(&off, 0, sizeof off);
-  setitimer(ITIMER_REAL, &off, NULL);
-  setitimer(ITIMER_PROF, &off, NULL);
 }
 
 /* }====================================================== */

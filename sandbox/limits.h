@@ -32,8 +32,7 @@
 **     count);
 **   - sandbox_enter(co) / sandbox_leave(prev) around each lua_resume, so a
 **     timer signal stops the thread that is actually running;
-**   - sandbox_deadline_ns() for the poll timeout (CLOCK_MONOTONIC, 0 when no
-**     timeout), and sandbox_check(L) after every poll/lws_service return and
+**   - sandbox_check(L) after every poll/lws_service return and
 **     after any lua_pcall/lua_resume it does not propagate: it raises the
 **     limit error when one was hit (SIGALRM/SIGPROF interrupt poll with EINTR).
 ** For the websocket client: sandbox_max_connections().
@@ -137,9 +136,6 @@ int sandbox_limits_start(void);
 */
 void sandbox_limits_closing(void);
 
-/* Disarm the timers (before lua_close in a process that goes on). */
-void sandbox_limits_stop(void);
-
 /* The limit hit so far, or -1. */
 int sandbox_limits_hit(void);
 
@@ -188,9 +184,6 @@ void sandbox_hook_thread(struct lua_State *co);
 /* The running thread for the timer signals; returns the previous one. */
 struct lua_State *sandbox_enter(struct lua_State *co);
 void sandbox_leave(struct lua_State *prev);
-
-/* Absolute CLOCK_MONOTONIC deadline in ns of --timeout, or 0 when none. */
-int64_t sandbox_deadline_ns(void);
 
 /* --max-connections (the default when not given). */
 int64_t sandbox_max_connections(void);

@@ -155,15 +155,6 @@ int sandbox_seccomp_parse(const char *text, sandbox_seccomp_mode *mode) {
   return -EINVAL;
 }
 
-const char *sandbox_seccomp_name(sandbox_seccomp_mode mode) {
-  switch (mode) {
-    case SANDBOX_SECCOMP_STRICT: return "strict";
-    case SANDBOX_SECCOMP_LOG: return "log";
-    case SANDBOX_SECCOMP_OFF: return "off";
-    default: return "?";
-  }
-}
-
 int sandbox_seccomp_install(sandbox_seccomp_mode mode, char *err,
                             size_t errlen) {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {

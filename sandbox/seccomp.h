@@ -33,7 +33,6 @@ typedef enum sandbox_seccomp_mode {
 
 /* "strict", "log", "off" -> mode; returns 0 or -EINVAL. */
 int sandbox_seccomp_parse(const char *text, sandbox_seccomp_mode *mode);
-const char *sandbox_seccomp_name(sandbox_seccomp_mode mode);
 
 /*
 ** With fd >= 0, a trapped call (strict mode) also appends one JSON line to

@@ -25,11 +25,6 @@ int policy_audit_open(policy_audit *a, const char *path, int all) {
   return 0;
 }
 
-void policy_audit_use(policy_audit *a, FILE *f, int all) {
-  a->f = f;
-  a->all = all;
-}
-
 int policy_audit_close(policy_audit *a) {
   int rc = 0;
   if (a->f && a->f != stdout && a->f != stderr && fclose(a->f) != 0)

@@ -26,9 +26,6 @@ typedef struct policy_audit {
 */
 int policy_audit_open(policy_audit *a, const char *path, int all);
 
-/* Use an already open stream (not closed by policy_audit_close). */
-void policy_audit_use(policy_audit *a, FILE *f, int all);
-
 /* Flush and close.  Returns 0 or -errno. */
 int policy_audit_close(policy_audit *a);
 

@@ -22,7 +22,7 @@ void policy_value_free(policy_value *v) {
   memset(v, 0, sizeof *v);
 }
 
-int policy_value_copy(policy_value *dst, const policy_value *src) {
+static int policy_value_copy(policy_value *dst, const policy_value *src) {
   *dst = *src;
   dst->s = NULL;
   dst->items = NULL;
@@ -68,11 +68,6 @@ static const char *const OPS[] = {
   "eq", "ne", "lt", "gt", "lte", "gte", "in", "nin", "exists", "nexists",
   "contains", "ncontains", "matches", "nmatches", "cidr"
 };
-
-const char *policy_op_name(policy_op op) {
-  if ((size_t)op >= sizeof OPS / sizeof OPS[0]) return "?";
-  return OPS[op];
-}
 
 int policy_op_from_name(const char *name) {
   for (size_t i = 0; i < sizeof OPS / sizeof OPS[0]; i++)

@@ -64,7 +64,6 @@ typedef struct policy_kv {
 } policy_kv;
 
 void policy_value_free(policy_value *v);
-int policy_value_copy(policy_value *dst, const policy_value *src);
 
 /* }====================================================== */
 
@@ -106,8 +105,7 @@ typedef enum policy_op {
   POLICY_OP_MATCHES, POLICY_OP_NMATCHES, POLICY_OP_CIDR
 } policy_op;
 
-/* Name of an operator ("eq"); the reverse returns -1 when unknown. */
-const char *policy_op_name(policy_op op);
+/* The operator named ("eq"), or -1 when unknown. */
 int policy_op_from_name(const char *name);
 
 /* Where a condition reads its value. */

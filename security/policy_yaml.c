@@ -17,7 +17,7 @@
 
 #include <yaml.h>
 
-#include "units.h"
+#include "../common/units.h"
 #include "yaml_internal.h"
 
 
@@ -49,7 +49,7 @@ int policy__y_errat(loader *ld, int line, int col, const char *fmt, ...) {
 
 #define ERR(ld, node, ...) policy__y_errat((ld), (node)->line, (node)->col, __VA_ARGS__)
 
-void policy__y_warnat(loader *ld, const ynode *n, const char *fmt, ...) {
+static void policy__y_warnat(loader *ld, const ynode *n, const char *fmt, ...) {
   policy_diags *d = ld->d;
   policy_diag *w = realloc(d->warnings, (d->n_warnings + 1) * sizeof *w);
   if (w == NULL) return;  /* a warning lost to OOM is not fatal */
@@ -64,7 +64,7 @@ void policy__y_warnat(loader *ld, const ynode *n, const char *fmt, ...) {
   va_end(ap);
 }
 
-int policy__y_add_kid(ynode *parent, ynode *kid) {
+static int policy__y_add_kid(ynode *parent, ynode *kid) {
   if (parent->n == parent->cap) {
     size_t cap = parent->cap ? parent->cap * 2 : 4;
     ynode **k = realloc(parent->kids, cap * sizeof *k);
@@ -257,7 +257,7 @@ int policy__y_build_tree(loader *ld, const char *buf, size_t len,
 ** Scalars and values
 ** ======================================================= */
 
-const char *policy__y_kind_name(const ynode *n) {
+static const char *policy__y_kind_name(const ynode *n) {
   return n->kind == Y_MAP ? "a mapping" : n->kind == Y_SEQ ? "a list"
                                                            : "a scalar";
 }
@@ -269,7 +269,7 @@ int policy__y_is_null(const ynode *n) {
           strcmp(n->s, "NULL") == 0);
 }
 
-int policy__y_as_bool(const ynode *n, int *b) {
+static int policy__y_as_bool(const ynode *n, int *b) {
   if (n->kind != Y_SCALAR || !n->plain) return -1;
   if (!strcmp(n->s, "true") || !strcmp(n->s, "True") || !strcmp(n->s, "TRUE"))
     return *b = 1, 0;
@@ -280,7 +280,7 @@ int policy__y_as_bool(const ynode *n, int *b) {
 }
 
 /* A decimal number in YAML 1.2 core syntax. */
-int policy__y_as_number(const ynode *n, double *v) {
+static int policy__y_as_number(const ynode *n, double *v) {
   if (n->kind != Y_SCALAR || !n->plain) return -1;
   const char *p = n->s;
   int digits = 0;
@@ -313,7 +313,7 @@ int policy__y_want_string(loader *ld, const ynode *n, const char *what,
   return 0;
 }
 
-int policy__y_scalar_value(const ynode *n, policy_value *v) {
+static int policy__y_scalar_value(const ynode *n, policy_value *v) {
   memset(v, 0, sizeof *v);
   if (policy__y_is_null(n)) return 0;
   if (policy__y_as_bool(n, &v->b) == 0) {
@@ -712,7 +712,7 @@ bad:
              (long long)lo, (long long)hi);
 }
 
-int policy__y_load_sandbox(loader *ld, const ynode *n) {
+static int policy__y_load_sandbox(loader *ld, const ynode *n) {
   static const char *const KEYS[] = {
     "memory_limit", "cpu_limit", "timeout", "max_connections", "max_output",
     "instruction_limit", "seccomp", NULL};

@@ -46,20 +46,13 @@ typedef struct loader {
 void policy__y_ynode_free(ynode *n);
 int policy__y_errat(loader *ld, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-void policy__y_warnat(loader *ld, const ynode *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-int policy__y_add_kid(ynode *parent, ynode *kid);
 int policy__y_check_utf8(loader *ld, const unsigned char *s, size_t len);
 /* Parse buf (after check_utf8) into a tree; *root NULL when empty. */
 int policy__y_build_tree(loader *ld, const char *buf, size_t len,
                          ynode **root);
-const char *policy__y_kind_name(const ynode *n);
 int policy__y_is_null(const ynode *n);
-int policy__y_as_bool(const ynode *n, int *b);
-int policy__y_as_number(const ynode *n, double *v);
 int policy__y_want_string(loader *ld, const ynode *n, const char *what,
                           const char **out);
-int policy__y_scalar_value(const ynode *n, policy_value *v);
 int policy__y_node_value(loader *ld, const ynode *n, const char *what,
                          policy_value *v);
 int policy__y_string_list(loader *ld, const ynode *n, const char *what,
@@ -70,7 +63,6 @@ int policy__y_only_keys(loader *ld, const ynode *map, const char *where,
 int policy__y_want_map(loader *ld, const ynode *n, const char *what);
 /* Read an `actor:` mapping into ld->actor. */
 int policy__y_load_actor(loader *ld, const ynode *n);
-int policy__y_load_sandbox(loader *ld, const ynode *n);
 /* Read a whole file (at most POLICY_FILE_MAX bytes) into a new buffer;
 ** errors (I/O, too large) go to d->error. */
 int policy__y_read_file(const char *path, char **buf, size_t *len,

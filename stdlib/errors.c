@@ -68,7 +68,7 @@ static sl_error *newerror(lua_State *L, int kind, int retryable) {
   return e;
 }
 
-void sl_pusherrorv(lua_State *L, sl_errkind kind, int retryable,
+static void sl_pusherrorv(lua_State *L, sl_errkind kind, int retryable,
                    const char *fmt, va_list ap) {
   lua_pushvfstring(L, fmt, ap);
   newerror(L, kind, retryable);

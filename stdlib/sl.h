@@ -60,9 +60,6 @@ int sl_errkind_from_name(const char *name);
 void sl_pusherror(lua_State *L, sl_errkind kind, int retryable,
                   const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-void sl_pusherrorv(lua_State *L, sl_errkind kind, int retryable,
-                   const char *fmt, va_list ap)
-    __attribute__((format(printf, 4, 0)));
 
 /*
 ** Return a failure to Lua in one line: pushes nil and an error object of

@@ -16,7 +16,7 @@
 
 #include <lauxlib.h>
 
-#include "../security/units.h"
+#include "../common/units.h"
 #include "channel.h"
 #include "sched.h"
 #include "sl.h"

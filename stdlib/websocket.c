@@ -34,13 +34,13 @@
 #include "channel.h"
 #include "sched.h"
 #include "sl_security.h"
-#include "websocket/dns.h"
-#include "websocket/tls.h"
-#include "websocket/wsproto.h"
+#include "../net/dns.h"
+#include "../net/tls.h"
+#include "../net/wsproto.h"
 
 #include "../sandbox/libmem.h"
 #include "../sandbox/limits.h"
-#include "../security/units.h"
+#include "../common/units.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,7 +5,7 @@
 ** memcpy of the same bytes; inflate and deflate of a 1 MiB JSON message
 ** against zlib alone with the same parameters.
 */
-#include "../../stdlib/websocket/wsp_internal.h"
+#include "../../net/wsp_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -12,7 +12,7 @@
 ** exceeds read_limit, errors carry a close code from the allowed set, and
 ** nothing is reported after the connection closed.
 */
-#include "../../stdlib/websocket/wsp_internal.h"
+#include "../../net/wsp_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

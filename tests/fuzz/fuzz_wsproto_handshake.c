@@ -10,7 +10,7 @@
 ** status 101 and a subprotocol from the offered list, consumes no more than
 ** it was given, and frames after the response are accepted by wsp_feed.
 */
-#include "../../stdlib/websocket/wsp_internal.h"
+#include "../../net/wsp_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -6,7 +6,7 @@
 ** checks each echo, pings, closes.  Prints the agreed parameters and
 ** "ok"; exits non-zero with a reason otherwise.
 */
-#include "../../stdlib/websocket/wsproto.h"
+#include "../../net/wsproto.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../stdlib/websocket/dns.h"
+#include "../../net/dns.h"
 #include "counting_alloc.h"
 
 /* ---- the fake DNS server ---- */

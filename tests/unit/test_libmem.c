@@ -25,6 +25,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "../../net/netmem.h"
 #include "../../sandbox/libmem.h"
 #include "../../sandbox/limits.h"
 
@@ -358,7 +359,11 @@ static int group_teardown(void **state) {
 
 int main(void) {
   /* First, as in sandlua's main: before OpenSSL allocates anything. */
-  if (sandbox_libmem_init() != 0) return 1;
+  static const net_mem counted_mem = {
+    sandbox_libmem_realloc, sandbox_memory_uncounted_begin,
+    sandbox_memory_uncounted_end,
+  };
+  if (net_mem_init(&counted_mem) != 0) return 1;
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_uncounted_before_start),
     cmocka_unit_test(test_counting),

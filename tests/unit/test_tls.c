@@ -23,7 +23,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "../../stdlib/websocket/tls.h"
+#include "../../net/tls.h"
 
 #define DAY 86400L
 

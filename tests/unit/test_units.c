@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../security/units.h"
+#include "../../common/units.h"
 
 static int64_t dur_ok(const char *s) {
   int64_t ns = -12345;

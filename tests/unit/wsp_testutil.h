@@ -15,7 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../stdlib/websocket/wsp_internal.h"
+#include "../../net/wsp_internal.h"
 
 #define TU __attribute__((unused))
 

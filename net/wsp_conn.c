@@ -134,15 +134,6 @@ wsp_state wsp_get_state(const wsp_conn *c) {
   return c->state;
 }
 
-int wsp__pmd_start(wsp_conn *c) {
-  /* zlib's raw deflate refuses windowBits 8 (it would use 9, and a 9-bit
-  ** window can refer further back than a peer with an 8-bit window keeps):
-  ** when the server limits us to 8 we send every message uncompressed,
-  ** which RFC 7692 allows (RSV1 clear). */
-  c->can_deflate = c->pmd && c->pmd_params.client_max_window_bits >= 9;
-  return 0; /* the zlib streams are created on first use */
-}
-
 /* ==== output ============================================================ */
 
 /* Make the output buffer empty-at-zero when everything was written. */

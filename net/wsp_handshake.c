@@ -18,7 +18,7 @@
 
 static const char GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-void wsp__key_base64(const uint8_t key[16], char out[25]) {
+static void wsp__key_base64(const uint8_t key[16], char out[25]) {
   EVP_EncodeBlock((unsigned char *)out, key, 16);
 }
 
@@ -54,7 +54,7 @@ static int tchar(unsigned char ch) {
          (ch >= 'A' && ch <= 'Z') || (ch && strchr("!#$%&'*+-.^_`|~", ch));
 }
 
-int wsp__is_token(const char *s, size_t n) {
+static int wsp__is_token(const char *s, size_t n) {
   if (n == 0) return 0;
   for (size_t i = 0; i < n; i++)
     if (!tchar((unsigned char)s[i])) return 0;

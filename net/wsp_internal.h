@@ -160,13 +160,8 @@ int wsp__inflate_bits(int bits);
 
 /* ==== wsp_handshake.c ================================================== */
 
-/* base64 of 16 bytes into out[25] (NUL-terminated). */
-void wsp__key_base64(const uint8_t key[16], char out[25]);
 /* Sec-WebSocket-Accept for a key (base64 text) into out[29]. */
 int wsp__accept_for_key(const char *key, char out[29]);
-
-/* 1 if s[0..n) is a non-empty RFC 7230 token. */
-int wsp__is_token(const char *s, size_t n);
 
 /* Build the request into c; validates options.  -EINVAL with err set. */
 struct wsp_conn;

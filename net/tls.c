@@ -14,7 +14,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "../../sandbox/limits.h"
+#include "netmem.h"
 
 struct sl_tls_conn {
   SSL *ssl;
@@ -107,9 +107,9 @@ fail:
 */
 int sl_tls_init(char *err, size_t errlen) {
   if (default_ctx != NULL) return 0;
-  sandbox_memory_uncounted_begin();
+  net_mem_shared_begin();
   default_ctx = make_ctx(NULL, 0, err, errlen);
-  sandbox_memory_uncounted_end();
+  net_mem_shared_end();
   default_store_loaded = 0;
   return default_ctx != NULL ? 0 : -1;
 }
@@ -118,9 +118,9 @@ static SSL_CTX *default_ctx_loaded(char *err, size_t errlen) {
   if (!default_store_loaded) {
     int ok;
     ERR_clear_error();
-    sandbox_memory_uncounted_begin();
+    net_mem_shared_begin();
     ok = SSL_CTX_set_default_verify_paths(default_ctx);
-    sandbox_memory_uncounted_end();
+    net_mem_shared_end();
     if (!ok) {
       err_reason(err, errlen, "TLS: cannot load the default trust store");
       return NULL;

@@ -123,6 +123,15 @@ int wsp__pmd_accept(const char *value, int mode, int server_bits,
   return 0;
 }
 
+int wsp__pmd_start(struct wsp_conn *c) {
+  /* zlib's raw deflate refuses windowBits 8 (it would use 9, and a 9-bit
+  ** window can refer further back than a peer with an 8-bit window keeps):
+  ** when the server limits us to 8 we send every message uncompressed,
+  ** which RFC 7692 allows (RSV1 clear). */
+  c->can_deflate = c->pmd && c->pmd_params.client_max_window_bits >= 9;
+  return 0; /* the zlib streams are created on first use */
+}
+
 int wsp__inflate_bits(int bits) {
   /* zlib cannot deflate a raw stream with an 8-bit window and silently
   ** uses 9 when asked for 8, so a zlib-based peer that agreed to 8 may
