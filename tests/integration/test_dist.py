@@ -555,6 +555,51 @@ def test_lua_vm_sits_at_its_page_offset(sandlua):
     assert ".skip 0," in pad
 
 
+def test_a_vm_off_its_offset_fails_the_build_loudly(sandlua):
+    # The Makefile runs `vm-pad.sh --check` on the second link: a linker
+    # flag that moves luaV_execute (say -Wl,--sort-section=alignment) is a
+    # build error that names the way out, never a silently slower binary.
+    syms = subprocess.run(["nm", sandlua], capture_output=True,
+                          text=True).stdout
+    m = re.search(r"^([0-9a-f]+) [tT] luaV_execute$", syms, re.M)
+    if m is None:
+        pytest.skip("liblua is linked shared (STATIC_LIBS)")
+    at = int(m[1], 16) % 4096
+    wrong = hex((at + 16) % 4096)
+    p = subprocess.run([str(ROOT / "scripts/vm-pad.sh"), "--check", sandlua,
+                        wrong], capture_output=True, text=True)
+    assert p.returncode == 1 and p.stdout == ""
+    assert p.stderr == (f"vm-pad.sh: {sandlua}: luaV_execute is at offset "
+                        f"{hex(at)} modulo 4096, not at VM_OFFSET {wrong}: "
+                        "the linker flags moved code around the padding; "
+                        "build with VM_OFFSET= to link without it\n")
+    ok = subprocess.run([str(ROOT / "scripts/vm-pad.sh"), "--check", sandlua,
+                         hex(at)], capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stderr == ""
+
+
+def make_n(*args):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    return subprocess.run(["make", "--no-print-directory", "-n", "-B",
+                           "-C", str(ROOT), "B=build-make-n", *args,
+                           "build-make-n/sandlua"], capture_output=True,
+                          text=True, env=env)
+
+
+def test_the_link_is_checked_and_vm_offset_empty_links_once():
+    p = make_n()
+    assert p.returncode == 0, p.stderr
+    assert "scripts/vm-pad.sh --check build-make-n/sandlua.tmp 0x3a0" \
+        in p.stdout
+    once = make_n("VM_OFFSET=")
+    assert once.returncode == 0, once.stderr
+    assert "vm-pad" not in once.stdout
+    links = [ln for ln in once.stdout.splitlines()
+             if "-o build-make-n/sandlua " in ln]
+    assert len(links) == 1
+
+
 @pytest.mark.parametrize("value", ["abc", "0x3a1", "4096", "-16", "0x",
                                    "12abc", ""])
 def test_vm_offset_out_of_range_is_an_error(sandlua, value):
