@@ -456,10 +456,12 @@ sl_dns_query *sl_dns_resolve(sl_dns *r, const char *name, sl_dns_cb cb,
     finish(q);
     return q;
   }
-  /* Both lookups may call back at once (e.g. no socket): count first. */
+  /* Both lookups may call back at once (e.g. no socket): count first.
+     ares_query, not ares_search: the name is absolute, never completed
+     with a search domain after the policy checked it. */
   q->outstanding = 2;
-  ares_search(r->channel, name, ns_c_in, ns_t_a, on_a, q);
-  ares_search(r->channel, name, ns_c_in, ns_t_aaaa, on_aaaa, q);
+  ares_query(r->channel, name, ns_c_in, ns_t_a, on_a, q);
+  ares_query(r->channel, name, ns_c_in, ns_t_aaaa, on_aaaa, q);
   return q;
 }
 
@@ -665,6 +667,32 @@ static void sock_state(void *data, ares_socket_t fd, int readable,
   r->watch(r->watch_ud, (int)fd, readable, writable);
 }
 
+/*
+** ares_init_options without the environment: c-ares reads LOCALDOMAIN (a
+** search list) and RES_OPTIONS (ndots, timeout, attempts, rotate) from it,
+** and a script's environment must not steer where names go or how long a
+** lookup takes.  Both are hidden for the call and put back after it
+** (start-up is single-threaded).
+*/
+static int init_channel(ares_channel *ch, struct ares_options *o, int mask) {
+  static const char *const vars[] = {"LOCALDOMAIN", "RES_OPTIONS"};
+  char *saved[2] = {NULL, NULL};
+  int rc = ARES_ENOMEM;
+  size_t i;
+  for (i = 0; i < 2; i++) {
+    const char *v = getenv(vars[i]);
+    if (v != NULL && (saved[i] = strdup(v)) == NULL) goto restore;
+  }
+  for (i = 0; i < 2; i++) unsetenv(vars[i]);
+  rc = ares_init_options(ch, o, mask);
+restore:
+  for (i = 0; i < 2; i++) {
+    if (saved[i] != NULL) setenv(vars[i], saved[i], 1);
+    free(saved[i]);
+  }
+  return rc;
+}
+
 sl_dns *sl_dns_new(const sl_dns_config *cfg, char *err, size_t errlen) {
   struct ares_options o;
   int mask, rc;
@@ -743,7 +771,7 @@ sl_dns *sl_dns_new(const sl_dns_config *cfg, char *err, size_t errlen) {
     mask |= ARES_OPT_RESOLVCONF;
     o.resolvconf_path = (char *)cfg->resolv_conf;
   }
-  rc = ares_init_options(&r->channel, &o, mask);
+  rc = init_channel(&r->channel, &o, mask);
   if (rc != ARES_SUCCESS) {
     snprintf(err, errlen, "DNS: cannot set up the resolver: %s",
              ares_strerror(rc));

@@ -10,10 +10,13 @@
 ** it from poll().
 **
 ** Configuration is read once, in sl_dns_new(), before the sandbox: the
-** resolv.conf (servers, search, ndots, timeout, attempts) unless a server is
-** forced (`--dns-server ADDR[:PORT]`: then resolv.conf, LOCALDOMAIN and
-** RES_OPTIONS are ignored and names are queried as given), and the hosts
+** resolv.conf (servers, timeout, attempts) unless a server is forced
+** (`--dns-server ADDR[:PORT]`: then resolv.conf is ignored), and the hosts
 ** file, which is consulted first (a name found there is not sent to DNS).
+** Names are absolute: they are queried exactly as given, never completed
+** with resolv.conf's `search` list or `ndots`, and the environment
+** (LOCALDOMAIN, RES_OPTIONS) is ignored, so the name a policy checked is
+** the name asked.
 ** After that, lookups open UDP (and TCP, for truncated answers) sockets
 ** only: no file access.
 **

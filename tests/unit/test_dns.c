@@ -1,5 +1,5 @@
 /*
-** Unit tests of stdlib/websocket/dns.c: the c-ares resolver driven by a
+** Unit tests of net/dns.c: the c-ares resolver driven by a
 ** plain poll() loop against a fake DNS server running in the same loop
 ** (UDP on 127.0.0.1, answers from a small zone table).
 */
@@ -18,7 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,7 +46,13 @@ static const struct {
     {"both.test", T_AAAA, "2001:db8::11"},
     {"empty.test", 0, NULL}, /* exists, no address: NOERROR, no answer */
     {"half.test", T_A, "192.0.2.7"}, /* and AAAA queries go unanswered */
+    {"api.corp.internal", T_A, "192.0.2.99"}, /* where a search list leads */
 };
+
+/* The names the fake was asked, in order (the first ASKED_MAX). */
+#define ASKED_MAX 16
+static char asked[ASKED_MAX][256];
+static int nasked;
 
 typedef struct {
   int fd;
@@ -51,7 +61,13 @@ typedef struct {
   int queries; /* packets received */
 } fake;
 
+static int fake_open_port(fake *f, int family, int port);
+
 static int fake_open(fake *f, int family) {
+  return fake_open_port(f, family, 0);
+}
+
+static int fake_open_port(fake *f, int family, int port) {
   struct sockaddr_storage ss;
   socklen_t len;
   memset(f, 0, sizeof *f);
@@ -68,11 +84,13 @@ static int fake_open(fake *f, int family) {
     struct sockaddr_in *in = (struct sockaddr_in *)&ss;
     in->sin_family = AF_INET;
     in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    in->sin_port = htons((uint16_t)port);
     len = sizeof *in;
   } else {
     struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
     in6->sin6_family = AF_INET6;
     in6->sin6_addr = in6addr_loopback;
+    in6->sin6_port = htons((uint16_t)port);
     len = sizeof *in6;
   }
   if (bind(f->fd, (struct sockaddr *)&ss, len) != 0 ||
@@ -108,6 +126,7 @@ static size_t fake_answer(fake *f, const unsigned char *q, size_t n,
     pos += l;
   }
   name[nl] = '\0';
+  if (nasked < ASKED_MAX) memcpy(asked[nasked++], name, nl + 1);
   if (pos + 5 > n) return 0;
   type = q[pos + 1] << 8 | q[pos + 2];
   pos += 5; /* root label, type, class */
@@ -589,6 +608,90 @@ static void test_resolv_conf(void **state) {
   unlink(path);
 }
 
+/*
+** Names are absolute.  resolv.conf has a search list and ndots:5, the
+** environment LOCALDOMAIN and RES_OPTIONS: "api" is asked as "api" only
+** (NXDOMAIN), never as api.corp.internal, and "v4.test" as itself.  The
+** resolver reads resolv.conf's servers on port 53, so the fake listens on
+** 127.0.0.1:53 in a network namespace of a child process's own (needs
+** CAP_SYS_ADMIN: skipped without it).  The child reports by exit status:
+** 0 ok, 77 no namespace, else the failed step.
+*/
+static int absolute_names_child(void) {
+  char path[] = "/tmp/sl_dns_search_XXXXXX", err[256];
+  static const char text[] = "search corp.internal\n"
+                             "options ndots:5 timeout:1 attempts:1\n"
+                             "nameserver 127.0.0.1\n";
+  struct ifreq ifr;
+  sl_dns_config cfg;
+  sl_dns *r;
+  fake f;
+  outcome o;
+  int fd, sock;
+  if (unshare(CLONE_NEWNET) != 0) return 77;
+  sock = socket(AF_INET, SOCK_DGRAM, 0);
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  if (sock < 0 || ioctl(sock, SIOCGIFFLAGS, &ifr) != 0) return 2;
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(sock, SIOCSIFFLAGS, &ifr) != 0) return 3;
+  close(sock);
+  if (fake_open_port(&f, AF_INET, 53) != 0) return 4;
+  fd = mkstemp(path);
+  if (fd < 0 || write(fd, text, sizeof text - 1) != (ssize_t)(sizeof text - 1))
+    return 5;
+  close(fd);
+  setenv("LOCALDOMAIN", "corp.internal", 1);
+  setenv("RES_OPTIONS", "ndots:9 attempts:5", 1);
+  memset(&cfg, 0, sizeof cfg);
+  cfg.resolv_conf = path;
+  cfg.hosts = "";
+  cfg.watch = on_watch;
+  nwatch = 0;
+  r = sl_dns_new(&cfg, err, sizeof err);
+  unlink(path);
+  if (r == NULL) return 6;
+  /* The environment is as it was. */
+  if (getenv("LOCALDOMAIN") == NULL ||
+      strcmp(getenv("RES_OPTIONS"), "ndots:9 attempts:5") != 0)
+    return 7;
+  nasked = 0;
+  memset(&o, 0, sizeof o);
+  if (sl_dns_resolve(r, "api", on_result, &o, err, sizeof err) == NULL)
+    return 8;
+  run(r, &f);
+  if (o.calls != 1 || o.naddrs != 0) return 9;
+  for (int i = 0; i < nasked; i++)
+    if (strcmp(asked[i], "api") != 0) return 10;
+  if (nasked != 2) return 11; /* A and AAAA */
+  nasked = 0;
+  memset(&o, 0, sizeof o);
+  if (sl_dns_resolve(r, "v4.test", on_result, &o, err, sizeof err) == NULL)
+    return 12;
+  run(r, &f);
+  if (o.calls != 1 || o.naddrs != 2 || nasked != 2) return 13;
+  sl_dns_free(r);
+  fake_close(&f);
+  return 0;
+}
+
+static void test_names_are_absolute(void **state) {
+  int status;
+  pid_t pid;
+  (void)state;
+  fflush(NULL);
+  pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) _exit(absolute_names_child());
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 77) {
+    print_message("skipped: no network namespace (needs CAP_SYS_ADMIN)\n");
+    skip();
+  }
+  assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_bad_names(void **state) {
   fixture *x = *state;
   static const struct {
@@ -852,6 +955,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_cancel_then_free, setup, teardown),
       cmocka_unit_test_setup_teardown(test_hosts_file, setup, teardown),
       cmocka_unit_test(test_resolv_conf),
+      cmocka_unit_test(test_names_are_absolute),
       cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
       cmocka_unit_test(test_parse_server),
       cmocka_unit_test(test_new_errors),
