@@ -27,7 +27,7 @@ static void usage(FILE *f) {
       "usage: " P " lint FILE...\n"
       "       " P " check [--policy FILE]... [--allow-url PATTERN]...\n"
       "                 [--actor ID] [--actor-meta K=V]... [--meta K=V]...\n"
-      "                 [--ip ADDRESS] ACTION RESOURCE\n"
+      "                 [--ip ADDRESS]... ACTION RESOURCE\n"
       "       " P " test [--policy FILE]... [--junit FILE] CASES.yaml...\n"
       "lint: check policy files (exit 0 valid, 3 invalid).\n"
       "check: print allow or deny and the deciding policy (exit 0 allow, "
@@ -110,7 +110,8 @@ typedef struct cmd_opts {
   interp_config cfg;       /* --policy, --allow-url, --actor, --actor-meta */
   const char **meta;       /* check: --meta K=V */
   int n_meta;
-  const char *ip;          /* check: --ip */
+  policy_ip ips[POLICY_CASE_IPS]; /* check: --ip, in order */
+  size_t n_ips;
   const char *junit;       /* test: --junit */
   char **rest;             /* positional arguments */
   int n_rest;
@@ -151,7 +152,12 @@ static int parse_opts(int argc, char **argv, int for_test, cmd_opts *o) {
         o->meta = m;
       }
     } else if (strcmp(a, "--ip") == 0 && !for_test) {
-      o->ip = v;
+      if (o->n_ips == POLICY_CASE_IPS)
+        return usage_error("--ip: more than %d addresses", POLICY_CASE_IPS);
+      if (policy_ip_parse(v, &o->ips[o->n_ips]) != 0)
+        why = "not an IP address";
+      else
+        o->n_ips++;
     } else if (strcmp(a, "--junit") == 0 && for_test) {
       o->junit = v;
     } else {
@@ -179,12 +185,6 @@ static int cmd_check(int argc, char **argv) {
   int rc = parse_opts(argc, argv, 0, &o);
   if (rc == 0 && o.n_rest != 2)
     rc = usage_error("check needs ACTION and RESOURCE");
-  policy_ip ip, *ipp = NULL;
-  if (rc == 0 && o.ip) {
-    if (policy_ip_parse(o.ip, &ip) != 0)
-      rc = usage_error("--ip %s: not an IP address", o.ip);
-    ipp = &ip;
-  }
   if (rc == 0) rc = interp_policy_load(&o.cfg);
   policy_kv *meta = NULL;
   if (rc == 0 && o.n_meta > 0 &&
@@ -206,12 +206,20 @@ static int cmd_check(int argc, char **argv) {
   const policy_set *set = o.cfg.policies;
   const char *action = o.rest[0], *resource = o.rest[1];
   policy_decision d;
-  int urc = policy_check(set, &set->actor, action, resource, meta,
-                         (size_t)o.n_meta, ipp, u, &d);
+  size_t which;
+  int urc = policy_check_addrs(set, &set->actor, action, resource, meta,
+                               (size_t)o.n_meta, o.ips, o.n_ips, &which, u,
+                               &d);
   printf("%s\n", d.allow ? "allow" : "deny");
   printf("policy: %s\n", policy_decision_policy(&d));
-  if (urc == 0 && policy_action_is_url(action, resource))
+  if (urc == 0 && policy_action_is_url(action, resource)) {
     printf("resource: %s\n", u->canonical);
+    if (o.n_ips > 0) {
+      char ip[POLICY_IP_STRLEN];
+      policy_ip_format(&o.ips[which], ip, sizeof ip);
+      printf("ip: %s\n", ip);
+    }
+  }
   if (d.detail[0]) printf("detail: %s\n", d.detail);
   for (int i = 0; i < o.n_meta; i++) free(meta[i].key);
   free(meta);
@@ -302,9 +310,10 @@ static const char *expect_name(int e) {
 static void run_case(const policy_set *set, const policy_actor *actor,
                      const policy_case *c, policy_url *u, result *r) {
   policy_decision d;
-  int rc = policy_check(set, c->has_actor ? &c->actor : actor, c->action,
-                        c->resource, c->meta, c->n_meta,
-                        c->has_ip ? &c->ip : NULL, u, &d);
+  size_t which;
+  int rc = policy_check_addrs(set, c->has_actor ? &c->actor : actor,
+                              c->action, c->resource, c->meta, c->n_meta,
+                              c->ips, c->n_ips, &which, u, &d);
   int got = rc == -EINVAL ? POLICY_EXPECT_INVALID
             : d.allow ? POLICY_EXPECT_ALLOW : POLICY_EXPECT_DENY;
   const char *by = policy_decision_policy(&d);

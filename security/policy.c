@@ -659,12 +659,17 @@ static const policy_resource *resource_matches(const policy *p,
   return NULL;
 }
 
-/* Whether an applicable allow policy names the address explicitly: its
-** matched URL pattern has that IP (or localhost) as host, or a meta.ip
-** cidr condition of it holds. */
-static int names_ip(const policy *p, const policy_resource *r,
-                    const policy_request *req) {
-  if (r->is_url && policy_url_pattern_names_ip(&r->url, req->ip)) return 1;
+/* Whether an applicable allow policy names the address explicitly: any of
+** its URL patterns that matches the URL has that IP (or localhost) as host
+** (a "*" beside it does not cancel that), or a meta.ip cidr condition of it
+** holds. */
+static int names_ip(const policy *p, const policy_request *req) {
+  for (size_t i = 0; i < p->n_resources; i++) {
+    const policy_resource *r = &p->resources[i];
+    if (r->is_url && policy_url_pattern_match(&r->url, req->url) &&
+        policy_url_pattern_names_ip(&r->url, req->ip))
+      return 1;
+  }
   for (size_t i = 0; i < p->n_conds; i++) {
     const policy_cond *c = &p->conds[i];
     if (c->op == POLICY_OP_CIDR && c->field.root == POLICY_F_META &&
@@ -705,7 +710,7 @@ static int consider(const policy *p, const policy_request *req, scan *sc) {
     }
   } else if (applies) {
     if (sc->allow == NULL) sc->allow = p;
-    if (sc->special && sc->explicit_allow == NULL && names_ip(p, r, req))
+    if (sc->special && sc->explicit_allow == NULL && names_ip(p, req))
       sc->explicit_allow = p;
   }
   return 0;
@@ -743,7 +748,17 @@ static void scan_indexed(const policy_set *set, const uindex *x,
 
 void policy_decide(const policy_set *set, const policy_request *req,
                    policy_decision *d) {
+  policy_request literal;
   scan sc;
+  /* An IP-literal host needs no DNS to be decided: its address is the one
+  ** connected to, so meta.ip and the special-address rule apply now, for
+  ** `policy check` as at run time. */
+  if (req->url != NULL && req->url->host_ip && req->ip == NULL) {
+    literal = *req;
+    literal.ip = &req->url->ip;
+    literal.ip_pending = 0;
+    req = &literal;
+  }
   memset(&sc, 0, sizeof sc);
   sc.special = req->ip ? policy_ip_special(req->ip) : NULL;
   memset(d, 0, sizeof *d);
@@ -819,6 +834,30 @@ int policy_check(const policy_set *set, const policy_actor *actor,
     r.ip = ip;
   }
   policy_decide(set, &r, d);
+  return 0;
+}
+
+int policy_check_addrs(const policy_set *set, const policy_actor *actor,
+                       const char *action, const char *resource,
+                       const policy_kv *meta, size_t n_meta,
+                       const policy_ip *ips, size_t n, size_t *which,
+                       policy_url *u, policy_decision *d) {
+  policy_decision first;
+  *which = 0;
+  if (n == 0)
+    return policy_check(set, actor, action, resource, meta, n_meta, NULL, u,
+                        d);
+  for (size_t i = 0; i < n; i++) {
+    int rc = policy_check(set, actor, action, resource, meta, n_meta, &ips[i],
+                          u, d);
+    if (rc != 0) return rc;
+    if (d->allow) {
+      *which = i;
+      return 0;
+    }
+    if (i == 0) first = *d;
+  }
+  *d = first;
   return 0;
 }
 

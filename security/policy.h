@@ -271,7 +271,8 @@ typedef struct policy_request {
   /*
   ** Pre-DNS evaluation: conditions on meta.ip are not decidable yet; they
   ** hold for allow policies and do not for deny policies (the post-DNS
-  ** evaluation decides them).
+  ** evaluation decides them).  A URL whose host is an IP literal is never
+  ** pending: without ip, its literal is the address decided on.
   */
   int ip_pending;
 } policy_request;
@@ -312,13 +313,27 @@ const char *policy_decision_policy(const policy_decision *d);
 ** why POLICY_WHY_INVALID, the reason in d->detail, and returns -EINVAL.
 ** For URL actions without ip, meta.ip conditions are deferred (pre-DNS);
 ** with ip, the pre-DNS evaluation must allow and the post-DNS one
-** (meta.ip, the special-purpose rule) decides.  Other actions ignore ip
-** (their meta.ip, if any, is plain meta).  Returns 0 otherwise.
+** (meta.ip, the special-purpose rule) decides.  A URL whose host is an
+** IP literal is decided on that address without ip.  Other actions ignore
+** ip (their meta.ip, if any, is plain meta).  Returns 0 otherwise.
 */
 int policy_check(const policy_set *set, const policy_actor *actor,
                  const char *action, const char *resource,
                  const policy_kv *meta, size_t n_meta, const policy_ip *ip,
                  policy_url *u, policy_decision *d);
+
+/*
+** As policy_check, for a host name that resolved to ips[0..n) (n >= 1), as
+** the runtime decides the connection: the addresses are taken in order,
+** the first one allowed is the answer (it is connected to); when none is,
+** the first refusal is.  *which is the index of the deciding address.
+** With n == 0, policy_check without ip.
+*/
+int policy_check_addrs(const policy_set *set, const policy_actor *actor,
+                       const char *action, const char *resource,
+                       const policy_kv *meta, size_t n_meta,
+                       const policy_ip *ips, size_t n, size_t *which,
+                       policy_url *u, policy_decision *d);
 
 /* Whether an action's resource is a URL (websocket.connect.url, or
 ** websocket.connect with a resource containing "://"). */

@@ -60,6 +60,28 @@ static int case_actor(loader *ld, const ynode *n, policy_actor *a) {
   return rc;
 }
 
+/* ip: one address, or a list of them in the order DNS gave them. */
+static int case_ips(loader *ld, const ynode *v, policy_case *k) {
+  const ynode *one = v;
+  size_t n = 1;
+  if (v->kind == Y_SEQ) {
+    if (v->n == 0) return ERR(ld, v, "ip: an empty list");
+    if (v->n > POLICY_CASE_IPS)
+      return ERR(ld, v, "ip: more than %d addresses", POLICY_CASE_IPS);
+    n = v->n;
+  }
+  for (size_t i = 0; i < n; i++) {
+    const char *s;
+    int rc;
+    if (v->kind == Y_SEQ) one = v->kids[i];
+    if ((rc = policy__y_want_string(ld, one, "ip", &s)) != 0) return rc;
+    if (policy_ip_parse(s, &k->ips[i]) != 0)
+      return ERR(ld, one, "invalid IP address '%s'", s);
+  }
+  k->n_ips = n;
+  return 0;
+}
+
 static int load_case(loader *ld, const ynode *n, policy_case *k) {
   static const char *const KEYS[] = {"name", "actor", "action", "resource",
                                      "meta", "ip", "expect", "policy", NULL};
@@ -96,13 +118,8 @@ static int load_case(loader *ld, const ynode *n, policy_case *k) {
     if ((rc = case_actor(ld, v, &k->actor)) != 0) return rc;
     k->has_actor = 1;
   }
-  if ((v = policy__y_get(n, "ip"))) {
-    const char *s;
-    if ((rc = policy__y_want_string(ld, v, "ip", &s)) != 0) return rc;
-    if (policy_ip_parse(s, &k->ip) != 0)
-      return ERR(ld, v, "invalid IP address '%s'", s);
-    k->has_ip = 1;
-  }
+  if ((v = policy__y_get(n, "ip")) && (rc = case_ips(ld, v, k)) != 0)
+    return rc;
   if ((v = policy__y_get(n, "meta")) && !policy__y_is_null(v)) {
     if ((rc = policy__y_want_map(ld, v, "meta")) != 0) return rc;
     size_t m = v->n / 2;

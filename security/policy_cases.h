@@ -13,6 +13,9 @@
 
 enum { POLICY_EXPECT_DENY, POLICY_EXPECT_ALLOW, POLICY_EXPECT_INVALID };
 
+/* At most this many addresses in a case's ip list. */
+#define POLICY_CASE_IPS 16
+
 typedef struct policy_case {
   char *name;           /* given, or "ACTION RESOURCE" */
   int line;             /* where the case starts */
@@ -22,8 +25,8 @@ typedef struct policy_case {
   char *resource;
   policy_kv *meta;
   size_t n_meta;
-  int has_ip;
-  policy_ip ip;         /* post-DNS evaluation with this address */
+  policy_ip ips[POLICY_CASE_IPS]; /* post-DNS: the addresses the host */
+  size_t n_ips;                    /* resolved to, in order (ip: A or [A..]) */
   int expect;           /* POLICY_EXPECT_* */
   char *policy;         /* expected deciding policy, or NULL */
 } policy_case;

@@ -88,6 +88,17 @@ int sl_security_check_url(lua_State *L, const char *url, policy_url *u) {
                                         POLICY_ACTION_CONNECT_URL};
   sec_ctx c = get_ctx(L);
   policy_decision d;
+  /* The argument is a URL whatever it looks like: one that does not parse
+  ** is INVALID for both actions, never a plain resource that no policy
+  ** names. */
+  if (policy_url_parse(url, u, d.detail, sizeof d.detail) != 0) {
+    d.why = POLICY_WHY_INVALID;
+    d.allow = 0;
+    d.policy = NULL;
+    policy_audit_decision(c.audit, &c.set->actor, ACTIONS[1], url, &d);
+    push_refusal(L, ACTIONS[1], url, NULL, &d);
+    return -1;
+  }
   for (int i = 0; i < 2; i++) {
     int rc = policy_check(c.set, &c.set->actor, ACTIONS[i], url, NULL, 0,
                           NULL, u, &d);

@@ -413,6 +413,53 @@ static void test_special_explicit(void **state) {
   assert_true(can_url("ws://example.com/", "93.184.216.34"));
 }
 
+/* Any matching resource of an allow policy that names the address counts:
+** a "*" listed first does not hide "ws://127.0.0.1:9000/ *" beside it. */
+static void test_special_named_by_any_resource(void **state) {
+  (void)state;
+  load("a.yaml", HEAD
+       "  - {name: both, kind: security.policy, policy: "
+       "{actions: [websocket.connect, websocket.connect.url], "
+       "resources: ['*', 'ws://127.0.0.1:9000/*'], effect: allow}}\n");
+  assert_true(can_url("ws://127.0.0.1:9000/x", "127.0.0.1"));
+  assert_true(can_url("ws://127.0.0.1:9000/x", NULL));
+  assert_string_equal(decider(), "t:both");
+  /* The "*" alone names nothing: another port, or a name, is refused. */
+  assert_false(can_url("ws://127.0.0.1:9001/x", NULL));
+  assert_false(can_url("ws://example.com/", "127.0.0.1"));
+  assert_true(can_url("ws://example.com/", "93.184.216.34"));
+}
+
+/* An IP-literal host is decided without DNS: under a broad allow, every
+** numeric form of a special-purpose address is refused by the check alone
+** (no ip given), as the connection to it would be. */
+static void test_special_ip_literal_without_dns(void **state) {
+  static const char *const refused[] = {
+      "wss://127.0.0.1/", "wss://2130706433/", "wss://0x7f.1/",
+      "wss://0177.0.0.1/", "wss://127.1/", "wss://[::1]/",
+      "wss://[::ffff:169.254.169.254]/", "wss://169.254.169.254/",
+      "wss://10.0.0.1/", "wss://[::ffff:10.0.0.1]/", "wss://100.64.0.1/",
+      "wss://[fd00::1]/", "wss://[fe80::1]/", "wss://0.0.0.0/",
+      "wss://224.0.0.1/", "wss://[64:ff9b::a9fe:a9fe]/", "wss://192.168.1.1/",
+  };
+  (void)state;
+  load("a.yaml", HEAD
+       "  - {name: broad, kind: security.policy, policy: "
+       "{actions: [websocket.connect, websocket.connect.url], "
+       "resources: 'wss://*/*', effect: allow}}\n");
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+    if (can_url(refused[i], NULL))
+      fail_msg("%s allowed without DNS", refused[i]);
+    assert_int_equal(DEC.why, POLICY_WHY_SPECIAL);
+    assert_int_equal(policy_check(S, &S->actor, POLICY_ACTION_CONNECT,
+                                  refused[i], NULL, 0, NULL, &URL, &DEC), 0);
+    assert_false(DEC.allow);
+  }
+  assert_true(can_url("wss://93.184.216.34/", NULL));
+  assert_true(can_url("wss://[2606:2800:220:1::]/", NULL));
+  assert_true(can_url("wss://example.com/", NULL));
+}
+
 static void test_nonstrict_special(void **state) {
   (void)state;
   load("a.yaml", "strict: false\nentries: []\n");
@@ -540,6 +587,10 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_fail_closed, setup, teardown),
     cmocka_unit_test_setup_teardown(test_url_action, setup, teardown),
     cmocka_unit_test_setup_teardown(test_special_explicit, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_special_named_by_any_resource,
+                                    setup, teardown),
+    cmocka_unit_test_setup_teardown(test_special_ip_literal_without_dns,
+                                    setup, teardown),
     cmocka_unit_test_setup_teardown(test_nonstrict_special, setup, teardown),
     cmocka_unit_test_setup_teardown(test_allow_url, setup, teardown),
     cmocka_unit_test_setup_teardown(test_index_equivalence, setup, teardown),
