@@ -71,7 +71,16 @@ static int norm_escapes(const char *s, size_t len, char *out, size_t outlen,
     if (hi < 0 || lo < 0)
       return fail(err, errlen, "invalid percent escape in %s", what);
     int v = hi * 16 + lo;
-    if (v != 0 && unreserved(v)) {
+    /* Escapes a server may decode into something the match did not see: a
+    ** NUL (which ends strings), and in a path a separator ("/public/..%2F
+    ** admin" would pass "/public/ *" and reach /admin). */
+    if (v == 0)
+      return fail(err, errlen, "encoded NUL (%%00) in %s", what);
+    if (strcmp(what, "path") == 0 && (v == '/' || v == '\\'))
+      return fail(err, errlen, "encoded '%c' (%%%c%c) in path: a server may "
+                  "decode it into a separator", v, "0123456789ABCDEF"[hi],
+                  "0123456789ABCDEF"[lo]);
+    if (unreserved(v)) {
       out[o++] = (char)v;
     } else {
       out[o++] = '%';

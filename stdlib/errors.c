@@ -6,6 +6,7 @@
 ** them through sl_fail()/sl_pusherror(); scripts through errors.new/wrap.
 */
 #include "sl.h"
+#include "../common/escape.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -68,9 +69,27 @@ static sl_error *newerror(lua_State *L, int kind, int retryable) {
   return e;
 }
 
+/*
+** The message of an error made in C: the format's arguments come from
+** input (URLs, headers, server replies), so control characters are
+** escaped (common/escape.h).  Stack: +1 (the message).
+*/
+static void pushmessage(lua_State *L, const char *fmt, va_list ap) {
+  size_t n;
+  const char *m = lua_pushvfstring(L, fmt, ap);
+  n = lua_rawlen(L, -1);
+  if (!sl_has_ctl(m, n)) return;
+  size_t len = sl_escape_ctl_len(m, n);
+  luaL_Buffer b;
+  char *out = luaL_buffinitsize(L, &b, len + 1);
+  sl_escape_ctl(out, len + 1, m, n);
+  luaL_pushresultsize(&b, len);
+  lua_remove(L, -2);  /* the raw message */
+}
+
 static void sl_pusherrorv(lua_State *L, sl_errkind kind, int retryable,
                    const char *fmt, va_list ap) {
-  lua_pushvfstring(L, fmt, ap);
+  pushmessage(L, fmt, ap);
   newerror(L, kind, retryable);
 }
 

@@ -73,7 +73,8 @@ URLS = [
     "wss://chat.example.com/ws/lobby", "wss://a.example.net/",
     "wss://b.example.net/", "wss://feed.example.com/live",
     "wss://a.b.example.org/x", "wss://stream.example.com/prices",
-    "wss://93.184.216.34/",
+    "wss://93.184.216.34/", "wss://b.example.net/x/..%2fadmin",
+    "wss://b.example.net/x/%2e%2e/admin", "wss://b.example.net/a%00",
     # invalid
     "localhost:8080/x", "//host/x", "ws:/x", "http://public.test/",
     "wss://user@public.test/", "wss://public.test/#f", "wss://pub lic.test/",

@@ -106,4 +106,18 @@ T.test("error objects raised and caught keep their identity", function()
   T.truthy(errors.is(got, errors.CONFLICT))
 end)
 
+T.test("messages made from input escape control characters", function()
+  local websocket, time = require("websocket"), require("time")
+  local _, e = websocket.connect("ws://a\r\nInjected: 1\x1b[2J/")
+  T.eq(e:kind(), errors.INVALID)
+  T.truthy(e:message():find("ws://a\\r\\nInjected: 1\\x1b[2J/", 1, true),
+           e:message())
+  T.truthy(not e:message():find("[%c]"), "no control character left")
+  _, e = time.parse_duration("1\0\ts")
+  T.truthy(not e:message():find("[%c]"), e:message())
+  T.truthy(not tostring(e):find("[%c]"))
+  -- a script's own message is its own: kept as given
+  T.eq(errors.new("two\nlines"):message(), "two\nlines")
+end)
+
 T.done()
