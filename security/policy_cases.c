@@ -181,7 +181,7 @@ int policy_cases_load(const char *path, policy_cases *c, policy_diags *d) {
   char *buf;
   size_t len;
   memset(c, 0, sizeof *c);
-  int rc = policy__y_read_file(path, &buf, &len, d);
+  int rc = policy__y_read_file(path, 0, &buf, &len, d);
   if (rc != 0) return rc;
   memset(&ld, 0, sizeof ld);
   ld.file = path;

@@ -18,6 +18,7 @@
 #include <yaml.h>
 
 #include "../common/units.h"
+#include "filetrust.h"
 #include "yaml_internal.h"
 
 
@@ -859,8 +860,8 @@ int policy_load_buffer(policy_set *set, const char *name, const char *buf,
   return rc;
 }
 
-int policy__y_read_file(const char *path, char **out, size_t *outlen,
-                        policy_diags *d) {
+int policy__y_read_file(const char *path, int trusted, char **out,
+                        size_t *outlen, policy_diags *d) {
   policy_diag *e = &d->error;
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   int rc = 0;
@@ -879,6 +880,15 @@ int policy__y_read_file(const char *path, char **out, size_t *outlen,
   }
   if (S_ISDIR(st.st_mode)) {
     rc = -EISDIR;
+    goto fail;
+  }
+  if (trusted &&
+      (rc = policy_file_trusted(fd, path, e->message, sizeof e->message)) ==
+          -EPERM) {
+    close(fd);
+    e->line = e->column = 1;
+    return -EINVAL;
+  } else if (rc != 0) {
     goto fail;
   }
   if ((buf = malloc(POLICY_FILE_MAX + 1)) == NULL) {
@@ -915,7 +925,7 @@ fail:
 int policy_load_file(policy_set *set, const char *path, policy_diags *d) {
   char *buf;
   size_t len;
-  int rc = policy__y_read_file(path, &buf, &len, d);
+  int rc = policy__y_read_file(path, 1, &buf, &len, d);
   if (rc != 0) return rc;
   rc = policy_load_buffer(set, path, buf, len, d);
   free(buf);

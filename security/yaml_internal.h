@@ -64,8 +64,9 @@ int policy__y_want_map(loader *ld, const ynode *n, const char *what);
 /* Read an `actor:` mapping into ld->actor. */
 int policy__y_load_actor(loader *ld, const ynode *n);
 /* Read a whole file (at most POLICY_FILE_MAX bytes) into a new buffer;
-** errors (I/O, too large) go to d->error. */
-int policy__y_read_file(const char *path, char **buf, size_t *len,
-                        policy_diags *d);
+** errors (I/O, too large, with trusted: a file or directory others may
+** write, filetrust.h) go to d->error. */
+int policy__y_read_file(const char *path, int trusted, char **buf,
+                        size_t *len, policy_diags *d);
 
 #endif

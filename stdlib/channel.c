@@ -562,7 +562,11 @@ int luaopen_channel(lua_State *L) {
   rng_seed();
   sl_sched_get(L);
   luaL_newmetatable(L, SL_CHANNEL_MT);
+  lua_pushliteral(L, SL_CHANNEL_MT);  /* getmetatable gives the name */
+  lua_setfield(L, -2, "__metatable");
   luaL_newmetatable(L, CASE_MT);
+  lua_pushliteral(L, CASE_MT);
+  lua_setfield(L, -2, "__metatable");
   lua_newtable(L);  /* methods */
   lua_pushvalue(L, -3);
   lua_pushvalue(L, -3);

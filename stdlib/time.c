@@ -527,7 +527,7 @@ static int tr_reset(lua_State *L) {
 }
 
 static int tr_gc(lua_State *L) {
-  ltimer *t = lua_touserdata(L, 1);
+  ltimer *t = checkanytimer(L);
   sl_timer_stop(&t->tm);  /* no-op once the scheduler is closed */
   t->finalized = 1;
   return 0;
@@ -595,6 +595,8 @@ static void newclass(lua_State *L, const char *name, const luaL_Reg *meta,
   lua_newtable(L);
   luaL_setfuncs(L, methods, 0);
   lua_setfield(L, -2, "__index");
+  lua_pushstring(L, name);  /* getmetatable gives the name, not the table */
+  lua_setfield(L, -2, "__metatable");
   lua_pop(L, 1);
 }
 

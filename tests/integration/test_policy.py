@@ -348,3 +348,90 @@ def test_big_file_and_lua_init(run, tmp_path):
     p = run("--policy", str(BAD[0]), env=env)
     assert p.returncode == 3
     assert p.stdout == ""
+
+
+# ---- StrictModes: who may write a policy decides it -----------------------
+
+def trusted_dir(tmp_path):
+    d = tmp_path / "pol"
+    d.mkdir(mode=0o755)
+    os.chmod(tmp_path, 0o755)
+    return d
+
+
+@pytest.mark.parametrize("mode,why", [
+    (0o664, "the file is writable by its group (chmod go-w)"),
+    (0o646, "the file is writable by others (chmod go-w)"),
+])
+def test_policy_file_writable_by_others_is_refused(run, tmp_path, mode, why):
+    d = trusted_dir(tmp_path)
+    f = d / "p.yaml"
+    f.write_text(ALLOW_CHAT)
+    os.chmod(f, 0o644)
+    assert run("policy", "lint", str(f)).returncode == 0
+    os.chmod(f, mode)
+    for args in (["policy", "lint", str(f)],
+                 ["--policy", str(f), "-e", "print('ran')"],
+                 ["policy", "check", "--policy", str(f), "websocket.connect",
+                  "wss://chat.example.com/ws/x"]):
+        p = run(*args)
+        assert p.returncode == 3, (args, p.stdout, p.stderr)
+        assert p.stdout == ""
+        assert f"{f}:1:1: refused: {why}" in p.stderr
+
+
+def test_policy_directory_writable_by_others_is_refused(run, tmp_path):
+    d = trusted_dir(tmp_path)
+    f = d / "p.yaml"
+    f.write_text(ALLOW_CHAT)
+    os.chmod(f, 0o644)
+    os.chmod(d, 0o777)
+    p = run("policy", "lint", str(f))
+    assert p.returncode == 3
+    assert f"refused: the directory {d} is writable by its group" in p.stderr
+    os.chmod(d, 0o1777)  # sticky, but not root's: still refused
+    if os.getuid() == 0:
+        os.chown(d, 1, 1)
+        p = run("policy", "lint", str(f))
+        assert p.returncode == 3 and "owned by uid 1" in p.stderr
+        os.chown(d, 0, 0)
+        # sticky and root's, as /tmp: nobody else can replace the file
+        assert run("policy", "lint", str(f)).returncode == 0
+
+
+def test_policy_file_owner_must_be_root_or_me(run, tmp_path):
+    if os.getuid() != 0:
+        pytest.skip("needs root to give the file away")
+    d = trusted_dir(tmp_path)
+    f = d / "p.yaml"
+    f.write_text(ALLOW_CHAT)
+    os.chmod(f, 0o644)
+    os.chown(f, 1000, 1000)
+    p = run("policy", "lint", str(f))
+    assert p.returncode == 3
+    assert "the file is owned by uid 1000, not by root or uid 0" in p.stderr
+
+
+def test_policy_symlink_is_judged_by_its_target(run, tmp_path):
+    d = trusted_dir(tmp_path)
+    f = d / "p.yaml"
+    f.write_text(ALLOW_CHAT)
+    os.chmod(f, 0o644)
+    link = d / "link.yaml"
+    link.symlink_to(f)
+    assert run("policy", "lint", str(link)).returncode == 0
+    os.chmod(f, 0o666)
+    p = run("policy", "lint", str(link))
+    assert p.returncode == 3 and "the file is writable by" in p.stderr
+    os.chmod(f, 0o644)
+    bad = tmp_path / "open"
+    bad.mkdir()
+    os.chmod(bad, 0o777)
+    g = bad / "p.yaml"
+    g.write_text(ALLOW_CHAT)
+    os.chmod(g, 0o644)
+    link2 = d / "link2.yaml"
+    link2.symlink_to(g)
+    p = run("policy", "lint", str(link2))
+    assert p.returncode == 3
+    assert f"the directory {bad} is writable" in p.stderr
