@@ -36,4 +36,29 @@ def lua54():
     assert path, "lua5.4 (Debian package lua5.4) is needed"
     return path
 
+_FEATURES = {}
+
+
+def kernel_lacks(feature):
+    """Why this kernel lacks feature ("i386" IA32 emulation, "x32",
+    "landlock", "netns"), probed for real by try-syscall --probe; None when
+    it has it.  Tests that need a feature skip with this reason."""
+    if feature not in _FEATURES:
+        b = os.environ.get("B", "build")
+        probe = ROOT / b / "tests" / "try-syscall"
+        if not os.access(probe, os.X_OK):
+            probe = ROOT / "build" / "tests" / "try-syscall"
+        p = subprocess.run([str(probe), "--probe", feature],
+                           capture_output=True, text=True, timeout=30)
+        _FEATURES[feature] = None if p.returncode == 0 else (
+            f"the kernel has no {feature}: " + p.stdout.strip())
+    return _FEATURES[feature]
+
+
+def need_kernel(feature):
+    why = kernel_lacks(feature)
+    if why:
+        pytest.skip(why)
+
+
 from wsservers import certs, echo_server, fake_dns, ws_servers  # noqa: E402,F401

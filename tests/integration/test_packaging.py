@@ -1,11 +1,11 @@
 """The Debian and RPM packages: build, lintian, contents, install/purge.
 
-make deb and make rpm build from a copy of the tree; the .deb is installed
-into this system with dpkg (root only, and only when no sandlua is
-installed or configured here), run, removed and purged.
+make deb and make rpm build from a copy of the tree; the .deb is installed,
+run, removed and purged in a throwaway root (an overlay over / in a mount
+namespace of its own, root only): this system's dpkg database, /usr and
+/etc are never touched.
 """
 import contextlib
-import fcntl
 import io
 import os
 import pathlib
@@ -13,7 +13,6 @@ import re
 import shutil
 import subprocess
 import tarfile
-import time
 
 import pytest
 
@@ -125,32 +124,6 @@ def test_deb_contents_and_metadata(deb):
     assert "ExecStart=/usr/bin/sandlua --policy /etc/sandlua/%i.yaml" in unit
 
 
-@contextlib.contextmanager
-def dpkg_test_lock():
-    """One dpkg install test at a time on this machine."""
-    lockdir = "/run/lock" if os.path.isdir("/run/lock") else "/tmp"
-    with open(os.path.join(lockdir, "sandlua-dpkg-test.lock"), "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        yield
-
-
-def dpkg(*args):
-    """dpkg, waiting (bounded) while another apt or dpkg holds its lock."""
-    deadline = time.monotonic() + 300
-    while True:
-        p = sh("dpkg", "--force-unsafe-io", *args, env=dict(os.environ,
-                                       DEBIAN_FRONTEND="noninteractive"))
-        if p.returncode == 0 or "lock" not in p.stderr or \
-                time.monotonic() > deadline:
-            return p
-        time.sleep(2)
-
-
-def dpkg_status():
-    p = sh("dpkg-query", "-W", "-f", "${db:Status-Abbrev}", "sandlua")
-    return p.stdout.strip() if p.returncode == 0 else ""
-
-
 def man_excluded():
     """Whether dpkg is set up not to install man pages (minimal images)."""
     conf = pathlib.Path("/etc/dpkg/dpkg.cfg.d")
@@ -162,51 +135,98 @@ def man_excluded():
     return False
 
 
-def test_deb_installs_runs_removes_and_purges(deb, tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("installing a package needs root (CI runs as root)")
-    with dpkg_test_lock():
-        # Never touch a sandlua that someone installed or configured here.
-        if dpkg_status() not in ("", "un"):
-            pytest.skip(f"a sandlua package is on this system "
-                        f"({dpkg_status()}); not replacing it")
-        for path in ("/usr/bin/sandlua", "/etc/sandlua"):
-            if os.path.lexists(path):
-                pytest.skip(f"{path} exists; not replacing it")
-        try:
-            p = dpkg("-i", str(deb))
-            assert p.returncode == 0, p.stdout + p.stderr
-            assert dpkg_status() == "ii"
-            r = sh("/usr/bin/sandlua",
-                   "/usr/share/sandlua/examples/errors.lua")
-            assert r.returncode == 0 and "kind:\tINVALID" in r.stdout, \
-                r.stdout + r.stderr
-            r = sh("/usr/bin/sandlua", "-e", "print(errors.TIMEOUT)")
-            assert r.stdout == "TIMEOUT\n", r.stderr
-            man = not man_excluded()
-            for page in ("sandlua", "sandlua-policy"):
-                r = sh("man", "-w", page)
-                assert r.returncode == 0 or not man, page
-            if shutil.which("systemd-analyze"):
-                unit = tmp_path / "sandlua@demo.service"
-                shutil.copy("/lib/systemd/system/sandlua@.service", unit)
-                r = sh("systemd-analyze", "verify",
-                       "--man=" + ("yes" if man else "no"), str(unit))
-                assert r.returncode == 0 and r.stderr == "", r.stderr
-            assert os.path.isfile("/etc/sandlua/policy.yaml")
+# Run inside `unshare --mount`: an overlay whose lower layer is / and whose
+# upper layer is a temporary folder, /proc and /dev bound in, then the
+# package's whole life in a chroot of it.  Each step prints a line.
+THROWAWAY = r"""
+set -eu
+T=$1 DEB=$2
+mkdir -p "$T/upper" "$T/work" "$T/root"
+mount -t overlay overlay \
+  -o "lowerdir=/,upperdir=$T/upper,workdir=$T/work" "$T/root"
+mount --rbind /proc "$T/root/proc"
+mount --rbind /dev "$T/root/dev"
+mount -t tmpfs tmpfs "$T/root/tmp"
+cp "$DEB" "$T/root/tmp/sandlua.deb"
+in_root() { chroot "$T/root" "$@"; }
+st() { in_root dpkg-query -W -f '${db:Status-Abbrev}' sandlua 2>/dev/null \
+       | tr -d ' ' || true; }
+echo "before: $(st)"
+DEBIAN_FRONTEND=noninteractive in_root dpkg --force-unsafe-io \
+  -i /tmp/sandlua.deb >/dev/null
+echo "installed: $(st)"
+in_root /usr/bin/sandlua /usr/share/sandlua/examples/errors.lua \
+  | grep -q 'kind:	INVALID' && echo "example: ok"
+in_root /usr/bin/sandlua -e 'print(errors.TIMEOUT)'
+for page in sandlua sandlua-policy; do
+  in_root man -w "$page" >/dev/null 2>&1 && echo "man $page: ok" || true
+done
+[ -f "$T/root/etc/sandlua/policy.yaml" ] && echo "conffile: ok"
+if in_root sh -c 'command -v systemd-analyze' >/dev/null; then
+  cp "$T/root/lib/systemd/system/sandlua@.service" \
+     "$T/root/tmp/sandlua@demo.service"
+  man=yes; [ "$3" = noman ] && man=no
+  in_root systemd-analyze verify --man=$man /tmp/sandlua@demo.service \
+    2>&1 | sed 's/^/verify: /'
+  echo "verify: done"
+fi
+in_root dpkg --force-unsafe-io -r sandlua >/dev/null
+[ ! -e "$T/root/usr/bin/sandlua" ] && echo "removed: ok"
+[ -f "$T/root/etc/sandlua/policy.yaml" ] && echo "conffile kept: ok"
+echo "after remove: $(st)"
+in_root dpkg --force-unsafe-io -P sandlua >/dev/null
+[ ! -e "$T/root/etc/sandlua" ] && echo "purged: ok"
+echo "after purge: $(st)"
+"""
 
-            p = dpkg("-r", "sandlua")
-            assert p.returncode == 0, p.stderr
-            assert not os.path.exists("/usr/bin/sandlua")
-            assert os.path.isfile("/etc/sandlua/policy.yaml")  # conffile
-            assert dpkg_status() == "rc"
-            p = dpkg("-P", "sandlua")
-            assert p.returncode == 0, p.stderr
-            assert not os.path.exists("/etc/sandlua")
-            assert dpkg_status() in ("", "un", "pn")
-        finally:
-            if dpkg_status() not in ("", "un", "pn"):
-                dpkg("-P", "sandlua")
+
+def throwaway_root_lacks():
+    """Why no throwaway root can be made here, or None."""
+    if os.geteuid() != 0:
+        return "installing a package in a throwaway root needs root"
+    if shutil.which("unshare") is None:
+        return "unshare (util-linux) is not installed"
+    p = sh("unshare", "--mount", "--propagation", "private", "true")
+    if p.returncode != 0:
+        return "no mount namespace here: " + p.stderr.strip()
+    return None
+
+
+def host_state():
+    return (sh("dpkg-query", "-W", "-f", "${db:Status-Abbrev}",
+               "sandlua").stdout,
+            os.path.lexists("/usr/bin/sandlua"),
+            os.path.lexists("/etc/sandlua"))
+
+
+def test_deb_installs_runs_removes_and_purges(deb, tmp_path):
+    why = throwaway_root_lacks()
+    if why:
+        pytest.skip(why)
+    before = host_state()
+    man = not man_excluded()
+    p = sh("unshare", "--mount", "--propagation", "private", "sh", "-c",
+           THROWAWAY, "sh", str(tmp_path / "root"), str(deb),
+           "man" if man else "noman")
+    if p.returncode != 0 and "overlay" in p.stderr and "mount" in p.stderr:
+        pytest.skip("no overlay over / here: " + p.stderr.strip())
+    assert p.returncode == 0, p.stdout + p.stderr
+    out = p.stdout.splitlines()
+    assert out[0] in ("before: ", "before: un", "before: pn"), out
+    assert "installed: ii" in out
+    assert "example: ok" in out and "TIMEOUT" in out
+    if man:
+        assert "man sandlua: ok" in out and "man sandlua-policy: ok" in out
+    if shutil.which("systemd-analyze"):
+        verify = [ln for ln in out if ln.startswith("verify: ")]
+        assert verify == ["verify: done"], verify  # no complaint
+    for step in ("conffile: ok", "removed: ok", "conffile kept: ok",
+                 "after remove: rc", "purged: ok"):
+        assert step in out, (step, out)
+    assert out[-1] in ("after purge: ", "after purge: un",
+                       "after purge: pn"), out
+    # This system saw none of it.
+    assert host_state() == before
 
 
 # ---------------------------------------------------------------- rpm

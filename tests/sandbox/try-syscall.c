@@ -13,6 +13,11 @@
 **   try-syscall --deny NAME:ERRNO... -- PROG ARGS...   run PROG under a
 **       filter that makes the named calls fail with ERRNO (a number), to
 **       test how sandlua copes without seccomp or Landlock.
+**   try-syscall --probe FEATURE   whether this kernel has FEATURE, tried
+**       for real in a child without any filter: "i386" (int 0x80: IA32
+**       emulation), "x32" (the x32 system call ABI), "landlock" (prints the
+**       ABI version), "netns" (a network namespace of one's own).  Prints
+**       "FEATURE: yes" (exit 0) or "FEATURE: no (why)" (exit 1).
 **   try-syscall --maxrss NOFILE -- PROG ARGS...   run PROG with RLIMIT_NOFILE's
 **       soft limit at NOFILE (exit 3 if it cannot be raised so far) and print its peak resident size in KiB (from
 **       a child of this small process: a child of a big one, such as the
@@ -230,7 +235,59 @@ static int maxrss_of(int argc, char **argv) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
+/* Run fn in a child; 0 when it returned 0, else why not in why. */
+static int in_child(long (*fn)(void), char *why, size_t len) {
+  int status;
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0) return snprintf(why, len, "fork failed"), -1;
+  if (pid == 0) _exit(fn() < 0 ? 10 + (errno & 0xff) % 100 : 0);
+  if (waitpid(pid, &status, 0) != pid) return snprintf(why, len, "wait"), -1;
+  if (WIFSIGNALED(status))
+    return snprintf(why, len, "killed by %s", sigabbrev_np(WTERMSIG(status))),
+           -1;
+  if (WEXITSTATUS(status) != 0)
+    return snprintf(why, len, "errno %s",
+                    strerrorname_np(WEXITSTATUS(status) - 10)), -1;
+  return 0;
+}
+
+static long do_netns(void) {
+  return unshare(CLONE_NEWNET);
+}
+
+static int probe(const char *what) {
+  char why[96] = "";
+  int ok = -1;
+  if (strcmp(what, "landlock") == 0) {
+    long abi = syscall(__NR_landlock_create_ruleset, NULL, 0,
+                       LANDLOCK_CREATE_RULESET_VERSION);
+    if (abi > 0) {
+      printf("landlock: yes (ABI %ld)\n", abi);
+      return 0;
+    }
+    snprintf(why, sizeof why, "errno %s", strerrorname_np(errno));
+  } else if (strcmp(what, "netns") == 0) {
+    ok = in_child(do_netns, why, sizeof why);
+#if defined(__x86_64__)
+  } else if (strcmp(what, "i386") == 0) {
+    ok = in_child(do_i386, why, sizeof why);
+  } else if (strcmp(what, "x32") == 0) {
+    ok = in_child(do_x32, why, sizeof why);
+#endif
+  } else {
+    snprintf(why, sizeof why, "not known on this machine");
+  }
+  if (ok == 0) {
+    printf("%s: yes\n", what);
+    return 0;
+  }
+  printf("%s: no (%s)\n", what, why);
+  return 1;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "--probe") == 0) return probe(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "--audit") == 0) {
     int fd = open(argv[2], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0 || sandbox_seccomp_audit(fd, "\"actor\":\"try\"") != 0)
