@@ -149,8 +149,8 @@ static int to_scalar(lua_State *L, int idx, policy_value *v) {
   switch (lua_type(L, idx)) {
     case LUA_TSTRING:
       v->type = POLICY_V_STR;
-      v->s = (char *)lua_tostring(L, idx);  /* kept alive by the table */
-      return 0;
+      v->s = (char *)sl_tocstring(L, idx, NULL);  /* kept by the table */
+      return v->s != NULL ? 0 : -2;
     case LUA_TNUMBER:
       v->type = POLICY_V_NUM;
       v->n = lua_tonumber(L, idx);
@@ -187,8 +187,14 @@ static policy_kv *check_meta(lua_State *L, int idx, size_t *n) {
   size_t i = 0;
   lua_pushnil(L);
   while (i < count && lua_next(L, idx) != 0) {
-    kv[i].key = (char *)lua_tostring(L, -2);
-    if (to_scalar(L, -1, &kv[i].value) != 0) {
+    kv[i].key = (char *)sl_tocstring(L, -2, NULL);
+    if (kv[i].key == NULL)
+      luaL_argerror(L, 3, "a meta key contains a zero byte");
+    int sc = to_scalar(L, -1, &kv[i].value);
+    if (sc == -2)
+      luaL_argerror(L, 3, lua_pushfstring(L, "meta.%s contains a zero byte",
+                                          kv[i].key));
+    if (sc != 0) {
       if (!lua_istable(L, -1))
         luaL_argerror(L, 3, lua_pushfstring(L, "meta.%s: unsupported %s",
                                             kv[i].key, luaL_typename(L, -1)));
@@ -201,7 +207,8 @@ static policy_kv *check_meta(lua_State *L, int idx, size_t *n) {
         lua_rawgeti(L, -1, j + 1);
         if (to_scalar(L, -1, &items[j]) != 0)
           luaL_argerror(L, 3, lua_pushfstring(L, "meta.%s: list items must "
-                                              "be scalars", kv[i].key));
+                                              "be scalars without zero "
+                                              "bytes", kv[i].key));
         lua_pop(L, 1);
       }
       memset(&kv[i].value, 0, sizeof kv[i].value);
@@ -223,8 +230,8 @@ static policy_kv *check_meta(lua_State *L, int idx, size_t *n) {
 ** goes to the audit log like any other.
 */
 static int security_can(lua_State *L) {
-  const char *action = luaL_checkstring(L, 1);
-  const char *resource = luaL_checkstring(L, 2);
+  const char *action = sl_checkcstring(L, 1, NULL);
+  const char *resource = sl_checkcstring(L, 2, NULL);
   policy_kv *meta = NULL;
   size_t n_meta = 0;
   if (!lua_isnoneornil(L, 3)) {

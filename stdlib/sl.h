@@ -108,6 +108,18 @@ int sl_websocket_prepare(lua_State *L, const char *dns_server,
                          char *err, size_t errlen);
 
 /*
+** A string argument that goes to C as a C string: as luaL_checklstring,
+** but a zero byte in it (which C would take for its end, checking less
+** than the script gave) raises "bad argument #idx to 'f' (... contains a
+** zero byte)".  *len may be NULL.
+*/
+const char *sl_checkcstring(lua_State *L, int idx, size_t *len);
+
+/* As sl_checkcstring for a string value that is not an argument (a table
+** field, an option): NULL when it holds a zero byte. */
+const char *sl_tocstring(lua_State *L, int idx, size_t *len);
+
+/*
 ** Register every built-in module in package.preload and set the globals
 ** the reference runtime has (errors, json, ...).  Stack: 0.
 */

@@ -55,4 +55,16 @@ T.test("replacing module functions grants nothing", function()
   T.eq(require("security").can("x", "y"), false)
 end)
 
+T.test("a zero byte in any string argument is refused, never cut", function()
+  local can = require("security").can
+  -- "wss://a.example" + NUL + ".evil/" must not be checked as the first part
+  T.checkerr("bad argument #2 to 'security.can' (string contains a zero byte)",
+             can, "websocket.connect.url", "wss://a.example\0.evil/")
+  T.checkerr("bad argument #1", can, "websocket.connect\0x", "wss://a/")
+  T.checkerr("a meta key contains a zero byte", can, "x", "y", {["k\0"] = 1})
+  T.checkerr("meta.k contains a zero byte", can, "x", "y", {k = "v\0w"})
+  T.checkerr("list items must be scalars without zero bytes", can, "x", "y",
+             {k = {"a", "b\0"}})
+end)
+
 T.done()
