@@ -303,12 +303,40 @@ static int policy__y_as_number(const ynode *n, double *v) {
   return 0;
 }
 
-/* A string: any non-null scalar, as written. */
+/* The YAML type of a plain scalar that is not a string (YAML 1.2 core
+** schema, and 1.1's octal/hex/special floats and yes/no/on/off, which
+** other YAML tools still read so), or NULL. */
+static const char *non_string(const ynode *n) {
+  static const char *const words[] = {
+      "yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off",
+      "OFF", ".inf", "-.inf", "+.inf", ".Inf", ".INF", ".nan", ".NaN",
+      ".NAN", NULL};
+  int b;
+  double d;
+  if (n->kind != Y_SCALAR || !n->plain) return NULL;
+  if (policy__y_is_null(n)) return "null";
+  if (policy__y_as_bool(n, &b) == 0) return "a boolean";
+  if (policy__y_as_number(n, &d) == 0) return "a number";
+  for (size_t i = 0; words[i] != NULL; i++)
+    if (strcmp(n->s, words[i]) == 0) return "a YAML 1.1 boolean or number";
+  const char *p = n->s + (n->s[0] == '-' || n->s[0] == '+');
+  if (p[0] == '0' && (p[1] == 'x' || p[1] == 'o') && p[2] != '\0' &&
+      strspn(p + 2, "0123456789abcdefABCDEF") == strlen(p + 2))
+    return "a number";
+  return NULL;
+}
+
+/* A string: a non-empty scalar that YAML reads as a string (a number or a
+** boolean is an error, never turned into its text: quote it). */
 int policy__y_want_string(loader *ld, const ynode *n, const char *what,
                        const char **out) {
-  if (n->kind != Y_SCALAR || policy__y_is_null(n))
+  const char *t = non_string(n);
+  if (n->kind != Y_SCALAR || (t != NULL && strcmp(t, "null") == 0))
     return ERR(ld, n, "%s must be a string, not %s", what,
-               policy__y_is_null(n) ? "null" : policy__y_kind_name(n));
+               t != NULL ? t : policy__y_kind_name(n));
+  if (t != NULL)
+    return ERR(ld, n, "%s must be a string, not %s (%s); quote it if the "
+               "text is meant", what, t, n->s);
   if (n->s[0] == '\0') return ERR(ld, n, "%s must not be empty", what);
   *out = n->s;
   return 0;
