@@ -18,6 +18,8 @@
 #define INTERP_EXIT_OUTPUT 8        /* --max-output */
 #define INTERP_EXIT_SANDBOX 9       /* a blocked system call, or no filter */
 
+#include <stdint.h>
+
 #include "../sandbox/sandbox.h"
 
 _Static_assert(INTERP_EXIT_MEMORY == SANDBOX_EXIT_MEMORY &&
@@ -38,6 +40,9 @@ struct policy_audit;
 ** What the command line asked for.  Each layer adds the fields its options
 ** set (see the long option table in main.c).
 */
+/* Most distinct TCP ports the policies may name for Landlock's rules. */
+#define INTERP_NET_PORTS 1024
+
 typedef struct interp_config {
   int argc;
   char **argv;
@@ -61,6 +66,7 @@ typedef struct interp_config {
   int n_ca_files;
   int exit_code; /* set when start-up fails after parsing */
   sandbox_config sandbox;  /* --unsafe-no-sandbox, limits, --seccomp... */
+  uint16_t net_ports[INTERP_NET_PORTS];  /* sandbox.net's (interp_net) */
 } interp_config;
 
 /* Policy file read when no --policy is given (deny-all if absent). */
@@ -85,6 +91,13 @@ const char *interp_opt_audit_all(interp_config *cfg, const char *value);
 int interp_policy_load(interp_config *cfg);
 /* Free what the options and interp_policy_load allocated. */
 void interp_policy_free(interp_config *cfg);
+
+/*
+** Fill cfg->sandbox.net from the loaded policies (security/ports.h) and
+** the resolver's port (53, or --dns-server's: c-ares falls back to TCP for
+** long answers).  More distinct ports than INTERP_NET_PORTS: any port.
+*/
+void interp_net(interp_config *cfg);
 
 /* `sandlua policy lint|check|test ...` (argv[0] is "policy"). */
 int interp_policy_main(int argc, char **argv);

@@ -604,6 +604,7 @@ static int lockdown(interp_config *cfg) {
     cfg->exit_code = INTERP_EXIT_SANDBOX;
     return 0;
   }
+  interp_net(cfg);
   rc = sandbox_lockdown(&cfg->sandbox, &st, err, sizeof err);
   if (st.warning[0] != '\0') l_message(st.warning);
   if (rc != 0) {

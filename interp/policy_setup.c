@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 
 #include "../security/audit.h"
+#include "../net/dns.h"
 #include "../security/policy.h"
+#include "../security/ports.h"
 
 static const char *push(const char ***arr, int *n, const char *v) {
   const char **a = realloc(*arr, (size_t)(*n + 1) * sizeof *a);
@@ -131,4 +133,28 @@ void interp_policy_free(interp_config *cfg) {
   cfg->policy_files = cfg->allow_urls = cfg->actor_meta = NULL;
   cfg->policies = NULL;
   cfg->audit = NULL;
+}
+
+void interp_net(interp_config *cfg) {
+  sandbox_net *net = &cfg->sandbox.net;
+  size_t n = 0;
+  int rc = policy_set_connect_ports(cfg->policies, cfg->net_ports,
+                                    INTERP_NET_PORTS - 1, &n);
+  memset(net, 0, sizeof *net);
+  if (rc != 0) {  /* any port, or more than we keep: any */
+    net->any_port = 1;
+    return;
+  }
+  int port = 53;
+  if (cfg->dns_server != NULL) {
+    sl_dns_addr a;
+    char err[128];
+    if (sl_dns_parse_server(cfg->dns_server, &a, &port, err, sizeof err))
+      port = 53;
+  }
+  size_t i = 0;
+  while (i < n && cfg->net_ports[i] != port) i++;
+  if (i == n) cfg->net_ports[n++] = (uint16_t)port;
+  net->ports = cfg->net_ports;
+  net->n = n;
 }

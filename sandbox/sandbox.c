@@ -130,9 +130,15 @@ int sandbox_lockdown(const sandbox_config *cfg, sandbox_status *st,
   const char *paths[SANDBOX_MAX_PATHS + 16];
   size_t n = readable(cfg, paths, sizeof paths / sizeof paths[0]);
   char why[200] = "";
-  rc = sandbox_landlock_restrict(paths, n, why, sizeof why);
+  rc = sandbox_landlock_restrict(paths, n, &cfg->net, &st->landlock_net,
+                                 why, sizeof why);
   if (rc > 0) {
     st->landlock_abi = rc;
+    if (!st->landlock_net)
+      snprintf(st->warning, sizeof st->warning,
+               "warning: Landlock ABI %d has no network rules (4 or later "
+               "does); TCP connections are limited by seccomp and the "
+               "policies only", rc);
   } else if (rc == -ENOSYS || rc == -EOPNOTSUPP || rc == -EPERM) {
     snprintf(st->warning, sizeof st->warning,
              "warning: %s; file access is not restricted by Landlock", why);

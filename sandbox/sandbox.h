@@ -20,6 +20,7 @@
 #include <stddef.h>
 
 #include "limits.h"
+#include "landlock.h"
 #include "seccomp.h"
 
 #define SANDBOX_MAX_PATHS 64
@@ -33,6 +34,8 @@ typedef struct sandbox_config {
   const char *script;               /* the script file (read once more) */
   int log_fd;                       /* a file sandlua appends to (the audit
                                        log), or -1: FSIZE must let it grow */
+  sandbox_net net;                  /* the TCP ports connections may reach
+                                       (Landlock ABI 4); zero: none */
   sandbox_limits limits;
 } sandbox_config;
 
@@ -57,6 +60,7 @@ void sandbox_config_set_seccomp(sandbox_config *cfg, sandbox_seccomp_mode mode,
 /* What the lock-down did, for the caller to report. */
 typedef struct sandbox_status {
   int landlock_abi;       /* > 0 when Landlock is in force */
+  int landlock_net;       /* 1 when its TCP rules are in force */
   char warning[256];      /* a line to print on stderr, or "" */
 } sandbox_status;
 

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
@@ -98,15 +99,20 @@ static int build(scmp_filter_ctx ctx, char *err, size_t errlen) {
   for (int i = 0; errnos[i].name && rc == 0; i++)
     rc = rule(ctx, SCMP_ACT_ERRNO((uint32_t)errnos[i].err), errnos[i].name, 0,
               NULL, err, errlen);
-  /* socket: stream and datagram sockets of AF_INET and AF_INET6 only. */
+  /* socket: TCP and UDP sockets of AF_INET and AF_INET6 only: the
+  ** protocol is 0 or the type's own (MPTCP, UDP-Lite, SCTP are not). */
   static const int families[] = {AF_INET, AF_INET6};
   static const int types[] = {SOCK_STREAM, SOCK_DGRAM};
+  static const int protos[][2] = {{0, IPPROTO_TCP}, {0, IPPROTO_UDP}};
   for (int f = 0; f < 2; f++) {
-    for (int t = 0; t < 2 && rc == 0; t++) {
-      struct scmp_arg_cmp a[2] = {
-        SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[f]),
-        SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, (scmp_datum_t)types[t])};
-      rc = rule(ctx, SCMP_ACT_ALLOW, "socket", 2, a, err, errlen);
+    for (int t = 0; t < 2; t++) {
+      for (int p = 0; p < 2 && rc == 0; p++) {
+        struct scmp_arg_cmp a[3] = {
+          SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[f]),
+          SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, (scmp_datum_t)types[t]),
+          SCMP_A2(SCMP_CMP_EQ, (scmp_datum_t)protos[t][p])};
+        rc = rule(ctx, SCMP_ACT_ALLOW, "socket", 3, a, err, errlen);
+      }
     }
   }
   static const int refused_families[] = {AF_UNIX, AF_NETLINK};

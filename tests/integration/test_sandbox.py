@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, need_kernel
+from conftest import ROOT, kernel_lacks, need_kernel
 
 B = os.environ.get("B", "build")
 TRY = str(ROOT / B / "tests" / "try-syscall")
@@ -469,6 +469,7 @@ def test_forbidden_syscall_is_trapped(name):
 
 @pytest.mark.parametrize("name,syscall", [
     ("socket-packet", "socket"), ("socket-raw", "socket"),
+    ("socket-mptcp", "socket"), ("socket-udplite", "socket"),
     ("ioctl-tiocsti", "ioctl"), ("kill-init", "kill"),
     ("fcntl-setown", "fcntl"), ("fcntl-dupfd", "fcntl"),
 ])
@@ -532,6 +533,7 @@ def test_probed_syscalls_get_an_errno(name, err):
     ("read", "errno EBADF"), ("write", "errno EBADF"),
     ("close", "errno EBADF"), ("poll", "errno EFAULT"),
     ("getpid", "ok"), ("socket-inet", "ok"), ("socket-inet6-dgram", "ok"),
+    ("socket-tcp", "ok"), ("socket-udp6", "ok"),
     ("openat-read", "ok"), ("mmap-rw", "ok"), ("ioctl-fionread", "errno EBADF"),
     ("kill-self", "ok"), ("connect", "errno EBADF"), ("sendto", "errno EBADF"),
     ("recvfrom", "errno EBADF"), ("getrandom", "errno EFAULT"),
@@ -669,3 +671,45 @@ def test_kernel_probes_answer(feature):
     if feature == "landlock" and p.returncode == 0:
         assert os.path.exists("/sys/kernel/security/landlock") or \
             "ABI" in p.stdout
+
+
+def test_landlock_tcp_rules_allow_only_the_policies_ports():
+    # The second wall for native code: connect() only to the ports the
+    # policies can allow, bind() never (Landlock ABI 4).
+    need_kernel("landlock")
+    import socket
+    with socket.socket() as a, socket.socket() as b:
+        for s in (a, b):
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+        pa, pb = str(a.getsockname()[1]), str(b.getsockname()[1])
+        cases = {pa: ["ok", "errno EACCES"], "any": ["ok", "ok"],
+                 "1": ["errno EACCES", "errno EACCES"]}
+        for ports, want in cases.items():
+            p = subprocess.run([TRY, "--net", ports, pa, pb],
+                               capture_output=True, text=True, timeout=30)
+            if p.returncode == 4:
+                pytest.skip("the kernel's Landlock has no network rules "
+                            "(ABI < 4): " + p.stderr.strip())
+            assert p.returncode == 0, p.stderr
+            assert p.stdout.splitlines() == [
+                f"connect {pa}: {want[0]}", f"connect {pb}: {want[1]}",
+                "bind: errno EACCES"], (ports, p.stdout)
+
+
+def test_sandboxed_connection_to_an_allowed_port_works_under_landlock(
+        run, echo_server):
+    # The ports come from the policies: the connection they allow still
+    # goes through (and no warning about missing network rules when the
+    # kernel has them).
+    p = run("--allow-url", f"ws://127.0.0.1:{echo_server.port}/*", "-e",
+            f"local c = assert(require('websocket').connect("
+            f"'ws://127.0.0.1:{echo_server.port}/')) "
+            "c:send('hi') print(c:channel():receive().data) c:close()")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "hi\n"
+    if kernel_lacks("landlock") is None:
+        abi = subprocess.run([TRY, "--probe", "landlock"],
+                             capture_output=True, text=True).stdout
+        if int(abi.split("ABI ")[1].rstrip(")\n")) >= 4:
+            assert "network rules" not in p.stderr

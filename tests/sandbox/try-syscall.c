@@ -18,6 +18,11 @@
 **       emulation), "x32" (the x32 system call ABI), "landlock" (prints the
 **       ABI version), "netns" (a network namespace of one's own).  Prints
 **       "FEATURE: yes" (exit 0) or "FEATURE: no (why)" (exit 1).
+**   try-syscall --net PORT,... ADDR:PORT...   apply sandbox/landlock.c's
+**       rules with those TCP ports connectable ("any" for every port; no
+**       file rule), then connect to each 127.0.0.1 port and bind one:
+**       prints "connect PORT: ok|errno E" and "bind: ok|errno E"; exit 4
+**       when the kernel has no network rules (Landlock ABI < 4).
 **   try-syscall --maxrss NOFILE -- PROG ARGS...   run PROG with RLIMIT_NOFILE's
 **       soft limit at NOFILE (exit 3 if it cannot be raised so far) and print its peak resident size in KiB (from
 **       a child of this small process: a child of a big one, such as the
@@ -35,6 +40,8 @@
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -44,6 +51,7 @@
 
 #include <seccomp.h>
 
+#include "../../sandbox/landlock.h"
 #include "../../sandbox/seccomp.h"
 
 #ifndef AF_NETLINK
@@ -120,6 +128,31 @@ static long do_socket_inet6_dgram(void) {
 }
 static long do_socket_unix(void) { return do_socket(AF_UNIX, SOCK_STREAM); }
 static long do_socket_netlink(void) { return do_socket(AF_NETLINK, SOCK_RAW); }
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+
+static long sock_close(long fd) {
+  if (fd >= 0) close((int)fd);
+  return fd < 0 ? fd : 0;
+}
+
+static long do_socket_mptcp(void) {
+  return sock_close(socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP));
+}
+
+static long do_socket_udplite(void) {
+  return sock_close(socket(AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE));
+}
+
+static long do_socket_tcp(void) {
+  return sock_close(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP));
+}
+
+static long do_socket_udp6(void) {
+  return sock_close(socket(AF_INET6, SOCK_DGRAM, IPPROTO_UDP));
+}
+
 static long do_socket_packet(void) { return do_socket(17 /* AF_PACKET */, SOCK_RAW); }
 static long do_socket_raw(void) { return do_socket(AF_INET, SOCK_RAW); }
 
@@ -155,6 +188,10 @@ static long call(const char *name) {
     {"socket-unix", do_socket_unix},
     {"socket-netlink", do_socket_netlink},
     {"socket-packet", do_socket_packet},
+    {"socket-mptcp", do_socket_mptcp},
+    {"socket-udplite", do_socket_udplite},
+    {"socket-tcp", do_socket_tcp},
+    {"socket-udp6", do_socket_udp6},
     {"socket-raw", do_socket_raw},
     {"kill-self", do_kill_self},
     {"kill-init", do_kill_init},
@@ -286,8 +323,45 @@ static int probe(const char *what) {
   return 1;
 }
 
+static int net_rules(int argc, char **argv) {
+  uint16_t ports[16];
+  sandbox_net net = {0, ports, 0};
+  char err[256], *save = NULL;
+  int on = 0;
+  if (strcmp(argv[2], "any") == 0) net.any_port = 1;
+  for (char *t = strtok_r(argv[2], ",", &save); !net.any_port && t != NULL &&
+       net.n < 16; t = strtok_r(NULL, ",", &save))
+    ports[net.n++] = (uint16_t)atoi(t);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return 2;
+  if (sandbox_landlock_restrict(NULL, 0, &net, &on, err, sizeof err) < 0) {
+    fprintf(stderr, "try-syscall: %s\n", err);
+    return 4;
+  }
+  if (!on) return 4;
+  for (int i = 3; i < argc; i++) {
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)atoi(argv[i]));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int r = connect(fd, (struct sockaddr *)&a, sizeof a);
+    printf("connect %s: %s%s\n", argv[i], r == 0 ? "ok" : "errno ",
+           r == 0 ? "" : strerrorname_np(errno));
+    close(fd);
+  }
+  struct sockaddr_in b = {0};
+  b.sin_family = AF_INET;
+  b.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int r = bind(fd, (struct sockaddr *)&b, sizeof b);
+  printf("bind: %s%s\n", r == 0 ? "ok" : "errno ",
+         r == 0 ? "" : strerrorname_np(errno));
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc == 3 && strcmp(argv[1], "--probe") == 0) return probe(argv[2]);
+  if (argc >= 3 && strcmp(argv[1], "--net") == 0) return net_rules(argc, argv);
   if (argc >= 3 && strcmp(argv[1], "--audit") == 0) {
     int fd = open(argv[2], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0 || sandbox_seccomp_audit(fd, "\"actor\":\"try\"") != 0)

@@ -13,6 +13,7 @@
 
 #include "../../security/audit.h"
 #include "../../security/policy.h"
+#include "../../security/ports.h"
 
 static policy_set *S;
 static policy_diags D;
@@ -460,6 +461,56 @@ static void test_special_ip_literal_without_dns(void **state) {
   assert_true(can_url("wss://example.com/", NULL));
 }
 
+/* The ports the policies can allow, for Landlock's TCP rules. */
+static void test_connect_ports(void **state) {
+  uint16_t ports[4];
+  size_t n = 99;
+  (void)state;
+  load("a.yaml", HEAD
+       "  - {name: a, kind: security.policy, policy: {actions: "
+       "websocket.connect.url, resources: ['wss://x.example/*', "
+       "'ws://127.0.0.1:9000', '*://y.example:8443/a'], effect: allow}}\n"
+       "  - {name: d, kind: security.policy, policy: {actions: '*', "
+       "resources: 'ws://*:7000', effect: deny}}\n"
+       "  - {name: o, kind: security.policy, policy: {actions: other, "
+       "resources: 'ws://*:6000', effect: allow}}\n");
+  assert_int_equal(policy_set_connect_ports(S, ports, 4, &n), 0);
+  assert_int_equal(n, 3);
+  assert_int_equal(ports[0], 443);
+  assert_int_equal(ports[1], 8443);
+  assert_int_equal(ports[2], 9000);
+  assert_int_equal(policy_set_connect_ports(S, ports, 2, &n), -ENOSPC);
+  load("b.yaml", HEAD
+       "  - {name: b, kind: security.policy, policy: {actions: "
+       "'websocket.*', resources: '*://z.example', effect: allow}}\n");
+  assert_int_equal(policy_set_connect_ports(S, ports, 4, &n), 0);
+  assert_int_equal(n, 4);  /* a's three, then 80 from *:// (443 known) */
+  assert_int_equal(ports[0], 80);
+  load("c.yaml", HEAD
+       "  - {name: c, kind: security.policy, policy: {actions: "
+       "websocket.connect.url, resources: 'ws://z.example:*', "
+       "effect: allow}}\n");
+  assert_int_equal(policy_set_connect_ports(S, ports, 4, &n), 1);
+}
+
+static void test_connect_ports_any(void **state) {
+  uint16_t ports[4];
+  size_t n;
+  (void)state;
+  load("a.yaml", HEAD
+       "  - {name: a, kind: security.policy, policy: {actions: "
+       "websocket.connect.url, resources: '*', effect: allow}}\n");
+  assert_int_equal(policy_set_connect_ports(S, ports, 4, &n), 1);
+}
+
+static void test_connect_ports_not_strict(void **state) {
+  uint16_t ports[4];
+  size_t n;
+  (void)state;
+  load("a.yaml", "strict: false\nentries: []\n");
+  assert_int_equal(policy_set_connect_ports(S, ports, 4, &n), 1);
+}
+
 static void test_nonstrict_special(void **state) {
   (void)state;
   load("a.yaml", "strict: false\nentries: []\n");
@@ -591,6 +642,10 @@ int main(void) {
                                     setup, teardown),
     cmocka_unit_test_setup_teardown(test_special_ip_literal_without_dns,
                                     setup, teardown),
+    cmocka_unit_test_setup_teardown(test_connect_ports, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_connect_ports_any, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_connect_ports_not_strict, setup,
+                                    teardown),
     cmocka_unit_test_setup_teardown(test_nonstrict_special, setup, teardown),
     cmocka_unit_test_setup_teardown(test_allow_url, setup, teardown),
     cmocka_unit_test_setup_teardown(test_index_equivalence, setup, teardown),
