@@ -48,10 +48,10 @@ def graph(build):
     layers, uses = makefile_layers()
     files = {}
     for layer in layers:
-        for obj in sorted((build / layer).glob("*.o")):
-            src = ROOT / layer / (obj.stem + ".c")
-            if src.exists():  # a stale object of a moved file is no file
-                files[f"{layer}/{obj.stem}"] = symbols(str(obj))
+        for obj in sorted((build / layer).rglob("*.o")):
+            rel = obj.relative_to(build).with_suffix("")
+            if (ROOT / rel).with_suffix(".c").exists():  # not a stale one
+                files[str(rel)] = symbols(str(obj))
     owner = {}
     for name, (defs, _) in files.items():
         for s in defs:

@@ -831,3 +831,46 @@ def test_send_and_ping_errors(lua, echo_server):
     lines = out.splitlines()
     assert lines[:5] == ["false\tINVALID", "false\tINVALID", "true", "true", "2"]
     assert lines[5].startswith("false\t") and "bad argument" in lines[5]
+
+
+def test_metatables_are_protected_and_a_finalized_client_refuses(
+        lua, echo_server):
+    # getmetatable gives a name, never the table (no __gc to call by hand);
+    # a client finalized before an object that still holds it (here both
+    # die in one collection; the holder's finalizer runs second) refuses
+    # every method with an error instead of touching freed memory.
+    out = ok(lua("""
+        local websocket = require("websocket")
+        local time, channel = require("time"), require("channel")
+        local url = arg[1]
+        local c = assert(websocket.connect(url))
+        print(getmetatable(c), getmetatable(time.timer("1s")),
+              getmetatable(time.ticker("1s")), getmetatable(channel.new()),
+              getmetatable(time.parse_duration("1s")))
+        c:close()
+        local results = {}
+        do
+          local holder = setmetatable({}, {__gc = function(h)
+            for _, m in ipairs({"send", "ping", "close", "channel",
+                                "protocol", "close_status", "receive"}) do
+              local ok, err = pcall(h.c[m], h.c, "x")
+              results[#results + 1] = m .. "=" .. tostring(ok) .. ":" ..
+                                      tostring(err):match("finalized") or ""
+            end
+            results[#results + 1] = tostring(h.c)
+          end})
+          holder.c = assert(websocket.connect(url))  -- made after the holder
+          holder.c:close()
+        end
+        collectgarbage()
+        collectgarbage()
+        print(table.concat(results, " "))
+        """, echo_server.url(), allow=allow_port(echo_server)))
+    first, second = out.splitlines()
+    assert first.split("\t") == ["websocket.Client", "sandlua.Timer",
+                                 "sandlua.Ticker", "sandlua.Channel",
+                                 "sandlua.Duration"]
+    assert second == ("send=false:finalized ping=false:finalized "
+                      "close=false:finalized channel=false:finalized "
+                      "protocol=false:finalized close_status=false:finalized "
+                      "receive=false:finalized websocket.Client (finalized)")
