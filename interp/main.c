@@ -730,6 +730,12 @@ static void audit_limit(interp_config *cfg, sandbox_limit hit) {
   policy_audit_record(cfg->audit, "limit", kv, 4);
 }
 
+/* The scheduler runs every thread; the limits see each switch. */
+static const sl_sched_hooks limit_hooks = {
+  sandbox_hook_thread, sandbox_enter, sandbox_leave, sandbox_check,
+  sandbox_note_status,
+};
+
 /* The libraries allocate through the sandbox's counted allocator. */
 static const net_mem counted_mem = {
   sandbox_libmem_realloc, sandbox_memory_uncounted_begin,
@@ -737,6 +743,7 @@ static const net_mem counted_mem = {
 };
 
 int main(int argc, char **argv) {
+  sl_sched_set_hooks(&limit_hooks);
   if (net_mem_init(&counted_mem) != 0) {  /* before OpenSSL allocates */
     l_message("cannot count OpenSSL's memory: it allocated before main");
     return INTERP_EXIT_SANDBOX;

@@ -358,85 +358,6 @@ static int sb_exit(lua_State *L) {
 /* }====================================================== */
 
 /* {======================================================
-** Coroutines: the budget charge and the running thread
-** ======================================================= */
-
-/* Call upvalue 1 with the arguments; for create/wrap, charge and hook the
-** new thread. */
-static int sb_create(lua_State *L) {
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, lua_gettop(L) - 1, 1);
-  lua_State *co = lua_tothread(L, -1);
-  if (co != NULL) sandbox_hook_thread(co);
-  sandbox_check(L);
-  return 1;
-}
-
-/* After a call that ran another thread: restore the running thread,
-** re-raise a limit hit, propagate an error. */
-static int tracked_k(lua_State *L, int status, lua_KContext ctx) {
-  sandbox_leave((lua_State *)ctx);
-  if (status != LUA_OK && status != LUA_YIELD) {
-    sandbox_note_status(status);
-    sandbox_check(L);
-    return lua_error(L);
-  }
-  /* resume/close return false and the error: a memory error inside? */
-  if (lua_gettop(L) >= 2 && lua_isboolean(L, 1) && !lua_toboolean(L, 1) &&
-      lua_type(L, 2) == LUA_TSTRING &&
-      strcmp(lua_tostring(L, 2), "not enough memory") == 0)
-    sandbox_note_status(LUA_ERRMEM);
-  sandbox_check(L);
-  return lua_gettop(L);
-}
-
-/* Call `fn` (at index 1) with the rest, with `co` as the running thread. */
-static int trackedcall(lua_State *L, lua_State *co) {
-  lua_State *prev = sandbox_enter(co != NULL ? co : L);
-  int status = lua_pcallk(L, lua_gettop(L) - 1, LUA_MULTRET, 0,
-                          (lua_KContext)prev, tracked_k);
-  return tracked_k(L, status, (lua_KContext)prev);
-}
-
-/* coroutine.resume and coroutine.close. */
-static int sb_resume(lua_State *L) {
-  lua_State *co = lua_tothread(L, 1);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  return trackedcall(L, co);
-}
-
-/* The function coroutine.wrap returns: upvalues the real one and its
-** thread. */
-static int sb_wrapped(lua_State *L) {
-  lua_State *co = lua_tothread(L, lua_upvalueindex(2));
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  return trackedcall(L, co);
-}
-
-static int sb_wrap(lua_State *L) {
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, lua_gettop(L) - 1, 1);
-  /* The function the real wrap returns keeps its thread as an upvalue (the
-  ** first in lcorolib.c's auxwrap, the second in the scheduler's). */
-  lua_State *co = NULL;
-  for (int i = 1; co == NULL && lua_getupvalue(L, -1, i) != NULL; i++) {
-    co = lua_tothread(L, -1);
-    if (co == NULL) lua_pop(L, 1);
-  }
-  if (co == NULL) lua_pushnil(L);
-  if (co != NULL) sandbox_hook_thread(co);
-  sandbox_check(L);
-  lua_pushcclosure(L, sb_wrapped, 2);
-  return 1;
-}
-
-/* }====================================================== */
-
-/* {======================================================
 ** Loading files in text mode
 ** ======================================================= */
 
@@ -669,10 +590,6 @@ static const replacement replacements[] = {
   {NULL, "load", sb_load},
   {NULL, "collectgarbage", sb_collectgarbage},
   {NULL, "rawset", sb_rawset},
-  {"coroutine", "create", sb_create},
-  {"coroutine", "wrap", sb_wrap},
-  {"coroutine", "resume", sb_resume},
-  {"coroutine", "close", sb_resume},
   {"os", "exit", sb_exit},
   {"io", "lines", sb_io_lines},
   {NULL, NULL, NULL}

@@ -26,15 +26,18 @@
 ** pathological pattern match) is ended by the second tick of the timer: the
 ** signal handler writes the limit's message with write(2) and calls _exit.
 **
-** For the scheduler (stdlib/sched.c):
-**   - sandbox_hook_thread(co) on every coroutine it creates (charges the
+** For the scheduler (stdlib/sched.h), which runs every thread: the
+** interpreter registers these as its hooks (sl_sched_set_hooks), so the
+** sandbox never calls the scheduler nor wraps coroutine functions:
+**   - sandbox_hook_thread(co) on every thread it makes (charges the
 **     instruction budget, so a new coroutine does not start with a free
 **     count);
-**   - sandbox_enter(co) / sandbox_leave(prev) around each lua_resume, so a
+**   - sandbox_enter(co) / sandbox_leave(prev) around each resume, so a
 **     timer signal stops the thread that is actually running;
-**   - sandbox_check(L) after every poll/lws_service return and
-**     after any lua_pcall/lua_resume it does not propagate: it raises the
-**     limit error when one was hit (SIGALRM/SIGPROF interrupt poll with EINTR).
+**   - sandbox_check(L) after every wait and every resume it does not
+**     propagate: it raises the limit error when one was hit (SIGALRM/SIGPROF
+**     interrupt poll with EINTR); sandbox_note_status(st) on an error
+**     status.
 ** For the websocket client: sandbox_max_connections().
 **
 ** Headers of sandbox/ do not include lua.h: the state is `struct lua_State`.

@@ -5,19 +5,17 @@
 ** the task lives; its thread is the userdata's user value, and the thread's
 ** extra space points back at the task.  The extra space of other threads
 ** tells what they are: NULL for a script's own coroutine (copied from the
-** main thread), &parked for a script's coroutine suspended inside a
+** main thread), &sl_sched__parked for a script's coroutine suspended inside a
 ** blocking call of its task.
 **
 ** A blocking call yields its thread with S->blocking set.  The coroutine
-** wrappers below see the flag when their lua_resume returns, and yield
+** functions (coroutine.c) see the flag when their lua_resume returns, and yield
 ** their own thread in turn (with a continuation that resumes the child
 ** again), so the yield reaches the scheduler's lua_resume of the task
 ** thread.  S->chain_ok says whether every thread of that chain can yield,
 ** so a call that cannot block fails before it queues anything.
 */
-#include "sched.h"
-
-#include "../sandbox/limits.h"
+#include "sched_internal.h"
 
 #include <stddef.h>
 #include <signal.h>
@@ -30,58 +28,17 @@
 
 #include "sl.h"
 
-enum { T_RUNNABLE, T_RUNNING, T_BLOCKED, T_DONE };
-
-struct sl_task {
-  lua_State *co;          /* the task's thread */
-  lua_State *wl;          /* the thread blocked in a call (co or inside) */
-  sl_sched *S;
-  sl_task *next;          /* run queue */
-  sl_task *aprev, *anext; /* every live task, oldest first */
-  const char *what;       /* the blocking call, for the deadlock report */
-  unsigned long id;
-  int state;
-  int woken;              /* woken while running: do not block */
-  int nargs;              /* arguments of the first resume */
-  int ref;                /* registry reference of the userdata */
-  union {
-    void *p;
-    int64_t i;
-    double d;  /* Lua userdata are only 8-byte aligned */
-    char bytes[SL_TASK_SCRATCH];
-  } scratch;
-};
-
-struct sl_sched {
-  lua_State *L;             /* main thread */
-  sl_task *current;         /* running task */
-  sl_task *runq, *runq_tail;
-  int nrunq;
-  sl_task *all, *all_tail;  /* live tasks */
-  sl_task *main;            /* main task of the current run */
-  int main_nres;
-  int main_done;
-  int loop_status;
-  int running;              /* inside sl_sched_run */
-  int chain_ok;             /* every thread from the task down can yield */
-  lua_State *top;           /* innermost thread of that chain */
-  int blocking;             /* a blocking yield is on its way up */
-  int holds;                /* open sources of wake-ups (sockets) */
-  int in_service;           /* inside lws_service */
-  int cancel_pending;
-  int past_poll;            /* lws_service is past its poll() */
-  int in_sul;               /* inside the scheduler's lws_sul callback */
-  unsigned long next_id;
-  sl_timer **heap;          /* min-heap on due */
-  int nheap, capheap;
-  int64_t last_poll;
-  struct lws_context *ctx;
-  lws_sorted_usec_list_t sul;
-  int closed;
-};
-
 static char sched_key;   /* registry key of the scheduler userdata */
-static char parked;      /* extra space mark of a parked coroutine */
+
+static void no_new_thread(lua_State *co) { (void)co; }
+static lua_State *no_enter(lua_State *co) { (void)co; return NULL; }
+static void no_leave(lua_State *prev) { (void)prev; }
+static void no_check(lua_State *L) { (void)L; }
+static int no_status(int status) { return status; }
+static const sl_sched_hooks no_hooks = {no_new_thread, no_enter, no_leave,
+                                        no_check, no_status};
+char sl_sched__parked;  /* extra space mark of a parked coroutine */
+const sl_sched_hooks *sl_sched__hooks = &no_hooks;
 static lua_State *volatile running_thread;
 static sl_sched *running_sched;  /* the scheduler running a task */
 static struct lws_context *volatile waiting_ctx;  /* in lws_service */
@@ -89,12 +46,6 @@ static volatile sig_atomic_t interrupted;
 
 #define MAX_WAIT_NS (INT64_C(3600) * 1000000000)  /* longest single wait */
 
-#define XS(co) (*(void **)lua_getextraspace(co))
-
-static sl_task *task_of(lua_State *co) {
-  void *p = XS(co);
-  return (p != NULL && p != &parked) ? (sl_task *)p : NULL;
-}
 
 int64_t sl_now_ns(void) {
   struct timespec ts;
@@ -344,7 +295,7 @@ static sl_task *runq_pop(sl_sched *S) {
 */
 static sl_task *task_new(sl_sched *S, lua_State *L, int n) {
   lua_State *co = lua_newthread(L);
-  sandbox_hook_thread(co);  /* one instruction budget for every task */
+  HOOKS->new_thread(co);  /* e.g. one instruction budget for all */
   sl_task *t = lua_newuserdatauv(L, sizeof *t, 1);
   memset(t, 0, sizeof *t);
   lua_insert(L, -2);
@@ -375,7 +326,7 @@ static void task_finish(sl_sched *S, sl_task *t) {
   luaL_unref(S->L, LUA_REGISTRYINDEX, t->ref);  /* t may be freed by now */
 }
 
-static int co_spawn(lua_State *L) {
+int sl_sched__spawn(lua_State *L) {
   sl_sched *S = lua_touserdata(L, lua_upvalueindex(1));
   luaL_checktype(L, 1, LUA_TFUNCTION);
   task_new(S, L, lua_gettop(L));
@@ -513,9 +464,9 @@ static int resume_task(sl_sched *S, sl_task *t) {
   running_thread = co;
   sl_sched *saved = running_sched;
   running_sched = S;
-  lua_State *prev = sandbox_enter(co);  /* the limits' signals stop co */
+  lua_State *prev = HOOKS->enter(co);  /* e.g. the limits' signals stop co */
   int st = lua_resume(co, S->L, nargs, &nres);
-  sandbox_leave(prev);
+  HOOKS->leave(prev);
   running_sched = saved;
   running_thread = NULL;
   S->current = NULL;
@@ -569,7 +520,7 @@ static int loop(sl_sched *S) {
           S->in_service = 0;
           S->past_poll = 0;
           S->last_poll = now;
-          sandbox_check(S->L);
+          HOOKS->check(S->L);
         }
       }
       continue;
@@ -582,7 +533,7 @@ static int loop(sl_sched *S) {
       lua_pushliteral(S->L, "cannot create the event loop (libwebsockets)");
       return LUA_ERRRUN;
     }
-    sandbox_check(S->L);  /* a limit's signal ends the wait (EINTR) */
+    HOOKS->check(S->L);  /* a limit's signal ends the wait (EINTR) */
   }
 }
 
@@ -646,217 +597,6 @@ int sl_sched_run(lua_State *L, int narg, int nres) {
 
 /* }====================================================== */
 
-/* {======================================================
-** Coroutine functions that let a blocking yield through
-** ======================================================= */
-
-static sl_sched *upS(lua_State *L) {
-  return lua_touserdata(L, lua_upvalueindex(1));
-}
-
-static lua_State *getco(lua_State *L) {
-  lua_State *co = lua_tothread(L, 1);
-  luaL_argexpected(L, co, 1, "coroutine");
-  return co;
-}
-
-static int resume_child(sl_sched *S, lua_State *L, lua_State *co, int narg,
-                        int *nres) {
-  int saved = S->chain_ok;
-  lua_State *savedtop = S->top;
-  S->chain_ok = saved && lua_isyieldable(L);
-  S->top = co;
-  int st = lua_resume(co, L, narg, nres);
-  S->chain_ok = saved;
-  S->top = savedtop;
-  return st;
-}
-
-/*
-** After resuming co from L: move its results to L and return their number,
-** or -1 with an error message on L, or -2 when co is parked in a blocking
-** call (L must yield too).
-*/
-static int after_resume(sl_sched *S, lua_State *L, lua_State *co, int st,
-                        int nres) {
-  if (st == LUA_YIELD && S->blocking) {
-    lua_pop(co, nres);
-    XS(co) = &parked;
-    return -2;
-  }
-  if (st == LUA_OK || st == LUA_YIELD) {
-    if (!lua_checkstack(L, nres + 1)) {
-      lua_pop(co, nres);
-      lua_pushliteral(L, "too many results to resume");
-      return -1;
-    }
-    lua_xmove(co, L, nres);
-    return nres;
-  }
-  lua_xmove(co, L, 1);
-  return -1;
-}
-
-static int auxresume(sl_sched *S, lua_State *L, lua_State *co, int narg) {
-  if (XS(co) != NULL) {  /* a task, or parked inside a blocking call */
-    lua_pop(L, narg);
-    lua_pushliteral(L, "cannot resume non-suspended coroutine");
-    return -1;
-  }
-  if (!lua_checkstack(co, narg)) {
-    lua_pushliteral(L, "too many arguments to resume");
-    return -1;
-  }
-  lua_xmove(L, co, narg);
-  int nres;
-  int st = resume_child(S, L, co, narg, &nres);
-  return after_resume(S, L, co, st, nres);
-}
-
-static int reresume(sl_sched *S, lua_State *L, lua_State *co) {
-  int nres;
-  XS(co) = NULL;
-  int st = resume_child(S, L, co, 0, &nres);
-  return after_resume(S, L, co, st, nres);
-}
-
-static int resume_results(lua_State *L, int r);
-
-static int co_resume_k(lua_State *L, int status, lua_KContext ctx) {
-  (void)status;
-  (void)ctx;
-  return resume_results(L, reresume(upS(L), L, lua_tothread(L, 1)));
-}
-
-static int resume_results(lua_State *L, int r) {
-  if (r == -2) return lua_yieldk(L, 0, 0, co_resume_k);
-  if (r < 0) {
-    lua_pushboolean(L, 0);
-    lua_insert(L, -2);
-    return 2;
-  }
-  lua_pushboolean(L, 1);
-  lua_insert(L, -(r + 1));
-  return r + 1;
-}
-
-static int co_resume(lua_State *L) {
-  lua_State *co = getco(L);
-  return resume_results(L, auxresume(upS(L), L, co, lua_gettop(L) - 1));
-}
-
-static int wrap_results(lua_State *L, lua_State *co, int r);
-
-static int auxwrap_k(lua_State *L, int status, lua_KContext ctx) {
-  (void)status;
-  (void)ctx;
-  lua_State *co = lua_tothread(L, lua_upvalueindex(2));
-  return wrap_results(L, co, reresume(upS(L), L, co));
-}
-
-static int wrap_results(lua_State *L, lua_State *co, int r) {
-  if (r == -2) return lua_yieldk(L, 0, 0, auxwrap_k);
-  if (r < 0) {
-    int stat = lua_status(co);
-    if (stat != LUA_OK && stat != LUA_YIELD) {  /* error in the coroutine */
-      stat = lua_resetthread(co);  /* close its tbc variables */
-      lua_xmove(co, L, 1);
-    }
-    if (stat != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
-      luaL_where(L, 1);
-      lua_insert(L, -2);
-      lua_concat(L, 2);
-    }
-    return lua_error(L);
-  }
-  return r;
-}
-
-static int auxwrap(lua_State *L) {
-  lua_State *co = lua_tothread(L, lua_upvalueindex(2));
-  return wrap_results(L, co, auxresume(upS(L), L, co, lua_gettop(L)));
-}
-
-static int co_wrap(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TFUNCTION);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_State *NL = lua_newthread(L);
-  lua_pushvalue(L, 1);
-  lua_xmove(L, NL, 1);
-  lua_pushcclosure(L, auxwrap, 2);  /* upvalues: scheduler, thread */
-  return 1;
-}
-
-static int co_yield(lua_State *L) {
-  if (task_of(L) != NULL)
-    return luaL_error(L, "attempt to yield from outside a coroutine");
-  return lua_yield(L, lua_gettop(L));
-}
-
-static const char *status_of(lua_State *L, lua_State *co) {
-  if (L == co) return "running";
-  if (XS(co) != NULL) return "normal";  /* a task, or parked */
-  switch (lua_status(co)) {
-    case LUA_YIELD:
-      return "suspended";
-    case LUA_OK: {
-      lua_Debug ar;
-      if (lua_getstack(co, 0, &ar)) return "normal";
-      if (lua_gettop(co) == 0) return "dead";
-      return "suspended";
-    }
-    default:
-      return "dead";
-  }
-}
-
-static int co_status(lua_State *L) {
-  lua_State *co = getco(L);
-  lua_pushstring(L, status_of(L, co));
-  return 1;
-}
-
-static int co_close(lua_State *L) {
-  lua_State *co = getco(L);
-  const char *st = status_of(L, co);
-  if (strcmp(st, "dead") != 0 && strcmp(st, "suspended") != 0)
-    return luaL_error(L, "cannot close a %s coroutine", st);
-  int status = lua_resetthread(co);
-  if (status == LUA_OK) {
-    lua_pushboolean(L, 1);
-    return 1;
-  }
-  lua_pushboolean(L, 0);
-  lua_xmove(co, L, 1);
-  return 2;
-}
-
-static int co_running(lua_State *L) {
-  int ismain = lua_pushthread(L);
-  lua_pushboolean(L, ismain || task_of(L) != NULL);
-  return 2;
-}
-
-static int co_isyieldable(lua_State *L) {
-  lua_State *co = lua_isnone(L, 1) ? L : getco(L);
-  lua_pushboolean(L, lua_isyieldable(co) && task_of(co) == NULL);
-  return 1;
-}
-
-static const luaL_Reg co_funcs[] = {
-  {"spawn", co_spawn},
-  {"resume", co_resume},
-  {"wrap", co_wrap},
-  {"yield", co_yield},
-  {"status", co_status},
-  {"close", co_close},
-  {"running", co_running},
-  {"isyieldable", co_isyieldable},
-  {NULL, NULL}
-};
-
-/* }====================================================== */
-
 static int sched_gc(lua_State *L) {
   sl_sched *S = lua_touserdata(L, 1);
   if (S->closed) return 0;
@@ -894,14 +634,7 @@ sl_sched *sl_sched_get(lua_State *L) {
   return S;
 }
 
-void sl_sched_openlib(lua_State *L) {
-  sl_sched *S = sl_sched_get(L);
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-  if (lua_getfield(L, -1, LUA_COLIBNAME) != LUA_TTABLE) {
-    lua_pop(L, 1);
-    luaL_requiref(L, LUA_COLIBNAME, luaopen_coroutine, 1);
-  }
-  lua_pushlightuserdata(L, S);
-  luaL_setfuncs(L, co_funcs, 1);
-  lua_pop(L, 2);
+void sl_sched_set_hooks(const sl_sched_hooks *h) {
+  sl_sched__hooks = h != NULL ? h : &no_hooks;
 }
+

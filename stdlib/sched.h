@@ -83,6 +83,28 @@ sl_sched *sl_sched_get(lua_State *L);
 void sl_sched_openlib(lua_State *L);
 
 /*
+** Hooks around the threads the scheduler runs; it is the only code that
+** resumes coroutines (tasks, and coroutine.resume/wrap/close), so these
+** see every switch.  The limits (sandbox/limits.h) register theirs from
+** the interpreter; without hooks nothing is called.
+**   new_thread(co)   every thread made: a task, coroutine.create/wrap
+**   enter(co)        before co runs; returns what ran before
+**   leave(prev)      after, with enter's result
+**   check(L)         after a wait or a resume: may raise (a limit hit)
+**   status(st)       an error status a resume ended with; returns it
+*/
+typedef struct sl_sched_hooks {
+  void (*new_thread)(lua_State *co);
+  lua_State *(*enter)(lua_State *co);
+  void (*leave)(lua_State *prev);
+  void (*check)(lua_State *L);
+  int (*status)(int st);
+} sl_sched_hooks;
+
+/* Process-wide; h must outlive the states (NULL: none). */
+void sl_sched_set_hooks(const sl_sched_hooks *h);
+
+/*
 ** Run the function below its narg arguments as the main task and drive
 ** every task until the main task returns; lua_pcall's contract: on
 ** LUA_OK its nres results (or all with LUA_MULTRET) replace the function and

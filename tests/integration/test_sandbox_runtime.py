@@ -29,6 +29,19 @@ def test_instruction_budget_is_shared_by_spawned_tasks(run):
     assert ok.returncode == 0 and ok.stdout == "done\n", ok.stderr
 
 
+@pytest.mark.parametrize("make", ["coroutine.resume(coroutine.create(f))",
+                                  "coroutine.wrap(f)()"])
+@pytest.mark.parametrize("mode", [[], ["--unsafe-no-sandbox"]])
+def test_instruction_budget_is_shared_by_coroutines(run, make, mode):
+    # The scheduler makes and resumes every coroutine; the limits' hooks
+    # see each one, sandboxed or not: no fresh count per coroutine.
+    code = ("local function f() local x = 0 for j = 1, 20000 do x = x + j "
+            f"end end for i = 1, 200 do {make} end print('done')")
+    p = run(*mode, "--instruction-limit", "1000000", "-e", code)
+    assert p.returncode == 7, p.stderr
+    assert "done" not in p.stdout
+
+
 def test_memory_bomb_in_a_spawned_task(run):
     code = ("coroutine.spawn(function() local t = {} "
             "for i = 1, 1e9 do t[i] = ('x'):rep(100) .. i end end) "
