@@ -1,5 +1,6 @@
 """Limits hold across the scheduler's tasks and event loop, and a policy's
 `sandbox:` section sets them (the command line wins)."""
+import pytest
 
 
 def test_timeout_interrupts_a_task_blocked_in_the_loop(run):
