@@ -3,7 +3,7 @@
 ** RFC 7692 permessage-deflate, with no I/O.
 **
 ** Bytes in, events and bytes out.  The engine never touches a socket, a
-** clock, Lua or libwebsockets; the WebSocket client (stdlib/websocket/)
+** clock, Lua or libwebsockets; the WebSocket client (stdlib/websocket.c)
 ** carries its bytes over a libwebsockets RAW connection (plain or through
 ** OpenSSL memory BIOs) and turns its events into Lua values.  Because it is
 ** pure, it is unit-tested and fuzzed on its own.
