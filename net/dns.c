@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -35,6 +36,7 @@ struct sl_dns_query {
   int status4, status6; /* ARES_* results of the A and AAAA lookups */
   sl_dns_addr v4[SL_DNS_MAX_ADDRS], v6[SL_DNS_MAX_ADDRS];
   size_t n4, n6;
+  char cname[SL_DNS_CNAME_MAX]; /* the chain followed, or "" */
   sl_dns_query *next; /* in r's ready list */
 };
 
@@ -375,9 +377,71 @@ static void finish(sl_dns_query *q) {
   r->ready_tail = q;
 }
 
+/*
+** The CNAME chain of an answer, from the name asked: "a.example ->
+** b.example -> c.example" into out, or "" when the name is no alias.  The
+** resolver follows the chain; the policy decides on the final addresses,
+** and the audit log records the names on the way.
+*/
+static void cname_chain(const char *asked, const unsigned char *abuf,
+                        int alen, char *out, size_t outlen) {
+  enum { PAIRS = 8 };
+  char *from[PAIRS], *to[PAIRS];
+  int n = 0;
+  long len;
+  out[0] = '\0';
+  if (alen < 12) return;
+  int qd = abuf[4] << 8 | abuf[5], an = abuf[6] << 8 | abuf[7];
+  const unsigned char *p = abuf + 12;
+  for (int i = 0; i < qd; i++) {
+    char *name;
+    if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS) return;
+    ares_free_string(name);
+    p += len + 4;
+    if (p > abuf + alen) return;
+  }
+  for (int i = 0; i < an && n < PAIRS; i++) {
+    char *owner, *target;
+    if (ares_expand_name(p, abuf, alen, &owner, &len) != ARES_SUCCESS) break;
+    p += len;
+    if (p + 10 > abuf + alen) {
+      ares_free_string(owner);
+      break;
+    }
+    int type = p[0] << 8 | p[1], rdlen = p[8] << 8 | p[9];
+    p += 10;
+    if (type == 5 && p + rdlen <= abuf + alen &&
+        ares_expand_name(p, abuf, alen, &target, &len) == ARES_SUCCESS) {
+      from[n] = owner;
+      to[n++] = target;
+    } else {
+      ares_free_string(owner);
+    }
+    p += rdlen;
+    if (p > abuf + alen) break;
+  }
+  const char *at = asked;
+  size_t o = 0;
+  for (int hops = 0; hops < n; hops++) {
+    int k = 0;
+    while (k < n && strcasecmp(from[k], at) != 0) k++;
+    if (k == n) break;
+    if (o == 0) o = (size_t)snprintf(out, outlen, "%s", asked);
+    if (o < outlen) o += (size_t)snprintf(out + o, outlen - o, " -> %s", to[k]);
+    at = to[k];
+  }
+  if (o >= outlen) out[0] = '\0';  /* too long to be told whole */
+  for (int k = 0; k < n; k++) {
+    ares_free_string(from[k]);
+    ares_free_string(to[k]);
+  }
+}
+
 static void on_answer(sl_dns_query *q, int family, int status,
                       unsigned char *abuf, int alen) {
   struct hostent *h = NULL;
+  if (status == ARES_SUCCESS && q->cname[0] == '\0')
+    cname_chain(q->name, abuf, alen, q->cname, sizeof q->cname);
   if (status == ARES_SUCCESS) {
     if (family == AF_INET)
       status = ares_parse_a_reply(abuf, alen, &h, NULL, NULL);
@@ -564,6 +628,7 @@ static void deliver(sl_dns *r) {
     res.name = q->name;
     res.addrs = addrs;
     res.naddrs = q->n4 + q->n6;
+    res.cname = q->cname;
     msg[0] = '\0';
     if (res.status != SL_DNS_OK)
       snprintf(msg, sizeof msg, "lookup %s: %s", q->name,

@@ -46,6 +46,8 @@ typedef struct sl_dns_addr {
 
 /* Longest formatted address with port: "[v6]:65535" plus NUL. */
 #define SL_DNS_ADDRSTRLEN 56
+/* Longest CNAME chain told, "a -> b -> c" with its NUL; longer: "". */
+#define SL_DNS_CNAME_MAX 512
 /* At most this many addresses per family are kept from one answer. */
 #define SL_DNS_MAX_ADDRS 32
 
@@ -71,6 +73,8 @@ typedef struct sl_dns_result {
   const char *error;        /* "" or "lookup NAME: no such host", ... */
   const sl_dns_addr *addrs; /* status OK: naddrs >= 1 addresses */
   size_t naddrs;
+  const char *cname;        /* the CNAME chain followed, "a -> b -> c",
+                               or "" (no alias; or a hosts-file hit) */
 } sl_dns_result;
 
 /* Result callback; the result and its arrays live only during the call. */

@@ -113,7 +113,7 @@ int sl_security_check_url(lua_State *L, const char *url, policy_url *u) {
 }
 
 int sl_security_check_ip(lua_State *L, const policy_url *u,
-                         const policy_ip *ip) {
+                         const policy_ip *ip, const char *cname) {
   sec_ctx c = get_ctx(L);
   policy_request r;
   policy_decision d;
@@ -127,12 +127,21 @@ int sl_security_check_ip(lua_State *L, const policy_url *u,
   if (c.audit && (!d.allow || c.audit->all)) {
     char addr[POLICY_IP_STRLEN];
     policy_ip_format(ip, addr, sizeof addr);
-    const char *kv[] = {
+    const char *kv[9 * 2] = {
       "actor", c.set->actor.id, "action", r.action, "resource", r.resource,
       "ip", addr, "decision", d.allow ? "allow" : "deny",
-      "policy", policy_decision_policy(&d), "detail", d.detail,
+      "policy", policy_decision_policy(&d),
     };
-    policy_audit_record(c.audit, "policy", kv, d.detail[0] ? 7 : 6);
+    size_t n = 6;
+    if (cname != NULL && cname[0] != '\0') {
+      kv[2 * n] = "cname";
+      kv[2 * n++ + 1] = cname;
+    }
+    if (d.detail[0]) {
+      kv[2 * n] = "detail";
+      kv[2 * n++ + 1] = d.detail;
+    }
+    policy_audit_record(c.audit, "policy", kv, n);
   }
   if (d.allow) return 0;
   push_refusal(L, r.action, r.resource, ip, &d);

@@ -13,7 +13,7 @@
 **     return nil_and_error(L);       (the error object is on the stack)
 **   ... resolve u.host with c-ares (never the raw URL string) ...
 **   for each address ip:
-**     if (sl_security_check_ip(L, &u, &ip) == 0) connect to ip, u.port,
+**     if (sl_security_check_ip(L, &u, &ip, cname) == 0) connect to ip, u.port,
 **       TLS when u.tls, SNI and Host header u.host, request path u.path
 **       (plus "?" u.query when u.has_query); stop.
 **     else remember the error (on the stack) and try the next address.
@@ -55,10 +55,12 @@ int sl_security_check_url(lua_State *L, const char *url, policy_url *u);
 ** again with meta.ip, and refuse special-purpose addresses (loopback,
 ** private, link-local, CGNAT, unique-local, multicast, unspecified, their
 ** IPv4-mapped/NAT64 forms, ...) unless an allow policy names them
-** explicitly.  Returns 0 (connect to exactly this address) or pushes an
-** error object and returns -1.
+** explicitly.  cname: the CNAME chain DNS followed ("a -> b"), or NULL;
+** the decision is on the address, the chain goes to the audit record.
+** Returns 0 (connect to exactly this address) or pushes an error object
+** and returns -1.
 */
 int sl_security_check_ip(lua_State *L, const policy_url *u,
-                         const policy_ip *ip);
+                         const policy_ip *ip, const char *cname);
 
 #endif

@@ -137,7 +137,7 @@ static int own_allow_addr(ws_conn *c, const sl_dns_addr *a) {
   memset(&ip, 0, sizeof ip);
   ip.family = a->family == AF_INET ? 4 : 6;
   memcpy(ip.b, a->ip, ip.family == 4 ? 4 : 16);
-  if (sl_security_check_ip(L, c->url, &ip) == 0) return 0;
+  if (sl_security_check_ip(L, c->url, &ip, c->cname) == 0) return 0;
   if (c->errref == LUA_NOREF) c->errref = luaL_ref(L, LUA_REGISTRYINDEX);
   else lua_pop(L, 1);
   return -1;

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "../../sandbox/libmem.h"
+
 /* {======================================================
 ** Dialing: the addresses, the policy on each
 ** ======================================================= */
@@ -47,6 +49,13 @@ void ws_resolved(ws_conn *c, const sl_dns_result *res) {
     else
       ws_set_error(c, SL_INTERNAL, SL_RETRY_YES, "websocket %s: %s",
                 c->canonical, res->error);
+    ws_connect_failed(c);
+    return;
+  }
+  if (res->cname != NULL && res->cname[0] != '\0' &&
+      (c->cname = ws_strdup(sandbox_libmem_realloc, res->cname)) == NULL) {
+    ws_set_error(c, SL_INTERNAL, SL_RETRY_YES, "websocket %s: out of memory",
+                 c->canonical);
     ws_connect_failed(c);
     return;
   }

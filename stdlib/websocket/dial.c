@@ -161,8 +161,9 @@ void ws_dns_lookup(ws_conn *c) {
   char e[256];
   c->dq = sl_dns_resolve(G->dns, c->host, on_dns, c, e, sizeof e);
   if (c->dq == NULL) {
-    c->G->resolved(c, &(sl_dns_result){.status = SL_DNS_FAILED, .name = c->host,
-                                      .error = e});
+    c->G->resolved(c, &(sl_dns_result){.status = SL_DNS_FAILED,
+                                        .name = c->host, .error = e,
+                                        .cname = ""});
     return;
   }
   G->dns_inflight++;

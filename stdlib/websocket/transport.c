@@ -170,6 +170,7 @@ void ws_conn_free(ws_conn *c) {
   ws_free(c->url);
   ws_free(c->canonical);
   ws_free(c->host);
+  ws_free(c->cname);
   ws_free(c->ca_file);
   ws_free(c->subprotocol);
   ws_free(c->tx);

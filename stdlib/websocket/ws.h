@@ -155,6 +155,7 @@ struct ws_conn {
   sl_dns_addr addrs[2 * SL_DNS_MAX_ADDRS];
   int naddrs, iaddr;
   char ip[SL_DNS_ADDRSTRLEN];
+  char *cname;       /* the CNAME chain DNS followed, or NULL */
   char why[160];     /* last transport failure (CONNECTION_ERROR) */
   /* options */
   int64_t dial_ns, read_ns, write_ns;

@@ -874,3 +874,49 @@ def test_metatables_are_protected_and_a_finalized_client_refuses(
                       "close=false:finalized channel=false:finalized "
                       "protocol=false:finalized close_status=false:finalized "
                       "receive=false:finalized websocket.Client (finalized)")
+
+
+def test_cname_chain_is_decided_on_the_final_address_and_audited(
+        lua, ws_servers, tmp_path):
+    # The resolver follows the chain; the policy decides on the final
+    # address (loopback here: refused under a broad allow, allowed by a
+    # meta.ip cidr); the audit record names the chain.
+    srv = ws_servers.echo()
+    dns = ws_servers.dns({"alias.test": ["CNAME:mid.test"],
+                          "mid.test": ["CNAME:svc.test"],
+                          "svc.test": ["127.0.0.1"]})
+    script = echo_script("{}", "print('OK') c:close()")
+    url = f"ws://alias.test:{srv.port}/"
+    log = tmp_path / "audit.jsonl"
+    out = ok(lua(script, url, allow=["ws://*:*/*"],
+                 opts=["--dns-server", dns.server, "--audit-log", str(log)]))
+    assert out.startswith("ERR\tPERMISSION_DENIED") and "127.0.0.1" in out
+    recs = [json.loads(x) for x in log.read_text().splitlines()]
+    denied = [r for r in recs if r.get("ip") == "127.0.0.1"]
+    assert denied and denied[0]["decision"] == "deny"
+    assert denied[0]["cname"] == "alias.test -> mid.test -> svc.test"
+    pol = tmp_path / "p.yaml"
+    pol.write_text(textwrap.dedent("""\
+        version: "1.0"
+        namespace: test
+        entries:
+          - name: loopback-ok
+            kind: security.policy
+            policy:
+              actions: [websocket.connect, websocket.connect.url]
+              resources: "ws://alias.test:*/*"
+              effect: allow
+              conditions:
+                - field: meta.ip
+                  operator: cidr
+                  value: ["127.0.0.0/8"]
+        """))
+    log.unlink()
+    out = ok(lua(script, url, opts=["--dns-server", dns.server, "--policy",
+                                    str(pol), "--audit-log", str(log),
+                                    "--audit-all"]))
+    assert out.strip() == "OK"
+    recs = [json.loads(x) for x in log.read_text().splitlines()]
+    allowed = [r for r in recs if r.get("ip") == "127.0.0.1"]
+    assert allowed[0]["decision"] == "allow"
+    assert allowed[0]["cname"] == "alias.test -> mid.test -> svc.test"

@@ -723,9 +723,15 @@ def dns_query(name, qtype, qid=None):
     return q + b"\x00" + struct.pack("!HH", qtype, 1)
 
 
+def _wire_name(name):
+    return b"".join(bytes([len(p)]) + p.encode()
+                    for p in name.rstrip(".").split(".")) + b"\x00"
+
+
 class FakeDNS(asyncio.DatagramProtocol):
     """UDP DNS server: records = {name: [ip, ...]} (A for IPv4, AAAA for
-    IPv6 addresses); other names get NXDOMAIN; names in `silent` get no
+    IPv6 addresses; "CNAME:target" makes name an alias); other names get
+    NXDOMAIN; names in `silent` get no
     answer; rcodes = {name: rcode} forces a response code (2 SERVFAIL,
     5 REFUSED).  .queries lists (name, qtype) received; .port, .server
     ("127.0.0.1:PORT" for --dns-server)."""
@@ -776,14 +782,27 @@ class FakeDNS(asyncio.DatagramProtocol):
         if name in self.silent:
             return None
         answers = []
-        if name in self.records:
+        # "CNAME:target" entries: the chain first, then the target's
+        # addresses under the target's own name
+        owner, hops = name, 0
+        while hops < 8 and any(str(v).startswith("CNAME:")
+                               for v in self.records.get(owner, [])):
+            target = next(v for v in self.records[owner]
+                          if v.startswith("CNAME:"))[6:].lower()
+            rdata = _wire_name(target)
+            answers.append(_wire_name(owner) + struct.pack(
+                "!HHIH", 5, 1, self.ttl, len(rdata)) + rdata)
+            owner, hops = target, hops + 1
+        if owner in self.records:
             rcode = 0
-            for ip in self.records[name]:
+            for ip in self.records[owner]:
+                if ip.startswith("CNAME:"):
+                    continue
                 fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
                 t = 28 if fam == socket.AF_INET6 else 1
                 if t == qtype:
                     rdata = socket.inet_pton(fam, ip)
-                    answers.append(b"\xc0\x0c" + struct.pack(
+                    answers.append(_wire_name(owner) + struct.pack(
                         "!HHIH", t, 1, self.ttl, len(rdata)) + rdata)
         else:
             rcode = 3

@@ -31,7 +31,7 @@
 
 /* ---- the fake DNS server ---- */
 
-enum { T_A = 1, T_AAAA = 28 };
+enum { T_A = 1, T_CNAME = 5, T_AAAA = 28 };
 
 static const struct {
   const char *name;
@@ -47,6 +47,8 @@ static const struct {
     {"empty.test", 0, NULL}, /* exists, no address: NOERROR, no answer */
     {"half.test", T_A, "192.0.2.7"}, /* and AAAA queries go unanswered */
     {"api.corp.internal", T_A, "192.0.2.99"}, /* where a search list leads */
+    {"alias.test", T_CNAME, "mid.test"},       /* ip: the target name */
+    {"mid.test", T_CNAME, "v4.test"},
 };
 
 /* The names the fake was asked, in order (the first ASKED_MAX). */
@@ -109,6 +111,21 @@ static void fake_close(fake *f) {
   f->fd = -1;
 }
 
+/* A name in DNS wire form at out; returns its length. */
+static size_t put_name(unsigned char *out, const char *name) {
+  size_t o = 0;
+  while (*name) {
+    size_t l = strcspn(name, ".");
+    out[o++] = (unsigned char)l;
+    memcpy(out + o, name, l);
+    o += l;
+    name += l;
+    if (*name == '.') name++;
+  }
+  out[o++] = 0;
+  return o;
+}
+
 /* Answer one query in q[0..n) into out; returns the length, 0: no answer. */
 static size_t fake_answer(fake *f, const unsigned char *q, size_t n,
                           unsigned char *out) {
@@ -134,14 +151,35 @@ static size_t fake_answer(fake *f, const unsigned char *q, size_t n,
   if (strcasecmp(name, "half.test") == 0 && type == T_AAAA) return 0;
   memcpy(out, q, pos);
   len = pos;
+  /* CNAMEs first: the chain, then the target's records (owner names
+  ** written out in full) */
+  char owner[256];
+  snprintf(owner, sizeof owner, "%s", name);
+  for (int hops = 0; hops < 8; hops++) {
+    size_t i = 0;
+    while (i < sizeof zone / sizeof zone[0] &&
+           !(zone[i].type == T_CNAME && strcasecmp(zone[i].name, owner) == 0))
+      i++;
+    if (i == sizeof zone / sizeof zone[0]) break;
+    len += put_name(out + len, owner);
+    memcpy(out + len, "\x00\x05\x00\x01\x00\x00\x00\x3c", 8);
+    size_t rd = put_name(out + len + 10, zone[i].ip);
+    out[len + 8] = 0;
+    out[len + 9] = (unsigned char)rd;
+    len += 10 + rd;
+    count++;
+    exists = 1;
+    snprintf(owner, sizeof owner, "%s", zone[i].ip);
+  }
   for (size_t i = 0; i < sizeof zone / sizeof zone[0]; i++) {
     unsigned char ip[16];
     size_t iplen = zone[i].type == T_A ? 4 : 16;
-    if (strcasecmp(zone[i].name, name) != 0) continue;
+    if (strcasecmp(zone[i].name, owner) != 0) continue;
     exists = 1;
     if (zone[i].type != type) continue;
     inet_pton(type == T_A ? AF_INET : AF_INET6, zone[i].ip, ip);
-    memcpy(out + len, "\xc0\x0c", 2); /* name: the question's */
+    len += put_name(out + len, owner);
+    len -= 2;  /* the code below writes type etc. at out + len + 2 */
     out[len + 2] = 0;
     out[len + 3] = (unsigned char)type;
     memcpy(out + len + 4, "\x00\x01\x00\x00\x00\x3c", 6); /* IN, TTL 60 */
@@ -209,6 +247,7 @@ typedef struct {
   char error[400];
   char addrs[1024]; /* "a,b,c" */
   size_t naddrs;
+  char cname[SL_DNS_CNAME_MAX];
 } outcome;
 
 static void on_result(void *ud, const sl_dns_result *res) {
@@ -219,6 +258,7 @@ static void on_result(void *ud, const sl_dns_result *res) {
     fprintf(stderr, "  %s: %d %s\n", res->name, res->status, res->error);
   o->status = res->status;
   snprintf(o->error, sizeof o->error, "%s", res->error);
+  snprintf(o->cname, sizeof o->cname, "%s", res->cname);
   o->addrs[0] = '\0';
   o->naddrs = res->naddrs;
   for (size_t i = 0; i < res->naddrs; i++) {
@@ -352,6 +392,17 @@ static void test_both(void **state) {
   o = lookup(x->r, &x->f, "BOTH.Test."); /* case, absolute name */
   assert_int_equal(o.status, SL_DNS_OK);
   assert_int_equal(o.naddrs, 3);
+}
+
+/* A CNAME chain is followed to the final addresses, and told. */
+static void test_cname_chain(void **state) {
+  fixture *x = *state;
+  outcome o = lookup(x->r, &x->f, "alias.test");
+  assert_int_equal(o.status, SL_DNS_OK);
+  assert_string_equal(o.addrs, "192.0.2.1,192.0.2.2");
+  assert_string_equal(o.cname, "alias.test -> mid.test -> v4.test");
+  o = lookup(x->r, &x->f, "v4.test");
+  assert_string_equal(o.cname, "");
 }
 
 static void test_nxdomain(void **state) {
@@ -941,6 +992,7 @@ int main(void) {
       cmocka_unit_test(test_allocator),
       cmocka_unit_test_setup_teardown(test_aaaa, setup, teardown),
       cmocka_unit_test_setup_teardown(test_both, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cname_chain, setup, teardown),
       cmocka_unit_test_setup_teardown(test_nxdomain, setup, teardown),
       cmocka_unit_test_setup_teardown(test_nodata, setup, teardown),
       cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),

@@ -122,18 +122,18 @@ static void test_check_ip(void **state_) {
   assert_int_equal(sl_security_check_url(L, "wss://chat.example.com/ws/x",
                                          &U), 0);
   assert_int_equal(policy_ip_parse("93.184.216.34", &ip), 0);
-  assert_int_equal(sl_security_check_ip(L, &U, &ip), 0);
+  assert_int_equal(sl_security_check_ip(L, &U, &ip, NULL), 0);
   assert_int_equal(policy_ip_parse("169.254.169.254", &ip), 0);
-  assert_int_equal(sl_security_check_ip(L, &U, &ip), -1);
+  assert_int_equal(sl_security_check_ip(L, &U, &ip, NULL), -1);
   check_error(L, SL_PERMISSION_DENIED,
               "169.254.169.254 is a link-local address, which no allow "
               "policy names explicitly", "ip", "169.254.169.254");
   /* localhost named explicitly: loopback passes, other addresses not. */
   assert_int_equal(sl_security_check_url(L, "ws://localhost:9000/", &U), 0);
   assert_int_equal(policy_ip_parse("::1", &ip), 0);
-  assert_int_equal(sl_security_check_ip(L, &U, &ip), 0);
+  assert_int_equal(sl_security_check_ip(L, &U, &ip, NULL), 0);
   assert_int_equal(policy_ip_parse("10.0.0.1", &ip), 0);
-  assert_int_equal(sl_security_check_ip(L, &U, &ip), -1);
+  assert_int_equal(sl_security_check_ip(L, &U, &ip, NULL), -1);
   lua_pop(L, 1);
   lua_close(L);
   policy_audit_close(&audit);
