@@ -362,12 +362,29 @@ def dns_ask(server, name, qtype, timeout=1.0):
     count = struct.unpack("!H", r[6:8])[0]
     pos = len(q)
     addrs = []
+
+    def skip_name(p):
+        while r[p] != 0 and r[p] < 0xC0:
+            p += 1 + r[p]
+        return p + (2 if r[p] >= 0xC0 else 1)
+
+    def read_name(p):
+        labels = []
+        while r[p] != 0:
+            labels.append(r[p + 1:p + 1 + r[p]].decode())
+            p += 1 + r[p]
+        return ".".join(labels)
+
     for _ in range(count):
-        t, _cls, _ttl, n = struct.unpack("!HHIH", r[pos + 2:pos + 12])
-        data = r[pos + 12:pos + 12 + n]
-        fam = socket.AF_INET6 if t == 28 else socket.AF_INET
-        addrs.append(socket.inet_ntop(fam, data))
-        pos += 12 + n
+        pos = skip_name(pos)
+        t, _cls, _ttl, n = struct.unpack("!HHIH", r[pos:pos + 10])
+        data = r[pos + 10:pos + 10 + n]
+        if t == 5:
+            addrs.append("CNAME:" + read_name(pos + 10))
+        else:
+            fam = socket.AF_INET6 if t == 28 else socket.AF_INET
+            addrs.append(socket.inet_ntop(fam, data))
+        pos += 10 + n
     return rcode, addrs
 
 
@@ -383,6 +400,10 @@ def test_fake_dns(ws_servers, fake_dns):
     assert dns_ask(other, "a.test", 1) == (0, ["192.0.2.1", "192.0.2.2"])
     assert dns_ask(other, "bad.test", 1) == (5, [])
     assert dns_ask(other, "slow.test", 1, timeout=0.2) is None
+    chain = ws_servers.dns({"x.test": ["CNAME:y.test"], "y.test":
+                            ["CNAME:z.test"], "z.test": ["192.0.2.9"]})
+    assert dns_ask(chain, "x.test", 1) == (
+        0, ["CNAME:y.test", "CNAME:z.test", "192.0.2.9"])
 
 
 def test_free_port_refuses():
