@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/utf8.h"
+
 int policy_audit_open(policy_audit *a, const char *path, int all) {
   memset(a, 0, sizeof *a);
   int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
@@ -31,25 +33,6 @@ int policy_audit_close(policy_audit *a) {
     rc = -errno;
   a->f = NULL;
   return rc;
-}
-
-/* Length of a valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-  unsigned c = s[0], cp, min;
-  size_t k;
-  if ((c & 0xe0) == 0xc0) k = 2, min = 0x80, cp = c & 0x1f;
-  else if ((c & 0xf0) == 0xe0) k = 3, min = 0x800, cp = c & 0x0f;
-  else if ((c & 0xf8) == 0xf0) k = 4, min = 0x10000, cp = c & 0x07;
-  else return 0;
-  if (k > n) return 0;
-  for (size_t i = 1; i < k; i++) {
-    if ((s[i] & 0xc0) != 0x80) return 0;
-    cp = cp << 6 | (s[i] & 0x3f);
-  }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-  /* U+2028/2029 break JavaScript parsers: escape them too. */
-  if (cp == 0x2028 || cp == 0x2029) return 0;
-  return k;
 }
 
 int policy_json_quote(const char *str, char *out, size_t len) {
@@ -89,15 +72,16 @@ int policy_json_quote(const char *str, char *out, size_t len) {
       PUT(s + i, 1);
       i++;
     } else {
-      size_t k = utf8_len(s + i, n - i);
-      if (k > 0) {
-        PUT(s + i, k);
-        i += k;
-      } else if (c == 0xe2 && i + 2 < n && s[i + 1] == 0x80 &&
-                 (s[i + 2] == 0xa8 || s[i + 2] == 0xa9)) {  /* U+2028/9 */
+      size_t k = sl_utf8_seq(s + i, n - i);
+      /* U+2028/2029 break JavaScript parsers: escape them too. */
+      if (k == 3 && c == 0xe2 && s[i + 1] == 0x80 &&
+          (s[i + 2] == 0xa8 || s[i + 2] == 0xa9)) {
         snprintf(esc, sizeof esc, "\\u%04x", 0x2000 | (s[i + 2] & 0x3f));
         PUT(esc, 6);
         i += 3;
+      } else if (k > 0) {
+        PUT(s + i, k);
+        i += k;
       } else {
         PUT("\\ufffd", 6);  /* an invalid byte */
         i++;

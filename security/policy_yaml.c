@@ -18,6 +18,7 @@
 #include <yaml.h>
 
 #include "../common/units.h"
+#include "../common/utf8.h"
 #include "yaml_internal.h"
 
 
@@ -82,8 +83,6 @@ int policy__y_check_utf8(loader *ld, const unsigned char *s, size_t len) {
   int line = 1, col = 1;
   for (size_t i = 0; i < len;) {
     unsigned c = s[i];
-    size_t n;
-    unsigned min, cp;
     if (c == 0) return policy__y_errat(ld, line, col, "NUL byte in file");
     if (c < 0x80) {
       if (c == '\n') line++, col = 0;
@@ -91,18 +90,8 @@ int policy__y_check_utf8(loader *ld, const unsigned char *s, size_t len) {
       col++;
       continue;
     }
-    if ((c & 0xe0) == 0xc0) n = 2, min = 0x80, cp = c & 0x1f;
-    else if ((c & 0xf0) == 0xe0) n = 3, min = 0x800, cp = c & 0x0f;
-    else if ((c & 0xf8) == 0xf0) n = 4, min = 0x10000, cp = c & 0x07;
-    else return policy__y_errat(ld, line, col, "invalid UTF-8");
-    if (i + n > len) return policy__y_errat(ld, line, col, "invalid UTF-8");
-    for (size_t k = 1; k < n; k++) {
-      if ((s[i + k] & 0xc0) != 0x80)
-        return policy__y_errat(ld, line, col, "invalid UTF-8");
-      cp = cp << 6 | (s[i + k] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-      return policy__y_errat(ld, line, col, "invalid UTF-8");
+    size_t n = sl_utf8_seq(s + i, len - i);
+    if (n == 0) return policy__y_errat(ld, line, col, "invalid UTF-8");
     i += n;
     col++;
   }

@@ -21,6 +21,8 @@
 */
 #include "sl.h"
 
+#include "../common/utf8.h"
+
 #include <locale.h>
 #include <math.h>
 #include <stdint.h>
@@ -156,39 +158,6 @@ static void need_stack(lua_State *L, int n, const char *who) {
 ** UTF-8
 ** ======================================================= */
 
-/*
-** Length of the valid UTF-8 sequence starting with a byte >= 0x80 at p
-** (at most `avail` bytes readable), or 0 when it is invalid: stray
-** continuation bytes, overlong forms, surrogates and code points above
-** U+10FFFF are all refused.
-*/
-static inline size_t utf8_seq(const unsigned char *p, size_t avail) {
-  unsigned c = p[0];
-  if (c < 0xC2) return 0;
-  if (c < 0xE0) {
-    if (avail < 2 || (p[1] & 0xC0) != 0x80) return 0;
-    return 2;
-  }
-  if (c < 0xF0) {
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c == 0xE0) lo = 0xA0;
-    else if (c == 0xED) hi = 0x9F;  /* no surrogates */
-    if (avail < 3 || p[1] < lo || p[1] > hi || (p[2] & 0xC0) != 0x80)
-      return 0;
-    return 3;
-  }
-  if (c < 0xF5) {
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c == 0xF0) lo = 0x90;
-    else if (c == 0xF4) hi = 0x8F;
-    if (avail < 4 || p[1] < lo || p[1] > hi || (p[2] & 0xC0) != 0x80 ||
-        (p[3] & 0xC0) != 0x80)
-      return 0;
-    return 4;
-  }
-  return 0;
-}
-
 /* Write code point cp (valid, not a surrogate) as UTF-8; returns length. */
 static inline int utf8_put(char *o, unsigned long cp) {
   if (cp < 0x80) {
@@ -284,21 +253,6 @@ static int enc_fail(encoder *e, const char *fmt, ...) {
   return E_FAIL;
 }
 
-/* Is s[0..n) valid UTF-8? */
-static int utf8_valid(const char *str, size_t n) {
-  const unsigned char *p = (const unsigned char *)str, *end = p + n;
-  while (p < end) {
-    if (*p < 0x80) {
-      p++;
-      continue;
-    }
-    size_t l = utf8_seq(p, (size_t)(end - p));
-    if (l == 0) return 0;
-    p += l;
-  }
-  return 1;
-}
-
 /* Is s[0..n) a Lua-style identifier (printed as .name in a path)? */
 static int isident(const char *s, size_t n) {
   if (n == 0 || n > 64) return 0;
@@ -329,7 +283,7 @@ static void enc_pushpath(encoder *e) {
         luaL_addchar(&pb, '.');
         luaL_addlstring(&pb, k, n);
       } else {
-        int utf8 = utf8_valid(k, n);
+        int utf8 = sl_utf8_valid(k, n);
         luaL_addstring(&pb, "[\"");
         for (size_t j = 0; j < n && j < 64; j++) {
           unsigned char c = (unsigned char)k[j];
@@ -369,7 +323,7 @@ static int enc_string(encoder *e, const char *str, size_t n,
     if (p == end) break;
     unsigned c = *p;
     if (c >= 0x80) {
-      size_t l = utf8_seq(p, (size_t)(end - p));
+      size_t l = sl_utf8_seq(p, (size_t)(end - p));
       if (l == 0)
         return enc_fail(e, "invalid UTF-8 at byte %zu of %s",
                         (size_t)(p - s) + 1, what);
@@ -812,7 +766,7 @@ static __attribute__((noinline)) int dec_string_esc(
     while (plainbyte[*p]) p++;
     unsigned c = *p;
     if (c >= 0x80) {
-      size_t l = utf8_seq(p, (size_t)(end - p));
+      size_t l = sl_utf8_seq(p, (size_t)(end - p));
       if (l == 0) return dec_fail(d, p, "invalid UTF-8 in string");
       p += l;
       continue;
@@ -887,7 +841,7 @@ static inline int dec_string(decoder *d, const unsigned char **pp) {
       return E_OK;
     }
     if (c >= 0x80) {
-      size_t l = utf8_seq(p, (size_t)(end - p));
+      size_t l = sl_utf8_seq(p, (size_t)(end - p));
       if (l == 0) return dec_fail(d, p, "invalid UTF-8 in string");
       p += l;
       continue;
