@@ -23,8 +23,7 @@ int wsp_close_code_valid(int code) {
 }
 
 static int opt_err(char *err, size_t errlen, const char *msg, long long v) {
-  if (errlen) snprintf(err, errlen, "%s (got %lld)", msg, v);
-  return -EINVAL;
+  return sl_errf(err, errlen, -EINVAL, "%s (got %lld)", msg, v);
 }
 
 static int check_options(const wsp_options *o, char *err, size_t errlen) {
@@ -102,8 +101,7 @@ int wsp_new(const wsp_options *o, wsp_conn **out, char *err, size_t errlen) {
   return 0;
 oom:
   wsp_free(c);
-  if (errlen) snprintf(err, errlen, "out of memory");
-  return -ENOMEM;
+  return sl_errf(err, errlen, -ENOMEM, "out of memory");
 }
 
 void wsp_free(wsp_conn *c) {

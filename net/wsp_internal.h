@@ -9,6 +9,7 @@
 
 #include "wsproto.h"
 
+#include "../common/errbuf.h"
 #include "../common/utf8.h"
 
 #include <stddef.h>
