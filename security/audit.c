@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/utf8.h"
+#include "../common/jsonstr.h"
 
 int policy_audit_open(policy_audit *a, const char *path, int all) {
   memset(a, 0, sizeof *a);
@@ -36,66 +36,18 @@ int policy_audit_close(policy_audit *a) {
 }
 
 int policy_json_quote(const char *str, char *out, size_t len) {
-  const unsigned char *s = (const unsigned char *)str;
-  size_t n = strlen(str), o = 0, need = 0;
-  char esc[16];
-#define PUT(p, l)                                  \
-  do {                                             \
-    size_t l_ = (l);                               \
-    if (o + l_ + 2 <= len) {                       \
-      memcpy(out + o, (p), l_);                    \
-      o += l_;                                     \
-    } else {                                       \
-      full = 1;                                    \
-    }                                              \
-    need += l_;                                    \
-  } while (0)
-  int full = 0;
-  PUT("\"", 1);
-  for (size_t i = 0; i < n && !full;) {
-    unsigned c = s[i];
-    if (c == '"' || c == '\\') {
-      esc[0] = '\\';
-      esc[1] = (char)c;
-      PUT(esc, 2);
-      i++;
-    } else if (c < 0x20 || c == 0x7f) {
-      const char *short_ = c == '\n' ? "\\n" : c == '\r' ? "\\r"
-                           : c == '\t' ? "\\t" : NULL;
-      if (short_) PUT(short_, 2);
-      else {
-        snprintf(esc, sizeof esc, "\\u%04x", c);
-        PUT(esc, 6);
-      }
-      i++;
-    } else if (c < 0x80) {
-      PUT(s + i, 1);
-      i++;
-    } else {
-      size_t k = sl_utf8_seq(s + i, n - i);
-      /* U+2028/2029 break JavaScript parsers: escape them too. */
-      if (k == 3 && c == 0xe2 && s[i + 1] == 0x80 &&
-          (s[i + 2] == 0xa8 || s[i + 2] == 0xa9)) {
-        snprintf(esc, sizeof esc, "\\u%04x", 0x2000 | (s[i + 2] & 0x3f));
-        PUT(esc, 6);
-        i += 3;
-      } else if (k > 0) {
-        PUT(s + i, k);
-        i += k;
-      } else {
-        PUT("\\ufffd", 6);  /* an invalid byte */
-        i++;
-      }
-    }
+  size_t n = strlen(str), pos = 0, o = 0;
+  if (len < 3) { /* no room for "" */
+    if (len == 2) out[o++] = '"';
+    if (len > 0) out[o] = '\0';
+    return 1;
   }
-  /* Room for the closing quote was kept by PUT (o + l + 2 <= len). */
-  if (len > 0) {
-    if (o + 2 <= len) out[o++] = '"';
-    out[o < len ? o : len - 1] = '\0';
-  }
-  (void)need;
-  return full;
-#undef PUT
+  out[o++] = '"';
+  o += sl_jsonstr_escape(str, n, &pos, out + o, len - 3, SL_JSONSTR_SAFE,
+                         NULL);
+  out[o++] = '"';
+  out[o] = '\0';
+  return pos < n;
 }
 
 static void rfc3339(char *buf, size_t len) {

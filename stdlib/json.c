@@ -21,6 +21,7 @@
 */
 #include "sl.h"
 
+#include "../common/jsonstr.h"
 #include "../common/utf8.h"
 
 #include <locale.h>
@@ -182,34 +183,14 @@ static inline int utf8_put(char *o, unsigned long cp) {
   return 4;
 }
 
-/*
-** Eight bytes at a time: true when none of them needs attention inside a
-** JSON string (a quote, a backslash, a control character or a non-ASCII
-** byte).  The has-zero-byte test has no false positives as a whole.
-*/
-#define ONES 0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
-static inline int plain8(const unsigned char *p) {
-  uint64_t v;
-  memcpy(&v, p, 8);
-  uint64_t q = v ^ (ONES * '"'), s = v ^ (ONES * '\\');
-  uint64_t t = (v | ((q - ONES) & ~q) | ((s - ONES) & ~s) |
-                ((v - ONES * 0x20) & ~v)) & HIGHS;
-  return t == 0;
-}
-
 static const double pow10tab[] = {
   1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
   1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
 };
 
-/* Bytes that can be copied into or out of a JSON string as they are. */
-static unsigned char plainbyte[256];
 static char digits2[200];  /* "00" "01" ... "99" */
 
 static void init_tables(void) {
-  for (int c = 0x20; c < 0x80; c++) plainbyte[c] = 1;
-  plainbyte['"'] = plainbyte['\\'] = 0;
   for (int i = 0; i < 100; i++) {
     digits2[2 * i] = (char)('0' + i / 10);
     digits2[2 * i + 1] = (char)('0' + i % 10);
@@ -310,50 +291,27 @@ static void enc_pushpath(encoder *e) {
 /* Write s[0..n) as a JSON string; `what` names it in errors. */
 static int enc_string(encoder *e, const char *str, size_t n,
                       const char *what) {
-  static const char hex[] = "0123456789abcdef";
   lua_State *L = e->L;
   jbox *b = e->b;
-  const unsigned char *s = (const unsigned char *)str;
-  const unsigned char *p = s, *end = s + n, *run = s;
-  box_reserve(L, b, n + 2);
-  b->buf[b->len++] = '"';
+  size_t pos = 0;
+  int bad = 0;
+  /* Room for the worst case (and both quotes), in slices of at most 64 KiB
+   * of input. */
+  size_t slice = n < 65536 ? n : 65536;
+  box_reserve(L, b, slice * SL_JSONSTR_STEP + 2)[0] = '"';
+  b->len++;
   for (;;) {
-    while (end - p >= 8 && plain8(p)) p += 8;
-    while (p < end && plainbyte[*p]) p++;
-    if (p == end) break;
-    unsigned c = *p;
-    if (c >= 0x80) {
-      size_t l = sl_utf8_seq(p, (size_t)(end - p));
-      if (l == 0)
-        return enc_fail(e, "invalid UTF-8 at byte %zu of %s",
-                        (size_t)(p - s) + 1, what);
-      p += l;
-      continue;
-    }
-    box_add(L, b, run, (size_t)(p - run));
-    char *o = box_reserve(L, b, 6);
-    o[0] = '\\';
-    switch (c) {
-      case '"': o[1] = '"'; b->len += 2; break;
-      case '\\': o[1] = '\\'; b->len += 2; break;
-      case '\b': o[1] = 'b'; b->len += 2; break;
-      case '\f': o[1] = 'f'; b->len += 2; break;
-      case '\n': o[1] = 'n'; b->len += 2; break;
-      case '\r': o[1] = 'r'; b->len += 2; break;
-      case '\t': o[1] = 't'; b->len += 2; break;
-      default:
-        o[1] = 'u'; o[2] = '0'; o[3] = '0';
-        o[4] = hex[c >> 4]; o[5] = hex[c & 15];
-        b->len += 6;
-        break;
-    }
-    run = ++p;
+    b->len += sl_jsonstr_escape_strict(str, n, &pos, b->buf + b->len,
+                                       b->cap - b->len - 1, &bad);
+    if (unlikely(bad))
+      return enc_fail(e, "invalid UTF-8 at byte %zu of %s", pos + 1, what);
+    if (likely(pos == n)) break;
+    slice = n - pos < 65536 ? n - pos : 65536;
+    box_reserve(L, b, slice * SL_JSONSTR_STEP + 1);
   }
-  box_add(L, b, run, (size_t)(end - run));
-  box_addc(L, b, '"');
+  b->buf[b->len++] = '"'; /* the byte kept free */
   return E_OK;
 }
-
 
 /* Write integer v in decimal at o; returns the length (at most 20). */
 static inline int fmt_int(char *o, lua_Integer v) {
@@ -762,8 +720,8 @@ static __attribute__((noinline)) int dec_string_esc(
   const unsigned char *p = *pp, *run = start, *end = d->end;
   b->len = 0;
   for (;;) {
-    while (end - p >= 8 && plain8(p)) p += 8;
-    while (plainbyte[*p]) p++;
+    while (end - p >= 8 && sl_jsonstr_plain8(p)) p += 8;
+    while (sl_jsonstr_plain[*p]) p++;
     unsigned c = *p;
     if (c >= 0x80) {
       size_t l = sl_utf8_seq(p, (size_t)(end - p));
@@ -832,8 +790,8 @@ static __attribute__((noinline)) int dec_string_esc(
 static inline int dec_string(decoder *d, const unsigned char **pp) {
   const unsigned char *p = *pp, *start = p, *end = d->end;
   for (;;) {
-    while (end - p >= 8 && plain8(p)) p += 8;
-    while (plainbyte[*p]) p++;
+    while (end - p >= 8 && sl_jsonstr_plain8(p)) p += 8;
+    while (sl_jsonstr_plain[*p]) p++;
     unsigned c = *p;
     if (likely(c == '"')) {
       lua_pushlstring(d->L, (const char *)start, (size_t)(p - start));
@@ -1215,7 +1173,7 @@ static const luaL_Reg json_funcs[] = {
 };
 
 int luaopen_json(lua_State *L) {
-  if (plainbyte['a'] == 0) init_tables();
+  if (digits2[1] == 0) init_tables();
   if (luaL_newmetatable(L, JSON_BOX_MT)) {
     lua_pushcfunction(L, box_gc);
     lua_setfield(L, -2, "__gc");
