@@ -17,6 +17,7 @@
 
 #include <yaml.h>
 
+#include "../common/grow.h"
 #include "../common/units.h"
 #include "../common/utf8.h"
 #include "yaml_internal.h"
@@ -66,13 +67,9 @@ static void policy__y_warnat(loader *ld, const ynode *n, const char *fmt, ...) {
 }
 
 static int policy__y_add_kid(ynode *parent, ynode *kid) {
-  if (parent->n == parent->cap) {
-    size_t cap = parent->cap ? parent->cap * 2 : 4;
-    ynode **k = realloc(parent->kids, cap * sizeof *k);
-    if (k == NULL) return -ENOMEM;
-    parent->kids = k;
-    parent->cap = cap;
-  }
+  if (sl_grow(&parent->kids, &parent->cap, parent->n, sizeof *parent->kids,
+              4) != 0)
+    return -ENOMEM;
   parent->kids[parent->n++] = kid;
   return 0;
 }
@@ -615,13 +612,8 @@ static int load_entries(loader *ld, const policy_set *set, const ynode *n) {
              nn->kind == Y_SCALAR ? nn->s : "?", kind);
       continue;
     }
-    if (ld->n_pols == ld->cap_pols) {
-      size_t cap = ld->cap_pols ? ld->cap_pols * 2 : 16;
-      policy *pols = realloc(ld->pols, cap * sizeof *pols);
-      if (pols == NULL) return -ENOMEM;
-      ld->pols = pols;
-      ld->cap_pols = cap;
-    }
+    if (sl_grow(&ld->pols, &ld->cap_pols, ld->n_pols, sizeof *ld->pols, 16))
+      return -ENOMEM;
     policy *p = &ld->pols[ld->n_pols];
     rc = load_policy_entry(ld, set, e, nn, p);
     if (rc != 0) {
