@@ -4,20 +4,10 @@
 #include "units.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-  if (errlen > 0) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -EINVAL;
-}
+#include "errbuf.h"
 
 static int isdigit_(char c) { return c >= '0' && c <= '9'; }
 
@@ -41,14 +31,15 @@ int units_parse_duration(const char *s, int64_t *ns, char *err,
   const char *orig = s;
   int neg = 0;
   uint64_t total = 0;
-  if (s == NULL) return fail(err, errlen, "invalid duration (null)");
+  if (s == NULL)
+    return sl_errf(err, errlen, -EINVAL, "invalid duration (null)");
   if (*s == '-' || *s == '+') neg = *s++ == '-';
   if (strcmp(s, "0") == 0) {
     *ns = 0;
     return 0;
   }
   if (*s == '\0')
-    return fail(err, errlen, "invalid duration \"%s\"", orig);
+    return sl_errf(err, errlen, -EINVAL, "invalid duration \"%s\"", orig);
   while (*s) {
     /* the integer part */
     uint64_t v = 0;
@@ -71,7 +62,7 @@ int units_parse_duration(const char *s, int64_t *ns, char *err,
       }
     }
     if (!pre && !post)
-      return fail(err, errlen, "invalid duration \"%s\"", orig);
+      return sl_errf(err, errlen, -EINVAL, "invalid duration \"%s\"", orig);
     const unit *u = NULL;
     for (const unit *c = units; c->name; c++) {
       size_t n = strlen(c->name);
@@ -80,8 +71,10 @@ int units_parse_duration(const char *s, int64_t *ns, char *err,
     }
     if (u == NULL) {
       if (*s == '\0' || isdigit_(*s))
-        return fail(err, errlen, "missing unit in duration \"%s\"", orig);
-      return fail(err, errlen, "unknown unit in duration \"%s\"", orig);
+        return sl_errf(err, errlen, -EINVAL, "missing unit in duration \"%s\"",
+                       orig);
+      return sl_errf(err, errlen, -EINVAL, "unknown unit in duration \"%s\"",
+                     orig);
     }
     s += strlen(u->name);
     uint64_t unit_ns = (uint64_t)u->ns;
@@ -100,8 +93,7 @@ int units_parse_duration(const char *s, int64_t *ns, char *err,
   *ns = neg ? (int64_t)(0 - total) : (int64_t)total;
   return 0;
 range:
-  fail(err, errlen, "duration \"%s\" out of range", orig);
-  return -ERANGE;
+  return sl_errf(err, errlen, -ERANGE, "duration \"%s\" out of range", orig);
 }
 
 int units_parse_size(const char *s, int64_t *bytes, char *err,
@@ -114,8 +106,8 @@ int units_parse_size(const char *s, int64_t *bytes, char *err,
   const char *orig = s;
   uint64_t v = 0;
   if (s == NULL || !isdigit_(*s))
-    return fail(err, errlen, "invalid size \"%s\" (expected e.g. 64M)",
-                s ? s : "(null)");
+    return sl_errf(err, errlen, -EINVAL,
+                   "invalid size \"%s\" (expected e.g. 64M)", s ? s : "(null)");
   while (isdigit_(*s)) {
     if (v > (UINT64_MAX - 9) / 10) goto range;
     v = v * 10 + (uint64_t)(*s++ - '0');
@@ -127,9 +119,9 @@ int units_parse_size(const char *s, int64_t *bytes, char *err,
       return 0;
     }
   }
-  return fail(err, errlen, "invalid size \"%s\" (units: B K M G T, KiB MiB GiB TiB)",
-              orig);
+  return sl_errf(err, errlen, -EINVAL,
+                 "invalid size \"%s\" (units: B K M G T, KiB MiB GiB TiB)",
+                 orig);
 range:
-  fail(err, errlen, "size \"%s\" out of range", orig);
-  return -ERANGE;
+  return sl_errf(err, errlen, -ERANGE, "size \"%s\" out of range", orig);
 }

@@ -6,10 +6,10 @@
 ** script and the REPL.  Usage errors exit 2, script errors 1.
 */
 #include "interp.h"
+#include "diag.h"
 
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,18 +93,6 @@ static void print_usage(FILE *f) {
       "  --help                  show this help and exit\n"
       "  --version               show the versions of sandlua and its "
       "libraries\n");
-}
-
-/* A usage error: one line saying what is wrong, one hint. */
-__attribute__((format(printf, 1, 2)))
-static int usage_error(const char *fmt, ...) {
-  va_list ap;
-  fprintf(stderr, INTERP_PROGNAME ": ");
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "\nTry '" INTERP_PROGNAME " --help' for more information.\n");
-  return INTERP_EXIT_USAGE;
 }
 
 static const char *progname = INTERP_PROGNAME;
@@ -363,10 +351,14 @@ static int collectargs(int argc, char **argv, interp_config *cfg) {
           return args;
         }
         const longopt *o = findlongopt(a);
-        if (o == NULL) return usage_error("unrecognized option '%s'", a), -1;
+        if (o == NULL)
+          return interp_usage_error(INTERP_PROGNAME,
+                                    "unrecognized option '%s'", a), -1;
         const char *value = NULL;
         if (o->has_arg) {
-          if (++i >= argc) return usage_error("'%s' needs a value", a), -1;
+          if (++i >= argc)
+            return interp_usage_error(INTERP_PROGNAME, "'%s' needs a value",
+                                      a), -1;
           value = argv[i];
         }
         const char *why = o->apply(cfg, value);
@@ -384,7 +376,9 @@ static int collectargs(int argc, char **argv, interp_config *cfg) {
       case 'W':
       case 'i':
       case 'v':
-        if (a[2] != '\0') return usage_error("unrecognized option '%s'", a), -1;
+        if (a[2] != '\0')
+          return interp_usage_error(INTERP_PROGNAME,
+                                    "unrecognized option '%s'", a), -1;
         if (a[1] == 'E') args |= HAS_BIGE;
         if (a[1] == 'i') args |= HAS_I | HAS_V;  /* -i implies -v */
         if (a[1] == 'v') args |= HAS_V;
@@ -395,11 +389,13 @@ static int collectargs(int argc, char **argv, interp_config *cfg) {
         if (a[2] == '\0') {
           i++;
           if (i >= argc || argv[i][0] == '-')
-            return usage_error("'%s' needs an argument", a), -1;
+            return interp_usage_error(INTERP_PROGNAME,
+                                      "'%s' needs an argument", a), -1;
         }
         break;
       default:
-        return usage_error("unrecognized option '%s'", a), -1;
+        return interp_usage_error(INTERP_PROGNAME,
+                                  "unrecognized option '%s'", a), -1;
     }
   }
   cfg->script = i;

@@ -10,9 +10,9 @@
 ** Usage errors exit 2, unreadable or invalid policy/cases files exit 3.
 */
 #include "interp.h"
+#include "diag.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,35 +38,12 @@ static void usage(FILE *f) {
       " if present.\n");
 }
 
-__attribute__((format(printf, 1, 2)))
-static int usage_error(const char *fmt, ...) {
-  va_list ap;
-  fprintf(stderr, P ": ");
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "\nTry '" P " --help' for more information.\n");
-  return INTERP_EXIT_USAGE;
-}
-
-static void print_diag(const policy_diag *d, const char *prefix) {
-  char buf[1024];
-  policy_diag_format(d, buf, sizeof buf);
-  fprintf(stderr, "%s%s\n", prefix, buf);
-}
-
-static void print_warnings(policy_diags *d) {
-  for (size_t i = 0; i < d->n_warnings; i++)
-    print_diag(&d->warnings[i], "warning: ");
-  policy_diags_free(d);
-}
-
 /* {======================================================
 ** lint
 ** ======================================================= */
 
 static int cmd_lint(int argc, char **argv) {
-  if (argc < 2) return usage_error("lint needs at least one FILE");
+  if (argc < 2) return interp_usage_error(P, "lint needs at least one FILE");
   int bad = 0;
   policy_set *all = policy_set_new();
   policy_diags d;
@@ -80,16 +57,16 @@ static int cmd_lint(int argc, char **argv) {
       return INTERP_EXIT_POLICY;
     }
     int rc = policy_load_file(one, argv[i], &d);
-    print_warnings(&d);
+    interp_print_warnings(&d, "warning: ");
     if (rc != 0) {
-      print_diag(&d.error, "");
+      interp_print_diag(&d.error, "");
       bad = 1;
     } else {
       printf("%s: ok (%zu %s)\n", argv[i], one->n,
              one->n == 1 ? "policy" : "policies");
       /* Combined: names must not clash across files. */
       if (policy_load_file(all, argv[i], &d) != 0) {
-        print_diag(&d.error, "");
+        interp_print_diag(&d.error, "");
         bad = 1;
       }
       policy_diags_free(&d);
@@ -132,7 +109,7 @@ static int parse_opts(int argc, char **argv, int for_test, cmd_opts *o) {
       o->rest[o->n_rest++] = argv[i];
       continue;
     }
-    if (i + 1 >= argc) return usage_error("'%s' needs a value", a);
+    if (i + 1 >= argc) return interp_usage_error(P, "'%s' needs a value", a);
     const char *v = argv[++i];
     if (strcmp(a, "--policy") == 0) {
       why = interp_opt_policy(&o->cfg, v);
@@ -153,7 +130,8 @@ static int parse_opts(int argc, char **argv, int for_test, cmd_opts *o) {
       }
     } else if (strcmp(a, "--ip") == 0 && !for_test) {
       if (o->n_ips == POLICY_CASE_IPS)
-        return usage_error("--ip: more than %d addresses", POLICY_CASE_IPS);
+        return interp_usage_error(P, "--ip: more than %d addresses",
+                                  POLICY_CASE_IPS);
       if (policy_ip_parse(v, &o->ips[o->n_ips]) != 0)
         why = "not an IP address";
       else
@@ -161,9 +139,9 @@ static int parse_opts(int argc, char **argv, int for_test, cmd_opts *o) {
     } else if (strcmp(a, "--junit") == 0 && for_test) {
       o->junit = v;
     } else {
-      return usage_error("unrecognized option '%s'", a);
+      return interp_usage_error(P, "unrecognized option '%s'", a);
     }
-    if (why) return usage_error("%s %s: %s", a, v, why);
+    if (why) return interp_usage_error(P, "%s %s: %s", a, v, why);
   }
   return 0;
 }
@@ -184,7 +162,7 @@ static int cmd_check(int argc, char **argv) {
   cmd_opts o;
   int rc = parse_opts(argc, argv, 0, &o);
   if (rc == 0 && o.n_rest != 2)
-    rc = usage_error("check needs ACTION and RESOURCE");
+    rc = interp_usage_error(P, "check needs ACTION and RESOURCE");
   if (rc == 0) rc = interp_policy_load(&o.cfg);
   policy_kv *meta = NULL;
   if (rc == 0 && o.n_meta > 0 &&
@@ -331,7 +309,8 @@ static void run_case(const policy_set *set, const policy_actor *actor,
 static int cmd_test(int argc, char **argv) {
   cmd_opts o;
   int rc = parse_opts(argc, argv, 1, &o);
-  if (rc == 0 && o.n_rest == 0) rc = usage_error("test needs CASES.yaml");
+  if (rc == 0 && o.n_rest == 0)
+    rc = interp_usage_error(P, "test needs CASES.yaml");
   if (rc != 0) {
     free_opts(&o);
     return rc;
@@ -346,7 +325,7 @@ static int cmd_test(int argc, char **argv) {
   int loaded = 0;
   for (int i = 0; rc == 0 && i < o.n_rest; i++, loaded++) {
     if (policy_cases_load(o.rest[i], &cases[i], &d) != 0) {
-      print_diag(&d.error, "");
+      interp_print_diag(&d.error, "");
       rc = INTERP_EXIT_POLICY;
       break;
     }
@@ -364,15 +343,15 @@ static int cmd_test(int argc, char **argv) {
     }
     for (size_t k = 0; rc == 0 && k < cases[i].n_policies; k++)
       if (policy_load_file(set, cases[i].policies[k], &d) != 0) {
-        print_diag(&d.error, "");
+        interp_print_diag(&d.error, "");
         rc = INTERP_EXIT_POLICY;
       }
     for (int k = 0; rc == 0 && k < o.cfg.n_policy_files; k++)
       if (policy_load_file(set, o.cfg.policy_files[k], &d) != 0) {
-        print_diag(&d.error, "");
+        interp_print_diag(&d.error, "");
         rc = INTERP_EXIT_POLICY;
       }
-    print_warnings(&d);
+    interp_print_warnings(&d, "warning: ");
     const policy_actor *actor =
         cases[i].has_actor ? &cases[i].actor : &set->actor;
     for (size_t k = 0; rc == 0 && k < cases[i].n; k++) {
@@ -412,7 +391,8 @@ static int cmd_test(int argc, char **argv) {
 /* }====================================================== */
 
 int interp_policy_main(int argc, char **argv) {
-  if (argc < 2) return usage_error("missing command (lint, check or test)");
+  if (argc < 2)
+    return interp_usage_error(P, "missing command (lint, check or test)");
   const char *cmd = argv[1];
   if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
     usage(stdout);
@@ -421,5 +401,6 @@ int interp_policy_main(int argc, char **argv) {
   if (strcmp(cmd, "lint") == 0) return cmd_lint(argc - 1, argv + 1);
   if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
   if (strcmp(cmd, "test") == 0) return cmd_test(argc - 1, argv + 1);
-  return usage_error("unknown command '%s' (lint, check or test)", cmd);
+  return interp_usage_error(P, "unknown command '%s' (lint, check or test)",
+                            cmd);
 }

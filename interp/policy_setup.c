@@ -3,6 +3,7 @@
 ** of every policy before any script code runs (start-up step 2).
 */
 #include "interp.h"
+#include "diag.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -56,19 +57,6 @@ const char *interp_opt_audit_all(interp_config *cfg, const char *value) {
   return NULL;
 }
 
-static void print_diag(const policy_diag *d, const char *kind) {
-  char buf[1024];
-  policy_diag_format(d, buf, sizeof buf);
-  fprintf(stderr, "%s%s\n", kind, buf);
-}
-
-/* Print the loader's warnings and forget them. */
-static void print_warnings(policy_diags *d) {
-  for (size_t i = 0; i < d->n_warnings; i++)
-    print_diag(&d->warnings[i], INTERP_PROGNAME ": warning: ");
-  policy_diags_free(d);
-}
-
 int interp_policy_load(interp_config *cfg) {
   policy_diags d;
   memset(&d, 0, sizeof d);
@@ -88,10 +76,10 @@ int interp_policy_load(interp_config *cfg) {
     rc = policy_load_file(set, cfg->policy_files[i], &d);
   for (int i = 0; rc == 0 && i < cfg->n_allow_urls; i++)
     rc = policy_set_add_allow_url(set, cfg->allow_urls[i], &d);
-  print_warnings(&d);
+  interp_print_warnings(&d, INTERP_PROGNAME ": warning: ");
   if (rc == -ENOMEM) goto oom;
   if (rc != 0) {
-    print_diag(&d.error, "");
+    interp_print_diag(&d.error, "");
     return INTERP_EXIT_POLICY;
   }
   if (cfg->actor_id && policy_actor_set_id(&set->actor, cfg->actor_id) != 0)

@@ -20,8 +20,8 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=all -fno-omit-frame-pointer -std=c11 \
               -D_GNU_SOURCE $(shell pkg-config --cflags openssl zlib)
 FUZZ_LIBS = $(shell pkg-config --libs openssl zlib)
-WSP_SRCS = $(sort $(wildcard net/wsp_*.c))
-WSP_HDRS = $(wildcard net/wsp*.h)
+WSP_SRCS = $(sort $(wildcard net/wsp_*.c)) $(wildcard common/*.c)
+WSP_HDRS = $(wildcard net/wsp*.h) $(wildcard common/*.h)
 WSP_FUZZ = fuzz-wsproto-frames fuzz-wsproto-handshake
 
 build-fuzz/fuzz-wsproto-%: tests/fuzz/fuzz_wsproto_%.c $(WSP_SRCS) $(WSP_HDRS)

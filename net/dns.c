@@ -20,6 +20,8 @@
 
 #include <ares.h>
 
+#include "../common/grow.h"
+
 /* One name -> address line of the hosts file. */
 typedef struct hosts_entry {
   char *name; /* lower case, no trailing dot */
@@ -285,13 +287,8 @@ static int add_host(sl_dns *r, size_t *cap, const char *name,
   size_t n = strlen(name);
   if (n > 0 && name[n - 1] == '.') n--;
   if (n == 0 || check_name(name) != NULL) return 0; /* skip odd names */
-  if (r->nhosts == *cap) {
-    size_t ncap = *cap ? *cap * 2 : 16;
-    hosts_entry *h = realloc(r->hosts, ncap * sizeof *h);
-    if (h == NULL) return -1;
-    r->hosts = h;
-    *cap = ncap;
-  }
+  if (sl_grow(&r->hosts, cap, r->nhosts, sizeof *r->hosts, 16) != 0)
+    return -1;
   e = &r->hosts[r->nhosts];
   e->name = malloc(n + 1);
   if (e->name == NULL) return -1;

@@ -23,8 +23,7 @@ int wsp_close_code_valid(int code) {
 }
 
 static int opt_err(char *err, size_t errlen, const char *msg, long long v) {
-  if (errlen) snprintf(err, errlen, "%s (got %lld)", msg, v);
-  return -EINVAL;
+  return sl_errf(err, errlen, -EINVAL, "%s (got %lld)", msg, v);
 }
 
 static int check_options(const wsp_options *o, char *err, size_t errlen) {
@@ -102,8 +101,7 @@ int wsp_new(const wsp_options *o, wsp_conn **out, char *err, size_t errlen) {
   return 0;
 oom:
   wsp_free(c);
-  if (errlen) snprintf(err, errlen, "out of memory");
-  return -ENOMEM;
+  return sl_errf(err, errlen, -ENOMEM, "out of memory");
 }
 
 void wsp_free(wsp_conn *c) {
@@ -170,7 +168,7 @@ int wsp_send(wsp_conn *c, int type, const void *data, size_t len) {
   if (type != WSP_TEXT && type != WSP_BINARY) return -EINVAL;
   if (c->state != WSP_OPEN || c->close_sent) return -EPIPE;
   if (c->src) return -EBUSY;
-  if (type == WSP_TEXT && !wsp__utf8_valid(data, len)) return -EILSEQ;
+  if (type == WSP_TEXT && !sl_utf8_valid(data, len)) return -EILSEQ;
   c->src = len ? data : (const uint8_t *)"";
   c->src_len = len;
   c->src_pos = 0;
@@ -206,7 +204,7 @@ int wsp_close(wsp_conn *c, int code, const void *reason, size_t len) {
   if (code != WSP_CLOSE_NO_STATUS && !wsp_close_code_valid(code))
     return -EINVAL;
   if (len > WSP_MAX_CLOSE_REASON || (code == WSP_CLOSE_NO_STATUS && len) ||
-      !wsp__utf8_valid(reason, len))
+      !sl_utf8_valid(reason, len))
     return -EINVAL;
   int rc = queue_close(c, code, reason, len);
   c->state = c->close_received ? WSP_CLOSED : WSP_CLOSING;
@@ -413,7 +411,7 @@ static int check_frame(wsp_conn *c, wsp_event *ev) {
 
 /* Check newly assembled text bytes msg[from..len). */
 static int check_text(wsp_conn *c, wsp_event *ev, const uint8_t *p, size_t n) {
-  if (c->msg_op == WSP_OP_TEXT && wsp__utf8_check(&c->utf8, p, n) != (size_t)-1)
+  if (c->msg_op == WSP_OP_TEXT && sl_utf8_check(&c->utf8, p, n) != (size_t)-1)
     return fail(c, ev, WSP_CLOSE_INVALID_PAYLOAD,
                 "invalid UTF-8 in a text message"),
            1;
@@ -496,7 +494,7 @@ static void end_control(wsp_conn *c, wsp_event *ev) {
       fail(c, ev, WSP_CLOSE_PROTOCOL_ERROR, why);
       return;
     }
-    if (!wsp__utf8_valid(c->ctl + 2, c->ctl_len - 2)) {
+    if (!sl_utf8_valid(c->ctl + 2, c->ctl_len - 2)) {
       fail(c, ev, WSP_CLOSE_INVALID_PAYLOAD,
            "invalid UTF-8 in the close reason");
       return;
@@ -541,7 +539,7 @@ static void end_frame(wsp_conn *c, wsp_event *ev) {
       return;
     if (c->pmd_params.server_no_context_takeover) inflateReset(&c->inf);
   }
-  if (c->msg_op == WSP_OP_TEXT && !wsp__utf8_done(c->utf8)) {
+  if (c->msg_op == WSP_OP_TEXT && !sl_utf8_done(c->utf8)) {
     fail(c, ev, WSP_CLOSE_INVALID_PAYLOAD,
          "text message ends inside a UTF-8 sequence");
     return;
@@ -582,7 +580,7 @@ size_t wsp_feed(wsp_conn *c, const uint8_t *in, size_t len, wsp_event *ev) {
           !c->msg_compressed && c->fr.len <= len - pos) {
         size_t n = (size_t)c->fr.len;
         if (check_text(c, ev, in + pos, n)) return len;
-        if (c->msg_op == WSP_OP_TEXT && !wsp__utf8_done(c->utf8)) {
+        if (c->msg_op == WSP_OP_TEXT && !sl_utf8_done(c->utf8)) {
           fail(c, ev, WSP_CLOSE_INVALID_PAYLOAD,
                "text message ends inside a UTF-8 sequence");
           return len;

@@ -42,11 +42,7 @@ static int window_bits(const char *v, size_t n) {
   return -1;
 }
 
-#define FAIL(...)                       \
-  do {                                  \
-    snprintf(err, errlen, __VA_ARGS__); \
-    return -1;                          \
-  } while (0)
+#define FAIL(...) return sl_errf(err, errlen, -1, __VA_ARGS__)
 
 int wsp__pmd_accept(const char *value, int mode, int server_bits,
                     wsp__pmd *agreed, char *err, size_t errlen) {

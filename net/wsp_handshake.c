@@ -61,16 +61,6 @@ static int wsp__is_token(const char *s, size_t n) {
   return 1;
 }
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-  if (errlen == 0) return;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
 /* Append to the request being built. */
 static int append(struct wsp_conn *c, const char *s, size_t n) {
   wsp__buf *b = &c->request;
@@ -144,61 +134,56 @@ int wsp__build_request(struct wsp_conn *c, const wsp_options *o, char *err,
   char key64[25], ext[160];
 
   if (!o->host || !valid_host(o->host)) {
-    seterr(err, errlen, "invalid host \"%s\"", o->host ? o->host : "(null)");
-    return -EINVAL;
+    return sl_errf(err, errlen, -EINVAL, "invalid host \"%s\"",
+                   o->host ? o->host : "(null)");
   }
   if (!valid_path(path) || strlen(path) > 8192) {
-    seterr(err, errlen,
-           "invalid path \"%.64s\": must start with '/', visible ASCII only",
-           path);
-    return -EINVAL;
+    return sl_errf(
+        err, errlen, -EINVAL,
+        "invalid path \"%.64s\": must start with '/', visible ASCII only",
+        path);
   }
   if (o->port < 0 || o->port > 65535) {
-    seterr(err, errlen, "invalid port %d (1-65535)", o->port);
-    return -EINVAL;
+    return sl_errf(err, errlen, -EINVAL, "invalid port %d (1-65535)", o->port);
   }
   for (size_t i = 0; i < o->nsubprotocols; i++) {
     const char *s = o->subprotocols[i];
     if (!s || !wsp__is_token(s, strlen(s))) {
-      seterr(err, errlen, "invalid subprotocol \"%s\": must be a token",
-             s ? s : "(null)");
-      return -EINVAL;
+      return sl_errf(err, errlen, -EINVAL,
+                     "invalid subprotocol \"%s\": must be a token",
+                     s ? s : "(null)");
     }
     for (size_t j = 0; j < i; j++)
       if (strcmp(s, o->subprotocols[j]) == 0) {
-        seterr(err, errlen, "subprotocol \"%s\" listed twice", s);
-        return -EINVAL;
+        return sl_errf(err, errlen, -EINVAL, "subprotocol \"%s\" listed twice",
+                       s);
       }
   }
   for (size_t i = 0; i < o->nheaders; i++) {
     const wsp_header *h = &o->headers[i];
     if (!h->name || !wsp__is_token(h->name, strlen(h->name))) {
-      seterr(err, errlen, "invalid header name \"%s\"",
-             h->name ? h->name : "(null)");
-      return -EINVAL;
+      return sl_errf(err, errlen, -EINVAL, "invalid header name \"%s\"",
+                     h->name ? h->name : "(null)");
     }
     if (reserved_header(h->name)) {
-      seterr(err, errlen, "header \"%s\" is set by the handshake itself",
-             h->name);
-      return -EINVAL;
+      return sl_errf(err, errlen, -EINVAL,
+                     "header \"%s\" is set by the handshake itself", h->name);
     }
     if (!h->value || !valid_value(h->value)) {
-      seterr(err, errlen,
-             "invalid value for header \"%s\": control characters (CR, LF, "
-             "NUL) or surrounding whitespace",
-             h->name);
-      return -EINVAL;
+      return sl_errf(
+          err, errlen, -EINVAL,
+          "invalid value for header \"%s\": control characters (CR, LF, "
+          "NUL) or surrounding whitespace",
+          h->name);
     }
   }
 
   if (wsp__rng_bytes(key, sizeof key) != 0) {
-    seterr(err, errlen, "no random bytes for Sec-WebSocket-Key");
-    return -EIO;
+    return sl_errf(err, errlen, -EIO, "no random bytes for Sec-WebSocket-Key");
   }
   wsp__key_base64(key, key64);
   if (wsp__accept_for_key(key64, c->accept) != 0) {
-    seterr(err, errlen, "SHA-1 failed");
-    return -EIO;
+    return sl_errf(err, errlen, -EIO, "SHA-1 failed");
   }
 
   int ipv6 = strchr(o->host, ':') && o->host[0] != '[';
@@ -233,8 +218,7 @@ int wsp__build_request(struct wsp_conn *c, const wsp_options *o, char *err,
   }
   rc |= append(c, "\r\n\0", 3); /* NUL-terminated, not counted */
   if (rc != 0) {
-    seterr(err, errlen, "out of memory");
-    return -ENOMEM;
+    return sl_errf(err, errlen, -ENOMEM, "out of memory");
   }
   c->request.len--;
   return 0;

@@ -1,6 +1,6 @@
 /*
 ** wsp_internal.h - internals shared by the files of the WebSocket protocol
-** engine (wsp_frame.c, wsp_utf8.c, wsp_deflate.c, wsp_handshake.c,
+** engine (wsp_frame.c, wsp_deflate.c, wsp_handshake.c,
 ** wsp_conn.c), their unit tests, the fuzz targets and the benchmark.
 ** Not part of the engine's API: the client uses wsproto.h only.
 */
@@ -8,6 +8,9 @@
 #define SL_STDLIB_WEBSOCKET_WSP_INTERNAL_H
 
 #include "wsproto.h"
+
+#include "../common/errbuf.h"
+#include "../common/utf8.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -82,23 +85,6 @@ int wsp__rng_bytes(uint8_t *out, size_t n);
 int wsp__rng_mask(uint8_t out[4]);
 /* Bytes left in this thread's pool (tests). */
 size_t wsp__rng_left(void);
-
-/* ==== wsp_utf8.c: incremental UTF-8 validation ========================= */
-
-/* State between chunks: 0 is "at a character boundary". */
-typedef uint32_t wsp__utf8;
-
-/*
-** Validate n more bytes.  Returns (size_t)-1 when every byte is valid so
-** far (the sequence may still be incomplete: see wsp__utf8_done), else the
-** index of the first invalid byte.  Strict RFC 3629: no overlongs,
-** surrogates or code points over U+10FFFF.
-*/
-size_t wsp__utf8_check(wsp__utf8 *st, const uint8_t *s, size_t n);
-/* 1 when the text ended at a character boundary. */
-int wsp__utf8_done(wsp__utf8 st);
-/* Whole-buffer check: 1 when s[0..n) is valid UTF-8. */
-int wsp__utf8_valid(const uint8_t *s, size_t n);
 
 /* ==== wsp_deflate.c: permessage-deflate negotiation and codecs ========= */
 
@@ -197,7 +183,7 @@ struct wsp_conn {
   uint64_t remaining; /* payload bytes of fr still to come */
   int msg_op;         /* opcode of the message being assembled, 0: none */
   int msg_compressed;
-  wsp__utf8 utf8;
+  sl_utf8 utf8;
   wsp__buf msg; /* assembled (inflated) message */
   uint8_t ctl[WSP_MAX_CONTROL_PAYLOAD];
   size_t ctl_len;

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/jsonstr.h"
+
 int policy_audit_open(policy_audit *a, const char *path, int all) {
   memset(a, 0, sizeof *a);
   int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
@@ -33,85 +35,19 @@ int policy_audit_close(policy_audit *a) {
   return rc;
 }
 
-/* Length of a valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-  unsigned c = s[0], cp, min;
-  size_t k;
-  if ((c & 0xe0) == 0xc0) k = 2, min = 0x80, cp = c & 0x1f;
-  else if ((c & 0xf0) == 0xe0) k = 3, min = 0x800, cp = c & 0x0f;
-  else if ((c & 0xf8) == 0xf0) k = 4, min = 0x10000, cp = c & 0x07;
-  else return 0;
-  if (k > n) return 0;
-  for (size_t i = 1; i < k; i++) {
-    if ((s[i] & 0xc0) != 0x80) return 0;
-    cp = cp << 6 | (s[i] & 0x3f);
-  }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-  /* U+2028/2029 break JavaScript parsers: escape them too. */
-  if (cp == 0x2028 || cp == 0x2029) return 0;
-  return k;
-}
-
 int policy_json_quote(const char *str, char *out, size_t len) {
-  const unsigned char *s = (const unsigned char *)str;
-  size_t n = strlen(str), o = 0, need = 0;
-  char esc[16];
-#define PUT(p, l)                                  \
-  do {                                             \
-    size_t l_ = (l);                               \
-    if (o + l_ + 2 <= len) {                       \
-      memcpy(out + o, (p), l_);                    \
-      o += l_;                                     \
-    } else {                                       \
-      full = 1;                                    \
-    }                                              \
-    need += l_;                                    \
-  } while (0)
-  int full = 0;
-  PUT("\"", 1);
-  for (size_t i = 0; i < n && !full;) {
-    unsigned c = s[i];
-    if (c == '"' || c == '\\') {
-      esc[0] = '\\';
-      esc[1] = (char)c;
-      PUT(esc, 2);
-      i++;
-    } else if (c < 0x20 || c == 0x7f) {
-      const char *short_ = c == '\n' ? "\\n" : c == '\r' ? "\\r"
-                           : c == '\t' ? "\\t" : NULL;
-      if (short_) PUT(short_, 2);
-      else {
-        snprintf(esc, sizeof esc, "\\u%04x", c);
-        PUT(esc, 6);
-      }
-      i++;
-    } else if (c < 0x80) {
-      PUT(s + i, 1);
-      i++;
-    } else {
-      size_t k = utf8_len(s + i, n - i);
-      if (k > 0) {
-        PUT(s + i, k);
-        i += k;
-      } else if (c == 0xe2 && i + 2 < n && s[i + 1] == 0x80 &&
-                 (s[i + 2] == 0xa8 || s[i + 2] == 0xa9)) {  /* U+2028/9 */
-        snprintf(esc, sizeof esc, "\\u%04x", 0x2000 | (s[i + 2] & 0x3f));
-        PUT(esc, 6);
-        i += 3;
-      } else {
-        PUT("\\ufffd", 6);  /* an invalid byte */
-        i++;
-      }
-    }
+  size_t n = strlen(str), pos = 0, o = 0;
+  if (len < 3) { /* no room for "" */
+    if (len == 2) out[o++] = '"';
+    if (len > 0) out[o] = '\0';
+    return 1;
   }
-  /* Room for the closing quote was kept by PUT (o + l + 2 <= len). */
-  if (len > 0) {
-    if (o + 2 <= len) out[o++] = '"';
-    out[o < len ? o : len - 1] = '\0';
-  }
-  (void)need;
-  return full;
-#undef PUT
+  out[o++] = '"';
+  o += sl_jsonstr_escape(str, n, &pos, out + o, len - 3, SL_JSONSTR_SAFE,
+                         NULL);
+  out[o++] = '"';
+  out[o] = '\0';
+  return pos < n;
 }
 
 static void rfc3339(char *buf, size_t len) {

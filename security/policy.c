@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/grow.h"
+
 /* {======================================================
 ** Values and diagnostics
 ** ======================================================= */
@@ -209,13 +211,8 @@ const policy *policy_set_find(const policy_set *set, const char *name) {
 
 int policy_set_append(policy_set *set, policy *p) {
   if (policy_set_find(set, p->name) != NULL) return -EEXIST;
-  if (set->n == set->cap) {
-    size_t cap = set->cap ? set->cap * 2 : 16;
-    policy *items = realloc(set->items, cap * sizeof *items);
-    if (items == NULL) return -ENOMEM;
-    set->items = items;
-    set->cap = cap;
-  }
+  if (sl_grow(&set->items, &set->cap, set->n, sizeof *set->items, 16) != 0)
+    return -ENOMEM;
   set->items[set->n++] = *p;
   memset(p, 0, sizeof *p);
   index_free(set->index);  /* stale: rebuilt by policy_set_reindex */
@@ -301,13 +298,7 @@ static const char *const URL_ACTIONS[2] = {POLICY_ACTION_CONNECT,
 
 static int ids_add(ids *l, size_t i) {
   if (l->n > 0 && l->v[l->n - 1] == i) return 0;
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 4;
-    size_t *v = realloc(l->v, cap * sizeof *v);
-    if (v == NULL) return -ENOMEM;
-    l->v = v;
-    l->cap = cap;
-  }
+  if (sl_grow(&l->v, &l->cap, l->n, sizeof *l->v, 4) != 0) return -ENOMEM;
   l->v[l->n++] = i;
   return 0;
 }

@@ -17,7 +17,9 @@
 
 #include <yaml.h>
 
+#include "../common/grow.h"
 #include "../common/units.h"
+#include "../common/utf8.h"
 #include "filetrust.h"
 #include "yaml_internal.h"
 
@@ -66,13 +68,9 @@ static void policy__y_warnat(loader *ld, const ynode *n, const char *fmt, ...) {
 }
 
 static int policy__y_add_kid(ynode *parent, ynode *kid) {
-  if (parent->n == parent->cap) {
-    size_t cap = parent->cap ? parent->cap * 2 : 4;
-    ynode **k = realloc(parent->kids, cap * sizeof *k);
-    if (k == NULL) return -ENOMEM;
-    parent->kids = k;
-    parent->cap = cap;
-  }
+  if (sl_grow(&parent->kids, &parent->cap, parent->n, sizeof *parent->kids,
+              4) != 0)
+    return -ENOMEM;
   parent->kids[parent->n++] = kid;
   return 0;
 }
@@ -83,8 +81,6 @@ int policy__y_check_utf8(loader *ld, const unsigned char *s, size_t len) {
   int line = 1, col = 1;
   for (size_t i = 0; i < len;) {
     unsigned c = s[i];
-    size_t n;
-    unsigned min, cp;
     if (c == 0) return policy__y_errat(ld, line, col, "NUL byte in file");
     if (c < 0x80) {
       if (c == '\n') line++, col = 0;
@@ -92,18 +88,8 @@ int policy__y_check_utf8(loader *ld, const unsigned char *s, size_t len) {
       col++;
       continue;
     }
-    if ((c & 0xe0) == 0xc0) n = 2, min = 0x80, cp = c & 0x1f;
-    else if ((c & 0xf0) == 0xe0) n = 3, min = 0x800, cp = c & 0x0f;
-    else if ((c & 0xf8) == 0xf0) n = 4, min = 0x10000, cp = c & 0x07;
-    else return policy__y_errat(ld, line, col, "invalid UTF-8");
-    if (i + n > len) return policy__y_errat(ld, line, col, "invalid UTF-8");
-    for (size_t k = 1; k < n; k++) {
-      if ((s[i + k] & 0xc0) != 0x80)
-        return policy__y_errat(ld, line, col, "invalid UTF-8");
-      cp = cp << 6 | (s[i + k] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-      return policy__y_errat(ld, line, col, "invalid UTF-8");
+    size_t n = sl_utf8_seq(s + i, len - i);
+    if (n == 0) return policy__y_errat(ld, line, col, "invalid UTF-8");
     i += n;
     col++;
   }
@@ -655,13 +641,8 @@ static int load_entries(loader *ld, const policy_set *set, const ynode *n) {
              nn->kind == Y_SCALAR ? nn->s : "?", kind);
       continue;
     }
-    if (ld->n_pols == ld->cap_pols) {
-      size_t cap = ld->cap_pols ? ld->cap_pols * 2 : 16;
-      policy *pols = realloc(ld->pols, cap * sizeof *pols);
-      if (pols == NULL) return -ENOMEM;
-      ld->pols = pols;
-      ld->cap_pols = cap;
-    }
+    if (sl_grow(&ld->pols, &ld->cap_pols, ld->n_pols, sizeof *ld->pols, 16))
+      return -ENOMEM;
     policy *p = &ld->pols[ld->n_pols];
     rc = load_policy_entry(ld, set, e, nn, p);
     if (rc != 0) {

@@ -5,21 +5,11 @@
 #include "url.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-  if (errlen > 0) {
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -EINVAL;
-}
+#include "../common/errbuf.h"
 
 static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
 
@@ -60,8 +50,10 @@ static int norm_escapes(const char *s, size_t len, char *out, size_t outlen,
   for (size_t i = 0; i < len; i++) {
     int c = (unsigned char)s[i];
     if (strchr("\"<>`{}|^", c) != NULL)
-      return fail(err, errlen, "invalid character '%c' in %s", c, what);
-    if (o + 4 > outlen) return fail(err, errlen, "%s too long", what);
+      return sl_errf(err, errlen, -EINVAL, "invalid character '%c' in %s", c,
+                     what);
+    if (o + 4 > outlen)
+      return sl_errf(err, errlen, -EINVAL, "%s too long", what);
     if (c != '%') {
       out[o++] = (char)c;
       continue;
@@ -69,17 +61,18 @@ static int norm_escapes(const char *s, size_t len, char *out, size_t outlen,
     int hi = i + 1 < len ? hexval((unsigned char)s[i + 1]) : -1;
     int lo = i + 2 < len ? hexval((unsigned char)s[i + 2]) : -1;
     if (hi < 0 || lo < 0)
-      return fail(err, errlen, "invalid percent escape in %s", what);
+      return sl_errf(err, errlen, -EINVAL, "invalid percent escape in %s",
+                     what);
     int v = hi * 16 + lo;
     /* Escapes a server may decode into something the match did not see: a
     ** NUL (which ends strings), and in a path a separator ("/public/..%2F
     ** admin" would pass "/public/ *" and reach /admin). */
     if (v == 0)
-      return fail(err, errlen, "encoded NUL (%%00) in %s", what);
+      return sl_errf(err, errlen, -EINVAL, "encoded NUL (%%00) in %s", what);
     if (strcmp(what, "path") == 0 && (v == '/' || v == '\\'))
-      return fail(err, errlen, "encoded '%c' (%%%c%c) in path: a server may "
-                  "decode it into a separator", v, "0123456789ABCDEF"[hi],
-                  "0123456789ABCDEF"[lo]);
+      return sl_errf(err, errlen, -EINVAL, "encoded '%c' (%%%c%c) in path: "
+                     "a server may decode it into a separator", v,
+                     "0123456789ABCDEF"[hi], "0123456789ABCDEF"[lo]);
     if (unreserved(v)) {
       out[o++] = (char)v;
     } else {
@@ -143,27 +136,32 @@ static int numeric_label(const char *s, size_t n) {
 static int parse_name(const char *s, size_t n, parsed *r, char *err,
                       size_t errlen) {
   char h[POLICY_HOST_MAX + 2];
-  if (n == 0) return fail(err, errlen, "empty host");
-  if (n > POLICY_HOST_MAX + 1) return fail(err, errlen, "host too long");
+  if (n == 0) return sl_errf(err, errlen, -EINVAL, "empty host");
+  if (n > POLICY_HOST_MAX + 1)
+    return sl_errf(err, errlen, -EINVAL, "host too long");
   for (size_t i = 0; i < n; i++) {
     int c = (unsigned char)s[i];
     if (c == '%')
-      return fail(err, errlen, "percent-encoded host is not allowed");
+      return sl_errf(err, errlen, -EINVAL,
+                     "percent-encoded host is not allowed");
     if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
           (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'))
-      return fail(err, errlen, "invalid character '%c' in host", c);
+      return sl_errf(err, errlen, -EINVAL, "invalid character '%c' in host", c);
     h[i] = (char)lower(c);
   }
   h[n] = '\0';
   if (n > 1 && h[n - 1] == '.') h[--n] = '\0';  /* one trailing dot */
-  if (n > POLICY_HOST_MAX) return fail(err, errlen, "host too long");
+  if (n > POLICY_HOST_MAX)
+    return sl_errf(err, errlen, -EINVAL, "host too long");
   /* Labels: non-empty, at most 63 characters. */
   const char *label = h, *last = h;
   for (const char *p = h;; p++) {
     if (*p == '.' || *p == '\0') {
       size_t len = (size_t)(p - label);
-      if (len == 0) return fail(err, errlen, "empty label in host '%s'", h);
-      if (len > 63) return fail(err, errlen, "host label longer than 63");
+      if (len == 0)
+        return sl_errf(err, errlen, -EINVAL, "empty label in host '%s'", h);
+      if (len > 63)
+        return sl_errf(err, errlen, -EINVAL, "host label longer than 63");
       last = label;
       if (*p == '\0') break;
       label = p + 1;
@@ -181,7 +179,7 @@ static int parse_name(const char *s, size_t n, parsed *r, char *err,
     return 0;
   }
   if (numeric_label(last, strlen(last)))
-    return fail(err, errlen, "ambiguous numeric host '%s'", h);
+    return sl_errf(err, errlen, -EINVAL, "ambiguous numeric host '%s'", h);
   memcpy(r->host, h, n + 1);
   return 0;
 }
@@ -190,15 +188,15 @@ static int parse_bracketed(const char *s, size_t n, parsed *r, char *err,
                            size_t errlen) {
   char h[POLICY_IP_STRLEN + 1];
   if (memchr(s, '%', n) != NULL)
-    return fail(err, errlen, "IPv6 zone id is not allowed");
+    return sl_errf(err, errlen, -EINVAL, "IPv6 zone id is not allowed");
   if (n == 0 || n >= sizeof h)
-    return fail(err, errlen, "invalid IPv6 address");
+    return sl_errf(err, errlen, -EINVAL, "invalid IPv6 address");
   memcpy(h, s, n);
   h[n] = '\0';
   if (memchr(h, ':', n) == NULL || policy_ip_parse(h, &r->ip) != 0)
-    return fail(err, errlen, "invalid IPv6 address '%s'", h);
+    return sl_errf(err, errlen, -EINVAL, "invalid IPv6 address '%s'", h);
   static const uint8_t MAPPED[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (memcmp(r->ip.b, MAPPED, 12) == 0) {  /* the IPv4 host it reaches */
+  if (memcmp(r->ip.b, MAPPED, 12) == 0) { /* the IPv4 host it reaches */
     r->ip.family = 4;
     memmove(r->ip.b, r->ip.b + 12, 4);
     memset(r->ip.b + 4, 0, 12);
@@ -216,26 +214,31 @@ static int parse_any(const char *s, parsed *r, int pattern, char *err,
   memset(&r->ip, 0, sizeof r->ip);
   size_t len = strlen(s);
   if (len > POLICY_URL_MAX)
-    return fail(err, errlen, "URL longer than %d bytes", POLICY_URL_MAX);
+    return sl_errf(err, errlen, -EINVAL, "URL longer than %d bytes",
+                   POLICY_URL_MAX);
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)s[i];
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
         c == '\v')
-      return fail(err, errlen, "whitespace at offset %zu", i);
+      return sl_errf(err, errlen, -EINVAL, "whitespace at offset %zu", i);
     if (c < 0x20 || c == 0x7f)
-      return fail(err, errlen, "control character at offset %zu", i);
+      return sl_errf(err, errlen, -EINVAL, "control character at offset %zu",
+                     i);
     if (c >= 0x80)
-      return fail(err, errlen,
-                  "non-ASCII character at offset %zu (write host names "
-                  "in their xn-- form)", i);
-    if (c == '\\') return fail(err, errlen, "backslash at offset %zu", i);
-    if (c == '#') return fail(err, errlen, "fragment (#) is not allowed");
+      return sl_errf(err, errlen, -EINVAL,
+                     "non-ASCII character at offset %zu (write host names "
+                     "in their xn-- form)",
+                     i);
+    if (c == '\\')
+      return sl_errf(err, errlen, -EINVAL, "backslash at offset %zu", i);
+    if (c == '#')
+      return sl_errf(err, errlen, -EINVAL, "fragment (#) is not allowed");
   }
   /* Scheme. */
   const char *sep = strstr(s, "://");
   size_t sl = sep ? (size_t)(sep - s) : 0;
   if (sep == NULL || sl == 0)
-    return fail(err, errlen, "not an absolute ws:// or wss:// URL");
+    return sl_errf(err, errlen, -EINVAL, "not an absolute ws:// or wss:// URL");
   char scheme[8];
   if (sl >= sizeof scheme) goto badscheme;
   for (size_t i = 0; i < sl; i++) scheme[i] = (char)lower((unsigned char)s[i]);
@@ -248,17 +251,19 @@ static int parse_any(const char *s, parsed *r, int pattern, char *err,
   const char *a = sep + 3;
   size_t al = strcspn(a, "/?");
   if (memchr(a, '@', al) != NULL)
-    return fail(err, errlen, "userinfo (user@host) is not allowed");
+    return sl_errf(err, errlen, -EINVAL, "userinfo (user@host) is not allowed");
   const char *portp = NULL;
   size_t hl;
   if (al > 0 && a[0] == '[') {
     const char *close = memchr(a, ']', al);
-    if (close == NULL) return fail(err, errlen, "unclosed '[' in host");
+    if (close == NULL)
+      return sl_errf(err, errlen, -EINVAL, "unclosed '[' in host");
     int rc = parse_bracketed(a + 1, (size_t)(close - a - 1), r, err, errlen);
     if (rc != 0) return rc;
     const char *after = close + 1;
     if (after < a + al) {
-      if (*after != ':') return fail(err, errlen, "junk after IPv6 address");
+      if (*after != ':')
+        return sl_errf(err, errlen, -EINVAL, "junk after IPv6 address");
       portp = after + 1;
     }
     r->host_kind = POLICY_HOST_EXACT;
@@ -267,7 +272,8 @@ static int parse_any(const char *s, parsed *r, int pattern, char *err,
     hl = colon ? (size_t)(colon - a) : al;
     if (colon) {
       if (memchr(colon + 1, ':', al - hl - 1) != NULL)
-        return fail(err, errlen, "invalid host (IPv6 needs brackets)");
+        return sl_errf(err, errlen, -EINVAL,
+                       "invalid host (IPv6 needs brackets)");
       portp = colon + 1;
     }
     if (pattern && hl == 1 && a[0] == '*') {
@@ -276,17 +282,18 @@ static int parse_any(const char *s, parsed *r, int pattern, char *err,
       int rc = parse_name(a + 2, hl - 2, r, err, errlen);
       if (rc != 0) return rc;
       if (r->host_ip)
-        return fail(err, errlen, "'*.' cannot precede an IP address");
+        return sl_errf(err, errlen, -EINVAL,
+                       "'*.' cannot precede an IP address");
       size_t n = strlen(r->host);
       memmove(r->host + 1, r->host, n + 1);
       r->host[0] = '.';
       r->host_kind = POLICY_HOST_SUFFIX;
     } else {
       if (memchr(a, '*', hl) != NULL)
-        return fail(err, errlen,
-                    pattern ? "'*' in a host must be the whole host or a "
-                              "leading '*.' label"
-                            : "invalid character '*' in host");
+        return sl_errf(err, errlen, -EINVAL, "%s",
+                       pattern ? "'*' in a host must be the whole host or a "
+                                 "leading '*.' label"
+                               : "invalid character '*' in host");
       int rc = parse_name(a, hl, r, err, errlen);
       if (rc != 0) return rc;
       r->host_kind = POLICY_HOST_EXACT;
@@ -297,18 +304,20 @@ static int parse_any(const char *s, parsed *r, int pattern, char *err,
   if (portp != NULL) {
     const char *end = a + al;
     size_t pl = (size_t)(end - portp);
-    if (pl == 0) return fail(err, errlen, "empty port");
+    if (pl == 0) return sl_errf(err, errlen, -EINVAL, "empty port");
     if (pattern && pl == 1 && portp[0] == '*') {
       r->port = 0;
     } else {
       long v = 0;
       for (size_t i = 0; i < pl; i++) {
         if (portp[i] < '0' || portp[i] > '9' || i >= 5)
-          return fail(err, errlen, "invalid port '%.*s'", (int)pl, portp);
+          return sl_errf(err, errlen, -EINVAL, "invalid port '%.*s'", (int)pl,
+                         portp);
         v = v * 10 + (portp[i] - '0');
       }
       if (v < 1 || v > 65535)
-        return fail(err, errlen, "port %ld out of range 1..65535", v);
+        return sl_errf(err, errlen, -EINVAL, "port %ld out of range 1..65535",
+                       v);
       r->port = (int)v;
     }
   }
@@ -325,17 +334,17 @@ static int parse_any(const char *s, parsed *r, int pattern, char *err,
   }
   if (p[pl] == '?') {
     if (pattern)
-      return fail(err, errlen, "a URL pattern cannot have a query");
+      return sl_errf(err, errlen, -EINVAL, "a URL pattern cannot have a query");
     const char *q = p + pl + 1;
-    int rc = norm_escapes(q, strlen(q), r->query, sizeof r->query, "query",
-                          err, errlen);
+    int rc = norm_escapes(q, strlen(q), r->query, sizeof r->query, "query", err,
+                          errlen);
     if (rc != 0) return rc;
     r->has_query = 1;
   }
   return 0;
 badscheme:
-  return fail(err, errlen, "unsupported scheme '%.*s' (ws or wss)",
-              (int)(sl > 16 ? 16 : sl), s);
+  return sl_errf(err, errlen, -EINVAL, "unsupported scheme '%.*s' (ws or wss)",
+                 (int)(sl > 16 ? 16 : sl), s);
 }
 
 /* Append n bytes of s at *o in buf (size len); -1 when it does not fit. */
@@ -372,7 +381,7 @@ int policy_url_parse(const char *s, policy_url *u, char *err, size_t errlen) {
       put(c, cl, &o, port, (size_t)portlen) || put(c, cl, &o, u->path, pl) ||
       put(c, cl, &o, "?", (size_t)u->has_query) ||
       put(c, cl, &o, u->query, ql))
-    return fail(err, errlen, "URL too long");
+    return sl_errf(err, errlen, -EINVAL, "URL too long");
   c[o] = '\0';
   return 0;
 }

@@ -299,6 +299,14 @@ static int ch_new(lua_State *L) {
   return 1;
 }
 
+/* Make w the wait of task t (thread L) on channel c, all else zero. */
+static void waiter_init(waiter *w, sl_task *t, lua_State *L, chan *c) {
+  memset(w, 0, sizeof *w);
+  w->task = t;
+  w->L = L;
+  w->ch = c;
+}
+
 static int send_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   (void)ctx;
@@ -318,10 +326,7 @@ static int ch_send(lua_State *L) {
   }
   sl_task *t = sl_sched_self(L, "channel.send");
   waiter *w = sl_task_scratch(t);
-  memset(w, 0, sizeof *w);
-  w->task = t;
-  w->L = L;
-  w->ch = c;
+  waiter_init(w, t, L, c);
   w->vidx = 2;
   q_push(&c->sendq, w);
   return sl_sched_block(L, "channel.send", send_k, 0);
@@ -342,10 +347,7 @@ static int ch_receive(lua_State *L) {
   }
   sl_task *t = sl_sched_self(L, "channel.receive");
   waiter *w = sl_task_scratch(t);
-  memset(w, 0, sizeof *w);
-  w->task = t;
-  w->L = L;
-  w->ch = c;
+  waiter_init(w, t, L, c);
   q_push(&c->recvq, w);
   note_space(c);
   return sl_sched_block(L, "channel.receive", recv_k, 0);
@@ -520,10 +522,7 @@ static int ch_select(lua_State *L) {
   for (int i = 1; i <= n; i++) {
     chcase *k = lua_touserdata(L, 1 + i);
     waiter *w = &s->w[i - 1];
-    memset(w, 0, sizeof *w);
-    w->task = t;
-    w->L = L;
-    w->ch = k->ch;
+    waiter_init(w, t, L, k->ch);
     w->sel = s;
     w->caseno = i;
     if (k->op == OP_SEND) {

@@ -193,11 +193,6 @@ static int err_stack(lua_State *L) {
   return 1;
 }
 
-static int err_tostring(lua_State *L) {
-  checkerror(L, 1);
-  getfield(L, 1, "message");
-  return 1;
-}
 
 /* }====================================================== */
 
@@ -340,7 +335,7 @@ int luaopen_errors(lua_State *L) {
   if (luaL_newmetatable(L, SL_ERROR_MT)) {
     luaL_newlib(L, err_methods);
     lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, err_tostring);
+    lua_pushcfunction(L, err_message);
     lua_setfield(L, -2, "__tostring");
     lua_pushliteral(L, "sandlua.Error");
     lua_setfield(L, -2, "__metatable");

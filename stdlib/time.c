@@ -182,26 +182,19 @@ static int dur_tostring(lua_State *L) {
   return 1;
 }
 
-static int dur_hours(lua_State *L) {
+/* Push the duration at 1 in units of unit (a float).  Returns 1. */
+static int pushdurin(lua_State *L, int64_t unit) {
   int64_t d = checkdur(L, 1);
-  lua_pushnumber(L, (lua_Number)(d / UNITS_HOUR) +
-                        (lua_Number)(d % UNITS_HOUR) / 3600e9);
+  lua_pushnumber(L, (lua_Number)(d / unit) +
+                        (lua_Number)(d % unit) / (lua_Number)unit);
   return 1;
 }
 
-static int dur_minutes(lua_State *L) {
-  int64_t d = checkdur(L, 1);
-  lua_pushnumber(L, (lua_Number)(d / UNITS_MINUTE) +
-                        (lua_Number)(d % UNITS_MINUTE) / 60e9);
-  return 1;
-}
+static int dur_hours(lua_State *L) { return pushdurin(L, UNITS_HOUR); }
 
-static int dur_seconds(lua_State *L) {
-  int64_t d = checkdur(L, 1);
-  lua_pushnumber(L, (lua_Number)(d / UNITS_SECOND) +
-                        (lua_Number)(d % UNITS_SECOND) / 1e9);
-  return 1;
-}
+static int dur_minutes(lua_State *L) { return pushdurin(L, UNITS_MINUTE); }
+
+static int dur_seconds(lua_State *L) { return pushdurin(L, UNITS_SECOND); }
 
 static int dur_milliseconds(lua_State *L) {
   lua_pushinteger(L, checkdur(L, 1) / UNITS_MILLISECOND);

@@ -1,7 +1,7 @@
 /*
 ** libFuzzer target: the frame parser and message layer of the WebSocket
-** protocol engine (stdlib/websocket/wsp_conn.c, wsp_frame.c, wsp_utf8.c,
-** wsp_deflate.c), as a server's bytes reach a client.
+** protocol engine (stdlib/websocket/wsp_conn.c, wsp_frame.c,
+** wsp_deflate.c, common/utf8.c), as a server's bytes reach a client.
 **
 ** Input: byte 0 picks the negotiated options (compression and its
 ** parameters, a small or large read_limit), byte 1 the input chunk size
@@ -85,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (u > k) abort();
       switch (ev.type) {
         case WSP_EV_TEXT:
-          if (!wsp__utf8_valid(ev.data, ev.len)) abort();
+          if (!sl_utf8_valid(ev.data, ev.len)) abort();
           /* fall through */
         case WSP_EV_BINARY:
           if (closed || ev.len > o.read_limit) abort();
@@ -104,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case WSP_EV_CLOSE:
           if (closed || (ev.code != 1005 && !wsp_close_code_valid(ev.code)))
             abort();
-          if (!wsp__utf8_valid(ev.data, ev.len)) abort();
+          if (!sl_utf8_valid(ev.data, ev.len)) abort();
           closed = 1;
           break;
         case WSP_EV_ERROR:

@@ -48,7 +48,8 @@ def peer(tmp_path_factory):
                             "zlib"], capture_output=True, text=True,
                            check=True).stdout.split()
     san = ["-fsanitize=address,undefined"] if os.environ.get("SANITIZED") else []
-    srcs = sorted(str(p) for p in (ROOT / "net").glob("wsp_*.c"))
+    srcs = sorted(str(p) for p in [*(ROOT / "net").glob("wsp_*.c"),
+                                   *(ROOT / "common").glob("*.c")])
     subprocess.run([cc, "-std=c11", "-D_GNU_SOURCE", "-O1", "-g", "-Wall",
                     "-Wextra", "-Werror", *san, "-o", str(out),
                     str(ROOT / "tests" / "integration" / "wsproto_peer.c"),
