@@ -15,7 +15,7 @@ int interp_usage_error(const char *prog, const char *fmt, ...) {
   vfprintf(stderr, fmt, ap);
   va_end(ap);
   fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
-  return INTERP_EXIT_USAGE;
+  return SL_EXIT_USAGE;
 }
 
 void interp_print_diag(const policy_diag *d, const char *prefix) {

@@ -11,7 +11,7 @@
 
 /*
 ** A usage error: "PROG: what is wrong" and a hint to PROG --help on
-** stderr.  Returns INTERP_EXIT_USAGE.
+** stderr.  Returns SL_EXIT_USAGE.
 */
 int interp_usage_error(const char *prog, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -5,30 +5,13 @@
 #ifndef SL_INTERP_INTERP_H
 #define SL_INTERP_INTERP_H
 
-/* Exit codes (documented in the README and the man page). */
-#define INTERP_EXIT_OK 0
-#define INTERP_EXIT_SCRIPT 1  /* the script raised an error */
-#define INTERP_EXIT_USAGE 2   /* bad command line */
-#define INTERP_EXIT_POLICY 3  /* a policy file is invalid */
-/* A limit ended the script (sandbox/limits.h), or the sandbox refused. */
-#define INTERP_EXIT_MEMORY 4        /* --memory-limit */
-#define INTERP_EXIT_CPU 5           /* --cpu-limit */
-#define INTERP_EXIT_TIMEOUT 6       /* --timeout */
-#define INTERP_EXIT_INSTRUCTIONS 7  /* --instruction-limit */
-#define INTERP_EXIT_OUTPUT 8        /* --max-output */
-#define INTERP_EXIT_SANDBOX 9       /* a blocked system call, or no filter */
+/* Exit codes: SL_EXIT_* (common/exitcodes.h, documented in the README and
+** the man page). */
+#include "../common/exitcodes.h"
 
 #include <stdint.h>
 
 #include "../sandbox/sandbox.h"
-
-_Static_assert(INTERP_EXIT_MEMORY == SANDBOX_EXIT_MEMORY &&
-               INTERP_EXIT_CPU == SANDBOX_EXIT_CPU &&
-               INTERP_EXIT_TIMEOUT == SANDBOX_EXIT_TIMEOUT &&
-               INTERP_EXIT_INSTRUCTIONS == SANDBOX_EXIT_INSTRUCTIONS &&
-               INTERP_EXIT_OUTPUT == SANDBOX_EXIT_OUTPUT &&
-               INTERP_EXIT_SANDBOX == SANDBOX_EXIT_VIOLATION,
-               "exit codes of interp.h and sandbox/limits.h");
 
 #define INTERP_PROGNAME "sandlua"
 #define INTERP_VERSION "0.1.0"
@@ -86,7 +69,7 @@ const char *interp_opt_audit_all(interp_config *cfg, const char *value);
 ** Load and validate every policy the options name (or the default file),
 ** apply --actor/--actor-meta, open the audit log.  Prints each problem as
 ** "file:line:col: what" on stderr.  Returns 0 or the exit status
-** (INTERP_EXIT_POLICY, INTERP_EXIT_USAGE).
+** (SL_EXIT_POLICY, SL_EXIT_USAGE).
 */
 int interp_policy_load(interp_config *cfg);
 /* Free what the options and interp_policy_load allocated. */

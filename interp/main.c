@@ -79,13 +79,17 @@ static void print_usage(FILE *f) {
       "  --dns-server ADDR[:PORT] resolve host names with this DNS server\n"
       "  --ca-file FILE          extra CA certificates for wss:// "
       "(repeatable)\n"
-      "Sandbox (0 means no limit):\n"
-      "  --memory-limit SIZE     bytes the script may hold (default 256M)\n"
-      "  --cpu-limit DURATION    CPU time (default 5m)\n"
-      "  --timeout DURATION      wall-clock time (default none)\n"
-      "  --instruction-limit N   Lua instructions, all tasks together\n"
-      "  --max-connections N     open connections (default 64)\n"
-      "  --max-output SIZE       bytes written by print/io.write\n"
+      "Sandbox (0 means no limit):\n");
+  for (int i = 0; i < SL_LIMIT_COUNT; i++) {
+    const sl_limit_info *li = &sl_limits[i];
+    char opt[48], dflt[48] = "none";
+    snprintf(opt, sizeof opt, "%s %s", li->option,
+             sl_limit_metavar(li->kind));
+    if (li->dflt != 0) sl_limit_format((sl_limit)i, li->dflt, dflt,
+                                       sizeof dflt);
+    fprintf(f, "  %-23s %s (default %s)\n", opt, li->help, dflt);
+  }
+  fprintf(f,
       "  --module-path DIR       where require finds Lua files (repeatable)\n"
       "  --seccomp MODE          strict (default), log or off\n"
       "  --unsafe-no-sandbox     full standard library, no seccomp/Landlock\n"
@@ -247,7 +251,7 @@ static const char *opt_dns_server(interp_config *cfg, const char *value) {
 /* Error text of the last bad value (the returned message points here). */
 static char optwhy[256];
 
-static const char *limit_opt(interp_config *cfg, sandbox_limit which,
+static const char *limit_opt(interp_config *cfg, sl_limit which,
                              const char *value) {
   if (sandbox_limits_parse(&cfg->sandbox.limits, which, value,
                            SANDBOX_SOURCE_CLI, optwhy, sizeof optwhy) != 0)
@@ -255,16 +259,14 @@ static const char *limit_opt(interp_config *cfg, sandbox_limit which,
   return NULL;
 }
 
-#define LIMIT_OPT(fn, which)                                        \
-  static const char *fn(interp_config *cfg, const char *value) {    \
-    return limit_opt(cfg, which, value);                            \
+/* One option per limit (common/limits_table.h): opt_limit_MEMORY, ... */
+#define LIMIT_OPT(id, ...)                                                \
+  static const char *opt_limit_##id(interp_config *cfg,                  \
+                                    const char *value) {                 \
+    return limit_opt(cfg, SL_LIMIT_##id, value);                         \
   }
-LIMIT_OPT(opt_memory, SANDBOX_LIMIT_MEMORY)
-LIMIT_OPT(opt_cpu, SANDBOX_LIMIT_CPU)
-LIMIT_OPT(opt_timeout, SANDBOX_LIMIT_TIMEOUT)
-LIMIT_OPT(opt_instructions, SANDBOX_LIMIT_INSTRUCTIONS)
-LIMIT_OPT(opt_connections, SANDBOX_LIMIT_CONNECTIONS)
-LIMIT_OPT(opt_output, SANDBOX_LIMIT_OUTPUT)
+SL_LIMITS(LIMIT_OPT)
+#undef LIMIT_OPT
 
 static const char *opt_unsafe(interp_config *cfg, const char *value) {
   (void)value;
@@ -313,12 +315,9 @@ static const longopt longopts[] = {
   {"--audit-all", 0, interp_opt_audit_all},
   {"--dns-server", 1, opt_dns_server},
   {"--ca-file", 1, opt_ca_file},
-  {"--memory-limit", 1, opt_memory},
-  {"--cpu-limit", 1, opt_cpu},
-  {"--timeout", 1, opt_timeout},
-  {"--instruction-limit", 1, opt_instructions},
-  {"--max-connections", 1, opt_connections},
-  {"--max-output", 1, opt_output},
+#define LIMIT_LONGOPT(id, name, option, ...) {option, 1, opt_limit_##id},
+  SL_LIMITS(LIMIT_LONGOPT)
+#undef LIMIT_LONGOPT
   {"--module-path", 1, opt_module_path},
   {"--seccomp", 1, opt_seccomp},
   {"--unsafe-no-sandbox", 0, opt_unsafe},
@@ -597,7 +596,7 @@ static int lockdown(interp_config *cfg) {
   if (rc != 0) {
     fprintf(stderr, INTERP_PROGNAME ": sandbox: cannot arm the limits' "
             "timers: %s\n", strerror(-rc));
-    cfg->exit_code = INTERP_EXIT_SANDBOX;
+    cfg->exit_code = SL_EXIT_SANDBOX;
     return 0;
   }
   interp_net(cfg);
@@ -606,7 +605,7 @@ static int lockdown(interp_config *cfg) {
   if (rc != 0) {
     fprintf(stderr, INTERP_PROGNAME ": sandbox: %s; refusing to run the "
             "script (--seccomp off runs it without the filter)\n", err);
-    cfg->exit_code = INTERP_EXIT_SANDBOX;
+    cfg->exit_code = SL_EXIT_SANDBOX;
     return 0;
   }
   return 1;
@@ -635,7 +634,7 @@ static int pmain(lua_State *L) {
     char err[300];
     if (sandbox_limit_files(&cfg->sandbox, err, sizeof err) != 0) {
       fprintf(stderr, INTERP_PROGNAME ": sandbox: %s\n", err);
-      cfg->exit_code = INTERP_EXIT_SANDBOX;
+      cfg->exit_code = SL_EXIT_SANDBOX;
       return 0;
     }
     if (sl_websocket_prepare(L, cfg->dns_server, cfg->ca_files,
@@ -668,34 +667,19 @@ static int pmain(lua_State *L) {
 
 /*
 ** Feed the policies' `sandbox:` section to the sandbox settings; the
-** command line, parsed before, wins.  Returns 0 or INTERP_EXIT_POLICY.
+** command line, parsed before, wins.  Returns 0 or SL_EXIT_POLICY.
 */
 static int apply_policy_sandbox(interp_config *cfg) {
   const policy_sandbox *ps = &cfg->policies->sandbox;
-  struct {
-    int set;
-    const char *key;
-    sandbox_limit which;
-    int64_t value;
-  } v[] = {
-    {ps->memory_limit_set, "memory_limit", SANDBOX_LIMIT_MEMORY,
-     ps->memory_limit},
-    {ps->cpu_limit_set, "cpu_limit", SANDBOX_LIMIT_CPU, ps->cpu_limit},
-    {ps->timeout_set, "timeout", SANDBOX_LIMIT_TIMEOUT, ps->timeout},
-    {ps->max_connections_set, "max_connections", SANDBOX_LIMIT_CONNECTIONS,
-     ps->max_connections},
-    {ps->max_output_set, "max_output", SANDBOX_LIMIT_OUTPUT, ps->max_output},
-    {ps->instruction_limit_set, "instruction_limit",
-     SANDBOX_LIMIT_INSTRUCTIONS, ps->instruction_limit},
-  };
   char err[256];
-  for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
-    if (!v[i].set) continue;
-    if (sandbox_limits_set(&cfg->sandbox.limits, v[i].which, v[i].value,
-                           SANDBOX_SOURCE_POLICY, err, sizeof err) != 0) {
+  for (int i = 0; i < SL_LIMIT_COUNT; i++) {
+    if (!ps->set[i]) continue;
+    if (sandbox_limits_set(&cfg->sandbox.limits, (sl_limit)i,
+                           ps->value[i], SANDBOX_SOURCE_POLICY, err,
+                           sizeof err) != 0) {
       fprintf(stderr, INTERP_PROGNAME ": policy sandbox section: %s: %s\n",
-              v[i].key, err);
-      return INTERP_EXIT_POLICY;
+              sl_limits[i].key, err);
+      return SL_EXIT_POLICY;
     }
   }
   if (ps->seccomp_set) {
@@ -707,19 +691,18 @@ static int apply_policy_sandbox(interp_config *cfg) {
     sandbox_config_set_seccomp(&cfg->sandbox, modes[ps->seccomp],
                                SANDBOX_SOURCE_POLICY);
   }
-  return INTERP_EXIT_OK;
+  return SL_EXIT_OK;
 }
 
 /* A limit that ended the script goes to the audit log too, with the actor
 ** and the script: {"event":"limit","limit":"memory","value":"256M",...}. */
-static void audit_limit(interp_config *cfg, sandbox_limit hit) {
+static void audit_limit(interp_config *cfg, sl_limit hit) {
   if (cfg->audit == NULL) return;
   char value[48];
-  sandbox_limit_format(hit, cfg->sandbox.limits.value[hit], value,
-                       sizeof value);
+  sl_limit_format(hit, cfg->sandbox.limits.value[hit], value, sizeof value);
   const char *kv[] = {
     "actor", cfg->policies ? cfg->policies->actor.id : NULL,
-    "limit", sandbox_limit_name(hit),
+    "limit", sl_limits[hit].name,
     "value", value,
     "script", cfg->sandbox.script,
   };
@@ -742,7 +725,7 @@ int main(int argc, char **argv) {
   sl_sched_set_hooks(&limit_hooks);
   if (net_mem_init(&counted_mem) != 0) {  /* before OpenSSL allocates */
     l_message("cannot count OpenSSL's memory: it allocated before main");
-    return INTERP_EXIT_SANDBOX;
+    return SL_EXIT_SANDBOX;
   }
   interp_config cfg;
   memset(&cfg, 0, sizeof cfg);
@@ -752,10 +735,10 @@ int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "policy") == 0)
     return interp_policy_main(argc - 1, argv + 1);
   cfg.args = collectargs(argc, argv, &cfg);
-  int rc = cfg.args < 0 ? INTERP_EXIT_USAGE : INTERP_EXIT_OK;
-  if (rc == INTERP_EXIT_OK && !cfg.exit_now) rc = interp_policy_load(&cfg);
-  if (rc == INTERP_EXIT_OK && !cfg.exit_now) rc = apply_policy_sandbox(&cfg);
-  if (rc != INTERP_EXIT_OK || cfg.exit_now) {
+  int rc = cfg.args < 0 ? SL_EXIT_USAGE : SL_EXIT_OK;
+  if (rc == SL_EXIT_OK && !cfg.exit_now) rc = interp_policy_load(&cfg);
+  if (rc == SL_EXIT_OK && !cfg.exit_now) rc = apply_policy_sandbox(&cfg);
+  if (rc != SL_EXIT_OK || cfg.exit_now) {
     interp_policy_free(&cfg);
     return rc;
   }
@@ -768,12 +751,12 @@ int main(int argc, char **argv) {
   if (L == NULL) {
     l_message("cannot create state: not enough memory");
     interp_policy_free(&cfg);
-    return INTERP_EXIT_SCRIPT;
+    return SL_EXIT_SCRIPT;
   }
   if (sandbox_limits_attach(L, &cfg.sandbox.limits) != 0) {
     l_message("cannot set up the limits");
     lua_close(L);
-    return INTERP_EXIT_SCRIPT;
+    return SL_EXIT_SCRIPT;
   }
   lua_pushcfunction(L, pmain);
   lua_pushlightuserdata(L, &cfg);
@@ -784,12 +767,12 @@ int main(int argc, char **argv) {
   sandbox_limits_closing();
   lua_close(L);  /* finalizers run with the limits in force */
   int hit = sandbox_limits_hit();
-  if (hit >= 0) audit_limit(&cfg, (sandbox_limit)hit);
+  if (hit >= 0) audit_limit(&cfg, (sl_limit)hit);
   interp_policy_free(&cfg);
   if (hit >= 0) {
     sandbox_limits_report();
-    return sandbox_limit_exit_code((sandbox_limit)hit);
+    return sl_limits[hit].exit_code;
   }
   if (cfg.exit_code != 0) return cfg.exit_code;
-  return (ok && status == LUA_OK) ? INTERP_EXIT_OK : INTERP_EXIT_SCRIPT;
+  return (ok && status == LUA_OK) ? SL_EXIT_OK : SL_EXIT_SCRIPT;
 }

@@ -54,7 +54,7 @@ static int cmd_lint(int argc, char **argv) {
       policy_set_free(one);
       policy_set_free(all);
       fprintf(stderr, P ": out of memory\n");
-      return INTERP_EXIT_POLICY;
+      return SL_EXIT_POLICY;
     }
     int rc = policy_load_file(one, argv[i], &d);
     interp_print_warnings(&d, "warning: ");
@@ -74,7 +74,7 @@ static int cmd_lint(int argc, char **argv) {
     policy_set_free(one);
   }
   policy_set_free(all);
-  return bad ? INTERP_EXIT_POLICY : INTERP_EXIT_OK;
+  return bad ? SL_EXIT_POLICY : SL_EXIT_OK;
 }
 
 /* }====================================================== */
@@ -98,7 +98,7 @@ typedef struct cmd_opts {
 static int parse_opts(int argc, char **argv, int for_test, cmd_opts *o) {
   memset(o, 0, sizeof *o);
   o->rest = calloc((size_t)argc + 1, sizeof *o->rest);
-  if (o->rest == NULL) return INTERP_EXIT_POLICY;
+  if (o->rest == NULL) return SL_EXIT_POLICY;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *why = NULL;
     if (strcmp(a, "--") == 0) {
@@ -124,7 +124,7 @@ static int parse_opts(int argc, char **argv, int for_test, cmd_opts *o) {
       if (eq == NULL || eq == v) why = "expected KEY=VALUE";
       else {
         const char **m = realloc(o->meta, (size_t)(o->n_meta + 1) * sizeof *m);
-        if (m == NULL) return INTERP_EXIT_POLICY;
+        if (m == NULL) return SL_EXIT_POLICY;
         m[o->n_meta++] = v;
         o->meta = m;
       }
@@ -167,9 +167,9 @@ static int cmd_check(int argc, char **argv) {
   policy_kv *meta = NULL;
   if (rc == 0 && o.n_meta > 0 &&
       (meta = calloc((size_t)o.n_meta, sizeof *meta)) == NULL)
-    rc = INTERP_EXIT_POLICY;
+    rc = SL_EXIT_POLICY;
   policy_url *u = rc == 0 ? malloc(sizeof *u) : NULL;
-  if (rc == 0 && u == NULL) rc = INTERP_EXIT_POLICY;
+  if (rc == 0 && u == NULL) rc = SL_EXIT_POLICY;
   if (rc != 0) {
     free(meta);
     free_opts(&o);
@@ -203,7 +203,7 @@ static int cmd_check(int argc, char **argv) {
   free(meta);
   free(u);
   free_opts(&o);
-  return d.allow ? INTERP_EXIT_OK : 1;
+  return d.allow ? SL_EXIT_OK : SL_EXIT_DENIED;
 }
 
 /* }====================================================== */
@@ -321,35 +321,35 @@ static int cmd_test(int argc, char **argv) {
   size_t total = 0, nres = 0, failures = 0;
   policy_diags d;
   memset(&d, 0, sizeof d);
-  rc = (cases && u) ? 0 : INTERP_EXIT_POLICY;
+  rc = (cases && u) ? 0 : SL_EXIT_POLICY;
   int loaded = 0;
   for (int i = 0; rc == 0 && i < o.n_rest; i++, loaded++) {
     if (policy_cases_load(o.rest[i], &cases[i], &d) != 0) {
       interp_print_diag(&d.error, "");
-      rc = INTERP_EXIT_POLICY;
+      rc = SL_EXIT_POLICY;
       break;
     }
     total += cases[i].n;
   }
   if (rc == 0 && (res = calloc(total, sizeof *res)) == NULL)
-    rc = INTERP_EXIT_POLICY;
+    rc = SL_EXIT_POLICY;
   if (rc == 0) printf("TAP version 13\n1..%zu\n", total);
   for (int i = 0; rc == 0 && i < o.n_rest; i++) {
     /* Each cases file: its policies plus the --policy files. */
     policy_set *set = policy_set_new();
     if (set == NULL) {
-      rc = INTERP_EXIT_POLICY;
+      rc = SL_EXIT_POLICY;
       break;
     }
     for (size_t k = 0; rc == 0 && k < cases[i].n_policies; k++)
       if (policy_load_file(set, cases[i].policies[k], &d) != 0) {
         interp_print_diag(&d.error, "");
-        rc = INTERP_EXIT_POLICY;
+        rc = SL_EXIT_POLICY;
       }
     for (int k = 0; rc == 0 && k < o.cfg.n_policy_files; k++)
       if (policy_load_file(set, o.cfg.policy_files[k], &d) != 0) {
         interp_print_diag(&d.error, "");
-        rc = INTERP_EXIT_POLICY;
+        rc = SL_EXIT_POLICY;
       }
     interp_print_warnings(&d, "warning: ");
     const policy_actor *actor =
@@ -373,9 +373,9 @@ static int cmd_test(int argc, char **argv) {
   if (rc == 0) {
     printf("# %zu passed, %zu failed\n", total - failures, failures);
     if (o.junit && write_junit(o.junit, res, nres, failures) != 0)
-      rc = INTERP_EXIT_POLICY;
+      rc = SL_EXIT_POLICY;
     else
-      rc = failures ? 1 : INTERP_EXIT_OK;
+      rc = failures ? SL_EXIT_DENIED : SL_EXIT_OK;
   } else if (cases == NULL || u == NULL) {
     fprintf(stderr, P ": out of memory\n");
   }
@@ -396,7 +396,7 @@ int interp_policy_main(int argc, char **argv) {
   const char *cmd = argv[1];
   if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
     usage(stdout);
-    return INTERP_EXIT_OK;
+    return SL_EXIT_OK;
   }
   if (strcmp(cmd, "lint") == 0) return cmd_lint(argc - 1, argv + 1);
   if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);

@@ -62,7 +62,7 @@ int interp_policy_load(interp_config *cfg) {
   memset(&d, 0, sizeof d);
   if (cfg->audit_all && cfg->audit_log == NULL) {
     fprintf(stderr, INTERP_PROGNAME ": --audit-all needs --audit-log FILE\n");
-    return INTERP_EXIT_USAGE;
+    return SL_EXIT_USAGE;
   }
   policy_set *set = cfg->policies = policy_set_new();
   if (set == NULL) goto oom;
@@ -80,7 +80,7 @@ int interp_policy_load(interp_config *cfg) {
   if (rc == -ENOMEM) goto oom;
   if (rc != 0) {
     interp_print_diag(&d.error, "");
-    return INTERP_EXIT_POLICY;
+    return SL_EXIT_POLICY;
   }
   if (cfg->actor_id && policy_actor_set_id(&set->actor, cfg->actor_id) != 0)
     goto oom;
@@ -100,13 +100,13 @@ int interp_policy_load(interp_config *cfg) {
               strerror(-rc));
       free(cfg->audit);
       cfg->audit = NULL;
-      return INTERP_EXIT_POLICY;
+      return SL_EXIT_POLICY;
     }
   }
   return 0;
 oom:
   fprintf(stderr, INTERP_PROGNAME ": loading policies: out of memory\n");
-  return INTERP_EXIT_POLICY;
+  return SL_EXIT_POLICY;
 }
 
 void interp_policy_free(interp_config *cfg) {

@@ -14,7 +14,6 @@
 #include "limits.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,150 +33,34 @@
 ** that the error can unwind and the state be closed. */
 #define MEMORY_RESERVE ((size_t)1 << 20)
 
-enum { KIND_SIZE, KIND_DURATION, KIND_COUNT };
-
-typedef struct limit_info {
-  const char *name;
-  int kind;
-  int exit_code;
-  int64_t dflt;
-} limit_info;
-
-static const limit_info infos[SANDBOX_LIMIT_COUNT] = {
-#define SANDBOX_LIMIT_INFO(e, n, k, c, d) {n, KIND_##k, c, d},
-  SANDBOX_LIMIT_MAP(SANDBOX_LIMIT_INFO)
-#undef SANDBOX_LIMIT_INFO
-};
-
 /* {======================================================
 ** Configuration
 ** ======================================================= */
 
 void sandbox_limits_init(sandbox_limits *lim) {
-  for (int i = 0; i < SANDBOX_LIMIT_COUNT; i++) {
-    lim->value[i] = infos[i].dflt;
+  for (int i = 0; i < SL_LIMIT_COUNT; i++) {
+    lim->value[i] = sl_limits[i].dflt;
     lim->source[i] = SANDBOX_SOURCE_DEFAULT;
   }
 }
 
-const char *sandbox_limit_name(sandbox_limit which) {
-  return (unsigned)which < SANDBOX_LIMIT_COUNT ? infos[which].name : "?";
-}
-
-int sandbox_limit_exit_code(sandbox_limit which) {
-  return (unsigned)which < SANDBOX_LIMIT_COUNT ? infos[which].exit_code : 0;
-}
-
-int sandbox_limits_set(sandbox_limits *lim, sandbox_limit which,
+int sandbox_limits_set(sandbox_limits *lim, sl_limit which,
                        int64_t value, int source, char *err, size_t errlen) {
-  if ((unsigned)which >= SANDBOX_LIMIT_COUNT) {
-    snprintf(err, errlen, "no such limit");
-    return -EINVAL;
-  }
-  if (value < 0) {
-    snprintf(err, errlen, "must not be negative");
-    return -ERANGE;
-  }
-  if (which == SANDBOX_LIMIT_MEMORY && value != 0 &&
-      value < SANDBOX_MEMORY_MIN) {
-    snprintf(err, errlen, "must be 0 (no limit) or at least 1M");
-    return -ERANGE;
-  }
-  if (which == SANDBOX_LIMIT_CONNECTIONS && value > SANDBOX_CONNECTIONS_MAX) {
-    snprintf(err, errlen, "must be at most %d", SANDBOX_CONNECTIONS_MAX);
-    return -ERANGE;
-  }
-  if (infos[which].kind == KIND_DURATION && value != 0 &&
-      value < UNITS_MILLISECOND) {
-    snprintf(err, errlen, "must be 0 (no limit) or at least 1ms");
-    return -ERANGE;
-  }
+  int rc = sl_limit_check(which, value, err, errlen);
+  if (rc != 0) return rc;
   if (source < lim->source[which]) return 0;  /* the command line wins */
   lim->value[which] = value;
   lim->source[which] = source;
   return 0;
 }
 
-int sandbox_limits_parse(sandbox_limits *lim, sandbox_limit which,
+int sandbox_limits_parse(sandbox_limits *lim, sl_limit which,
                          const char *text, int source, char *err,
                          size_t errlen) {
   int64_t v = 0;
-  int rc = 0;
-  if ((unsigned)which >= SANDBOX_LIMIT_COUNT) {
-    snprintf(err, errlen, "no such limit");
-    return -EINVAL;
-  }
-  switch (infos[which].kind) {
-    case KIND_SIZE:
-      rc = units_parse_size(text, &v, err, errlen);
-      break;
-    case KIND_DURATION:
-      rc = units_parse_duration(text, &v, err, errlen);
-      break;
-    default: {
-      const char *p = text;
-      if (*p == '\0') rc = -EINVAL;
-      for (; *p && rc == 0; p++) {
-        if (*p < '0' || *p > '9') {
-          rc = -EINVAL;
-        } else if (v > (INT64_MAX - (*p - '0')) / 10) {
-          rc = -ERANGE;
-        } else {
-          v = v * 10 + (*p - '0');
-        }
-      }
-      if (rc == -EINVAL)
-        snprintf(err, errlen, "not a whole number: \"%s\"", text);
-      else if (rc == -ERANGE)
-        snprintf(err, errlen, "number too large: \"%s\"", text);
-      break;
-    }
-  }
+  int rc = sl_limit_parse(which, text, &v, err, errlen);
   if (rc != 0) return rc;
   return sandbox_limits_set(lim, which, v, source, err, errlen);
-}
-
-void sandbox_limit_format(sandbox_limit which, int64_t v, char *buf,
-                          size_t len) {
-  int kind = (unsigned)which < SANDBOX_LIMIT_COUNT ? infos[which].kind
-                                                   : KIND_COUNT;
-  if (kind == KIND_SIZE) {
-    static const char suffix[] = "TGMK";
-    for (int i = 0; i < 4; i++) {
-      int shift = 10 * (4 - i);
-      if (v != 0 && v % (INT64_C(1) << shift) == 0) {
-        snprintf(buf, len, "%" PRId64 "%c", v >> shift, suffix[i]);
-        return;
-      }
-    }
-    snprintf(buf, len, "%" PRId64 "B", v);
-  } else if (kind == KIND_DURATION) {
-    /* Go's time.Duration.String for the common cases: 1h2m3s, 1.5s, 250ms. */
-    if (v < UNITS_SECOND) {
-      if (v % UNITS_MILLISECOND == 0)
-        snprintf(buf, len, "%" PRId64 "ms", v / UNITS_MILLISECOND);
-      else
-        snprintf(buf, len, "%" PRId64 "ns", v);
-      return;
-    }
-    int64_t h = v / UNITS_HOUR, m = v / UNITS_MINUTE % 60;
-    int64_t s = v / UNITS_SECOND % 60, frac = v % UNITS_SECOND;
-    char fr[16] = "";
-    if (frac != 0) {
-      snprintf(fr, sizeof fr, ".%09" PRId64, frac);
-      for (size_t n = strlen(fr); n > 0 && fr[n - 1] == '0'; n--)
-        fr[n - 1] = '\0';
-    }
-    if (h > 0)
-      snprintf(buf, len, "%" PRId64 "h%" PRId64 "m%" PRId64 "%ss", h, m, s,
-               fr);
-    else if (m > 0)
-      snprintf(buf, len, "%" PRId64 "m%" PRId64 "%ss", m, s, fr);
-    else
-      snprintf(buf, len, "%" PRId64 "%ss", s, fr);
-  } else {
-    snprintf(buf, len, "%" PRId64, v);
-  }
 }
 
 /* }====================================================== */
@@ -200,21 +83,21 @@ static struct {
   int refused;
   void *ref_ptr;
   size_t ref_osize, ref_nsize;
-  int hit;                      /* a sandbox_limit, or -1 */
+  int hit;                      /* a sl_limit, or -1 */
   volatile sig_atomic_t closing;  /* lua_close has started */
   int reported;
   int count;                    /* count hook interval; 0: no count hook */
   int64_t executed;             /* instructions charged so far */
   size_t output;                /* bytes written by print/io.write */
-  int msgref[SANDBOX_LIMIT_COUNT];
-  char line[SANDBOX_LIMIT_COUNT][96];  /* "sandlua: limit: ... exceeded\n" */
-  size_t linelen[SANDBOX_LIMIT_COUNT];
+  int msgref[SL_LIMIT_COUNT];
+  char line[SL_LIMIT_COUNT][96];  /* "sandlua: limit: ... exceeded\n" */
+  size_t linelen[SL_LIMIT_COUNT];
 } S = {.hit = -1};
 
 /* Set from the signal handlers: the limit + 1 of the first timer that
 ** fired, and how many times each timer fired. */
 static volatile sig_atomic_t sig_hit;
-static volatile sig_atomic_t sig_ticks[SANDBOX_LIMIT_COUNT];
+static volatile sig_atomic_t sig_ticks[SL_LIMIT_COUNT];
 
 static void limit_hook(lua_State *L, lua_Debug *ar);
 
@@ -263,12 +146,12 @@ static void limit_hook(lua_State *L, lua_Debug *ar) {
   int probe = lua_gethookcount(L) != S.count;
   sync_signals();
   if (S.hit < 0 && S.refused) {
-    set_hit(SANDBOX_LIMIT_MEMORY);
+    set_hit(SL_LIMIT_MEMORY);
   }
   if (S.hit < 0 && ar->event == LUA_HOOKCOUNT && S.count > 0 && !probe) {
     S.executed += S.count;
-    if (S.executed > S.lim.value[SANDBOX_LIMIT_INSTRUCTIONS])
-      set_hit(SANDBOX_LIMIT_INSTRUCTIONS);
+    if (S.executed > S.lim.value[SL_LIMIT_INSTRUCTIONS])
+      set_hit(SL_LIMIT_INSTRUCTIONS);
   }
   if (S.hit >= 0) raise_hit(L);
   if (probe) {
@@ -300,14 +183,14 @@ void sandbox_limits_report(void) {
 
 int sandbox_note_status(int status) {
   if (status == LUA_ERRMEM && S.refused && S.hit < 0) {
-    set_hit(SANDBOX_LIMIT_MEMORY);
+    set_hit(SL_LIMIT_MEMORY);
     arm_stop(NULL);
   }
   return status;
 }
 
 size_t sandbox_output(size_t n) {
-  int64_t max = S.lim.value[SANDBOX_LIMIT_OUTPUT];
+  int64_t max = S.lim.value[SL_LIMIT_OUTPUT];
   if (max == 0 || S.L == NULL) return n;
   size_t left = S.output < (size_t)max ? (size_t)max - S.output : 0;
   if (n <= left) {
@@ -315,7 +198,7 @@ size_t sandbox_output(size_t n) {
     return n;
   }
   S.output = (size_t)max;
-  set_hit(SANDBOX_LIMIT_OUTPUT);
+  set_hit(SL_LIMIT_OUTPUT);
   arm_stop(NULL);
   return left;
 }
@@ -341,7 +224,7 @@ int sandbox_memory_charge(size_t n) {
     /* No retry to wait for (unlike the state's allocator): the library
     ** sees a failed allocation now and the script stops at its next
     ** instruction (or when the event loop returns). */
-    set_hit(SANDBOX_LIMIT_MEMORY);
+    set_hit(SL_LIMIT_MEMORY);
     arm_stop(NULL);
     return -1;
   }
@@ -369,8 +252,8 @@ void sandbox_hook_thread(lua_State *co) {
     ** count event: pay for them now. */
     lua_sethook(co, limit_hook, LUA_MASKCOUNT, S.count);
     S.executed += S.count;
-    if (S.executed > S.lim.value[SANDBOX_LIMIT_INSTRUCTIONS]) {
-      set_hit(SANDBOX_LIMIT_INSTRUCTIONS);
+    if (S.executed > S.lim.value[SL_LIMIT_INSTRUCTIONS]) {
+      set_hit(SL_LIMIT_INSTRUCTIONS);
       arm_stop(co);
     }
   }
@@ -392,8 +275,8 @@ void sandbox_leave(lua_State *prev) {
 }
 
 int64_t sandbox_max_connections(void) {
-  return S.L != NULL ? S.lim.value[SANDBOX_LIMIT_CONNECTIONS]
-                     : infos[SANDBOX_LIMIT_CONNECTIONS].dflt;
+  return S.L != NULL ? S.lim.value[SL_LIMIT_CONNECTIONS]
+                     : sl_limits[SL_LIMIT_CONNECTIONS].dflt;
 }
 
 /* The allocator: realloc/free with a byte count and a cap. */
@@ -412,14 +295,14 @@ static void *limit_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     ** raised a memory error: the limit is hit. */
     S.refused = 0;
     if (S.hit < 0) {
-      set_hit(SANDBOX_LIMIT_MEMORY);
+      set_hit(SL_LIMIT_MEMORY);
       arm_stop(NULL);
     }
   }
   if (nsize > osize && over_cap(nsize - osize)) {
     if (S.refused && S.ref_ptr == ptr && S.ref_osize == osize &&
         S.ref_nsize == nsize && S.hit < 0) {
-      set_hit(SANDBOX_LIMIT_MEMORY);  /* refused again after a full GC */
+      set_hit(SL_LIMIT_MEMORY);  /* refused again after a full GC */
       arm_stop(NULL);
     }
     S.refused = 1;
@@ -443,13 +326,13 @@ static void *limit_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 /* End the process from a signal handler (async-signal-safe calls only). */
 static void die_now(int which) {
   if (!S.reported) sandbox_write_all(2, S.line[which], S.linelen[which]);
-  _exit(infos[which].exit_code);
+  _exit(sl_limits[which].exit_code);
 }
 
 static void on_timer(int sig) {
   int saved = errno;
-  int which = sig == SIGALRM ? SANDBOX_LIMIT_TIMEOUT : SANDBOX_LIMIT_CPU;
-  if (sig == SIGXCPU) die_now(SANDBOX_LIMIT_CPU);  /* RLIMIT_CPU backstop */
+  int which = sig == SIGALRM ? SL_LIMIT_TIMEOUT : SL_LIMIT_CPU;
+  if (sig == SIGXCPU) die_now(SL_LIMIT_CPU);  /* RLIMIT_CPU backstop */
   if (sig_ticks[which]++ == 0) {
     if (sig_hit == 0) sig_hit = which + 1;
     arm_stop(NULL);
@@ -466,21 +349,21 @@ int sandbox_limits_attach(lua_State *L, const sandbox_limits *lim) {
   S.lim = *lim;
   S.L = L;
   S.hit = -1;
-  S.cap = (size_t)lim->value[SANDBOX_LIMIT_MEMORY];
+  S.cap = (size_t)lim->value[SL_LIMIT_MEMORY];
   S.used = (size_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024 +
            (size_t)lua_gc(L, LUA_GCCOUNTB, 0);
   if (lua_getallocf(L, &ud) != NULL) lua_setallocf(L, limit_alloc, NULL);
-  for (int i = 0; i < SANDBOX_LIMIT_COUNT; i++) {
+  for (int i = 0; i < SL_LIMIT_COUNT; i++) {
     char v[48];
-    sandbox_limit_format((sandbox_limit)i, lim->value[i], v, sizeof v);
+    sl_limit_format((sl_limit)i, lim->value[i], v, sizeof v);
     snprintf(S.line[i], sizeof S.line[i], "sandlua: limit: %s %s exceeded\n",
-             infos[i].name, v);
+             sl_limits[i].name, v);
     S.linelen[i] = strlen(S.line[i]);
     /* The error value, made now while memory is available. */
     lua_pushlstring(L, S.line[i] + 9, S.linelen[i] - 10);
     S.msgref[i] = luaL_ref(L, LUA_REGISTRYINDEX);
   }
-  int64_t budget = lim->value[SANDBOX_LIMIT_INSTRUCTIONS];
+  int64_t budget = lim->value[SL_LIMIT_INSTRUCTIONS];
   if (budget > 0) {
     S.count = budget < SANDBOX_HOOK_INTERVAL ? (int)budget
                                              : SANDBOX_HOOK_INTERVAL;
@@ -507,8 +390,8 @@ static struct timeval to_timeval(int64_t ns) {
 
 int sandbox_limits_start(void) {
   S.libs = S.L != NULL;  /* from now on library memory is the script's */
-  int64_t timeout = S.lim.value[SANDBOX_LIMIT_TIMEOUT];
-  int64_t cpu = S.lim.value[SANDBOX_LIMIT_CPU];
+  int64_t timeout = S.lim.value[SL_LIMIT_TIMEOUT];
+  int64_t cpu = S.lim.value[SL_LIMIT_CPU];
   if (timeout > 0) {
     struct itimerval it = {to_timeval(SANDBOX_GRACE_NS), to_timeval(timeout)};
     if (setitimer(ITIMER_REAL, &it, NULL) != 0) return -errno;

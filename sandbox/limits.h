@@ -48,72 +48,44 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../common/limits_table.h"
+
 struct lua_State;
 
-/* XX(enum name, option name, kind of value, exit code, default value). */
-#define SANDBOX_LIMIT_MAP(XX)                                     \
-  XX(MEMORY, "memory", SIZE, 4, INT64_C(256) << 20)               \
-  XX(CPU, "cpu", DURATION, 5, INT64_C(300) * 1000000000)          \
-  XX(TIMEOUT, "timeout", DURATION, 6, 0)                          \
-  XX(INSTRUCTIONS, "instructions", COUNT, 7, 0)                   \
-  XX(OUTPUT, "output", SIZE, 8, 0)                                \
-  XX(CONNECTIONS, "connections", COUNT, 0, 64)
-
-typedef enum sandbox_limit {
-#define SANDBOX_LIMIT_ENUM(e, n, k, c, d) SANDBOX_LIMIT_##e,
-  SANDBOX_LIMIT_MAP(SANDBOX_LIMIT_ENUM)
-#undef SANDBOX_LIMIT_ENUM
-  SANDBOX_LIMIT_COUNT
-} sandbox_limit;
-
-/* Exit codes: one per limit (above) and one for a sandbox violation. */
-#define SANDBOX_EXIT_MEMORY 4
-#define SANDBOX_EXIT_CPU 5
-#define SANDBOX_EXIT_TIMEOUT 6
-#define SANDBOX_EXIT_INSTRUCTIONS 7
-#define SANDBOX_EXIT_OUTPUT 8
-#define SANDBOX_EXIT_VIOLATION 9
+/* The limits (sl_limit), their defaults, bounds and exit statuses are the
+** rows of SL_LIMITS (common/limits_table.h). */
 
 /* Where a value came from; a higher source is never overridden by a lower. */
 #define SANDBOX_SOURCE_DEFAULT 0
 #define SANDBOX_SOURCE_POLICY 1
 #define SANDBOX_SOURCE_CLI 2
 
-/* Bounds of the values (0 means "no limit" except for connections). */
-#define SANDBOX_MEMORY_MIN (INT64_C(1) << 20)
-#define SANDBOX_CONNECTIONS_MAX 100000
-
 typedef struct sandbox_limits {
-  int64_t value[SANDBOX_LIMIT_COUNT];  /* bytes, ns or a count; 0: none */
-  int source[SANDBOX_LIMIT_COUNT];     /* SANDBOX_SOURCE_* */
+  int64_t value[SL_LIMIT_COUNT];  /* bytes, ns or a count; 0: none */
+  int source[SL_LIMIT_COUNT];     /* SANDBOX_SOURCE_* */
 } sandbox_limits;
 
-/* Every limit at its default (SANDBOX_LIMIT_MAP). */
+/* Every limit at its default (SL_LIMITS). */
 void sandbox_limits_init(sandbox_limits *lim);
 
 /*
 ** Set one limit from `source`.  Returns 0 (also when ignored because a
 ** higher source already set it), or -ERANGE with a message in err when the
-** value is out of range.
+** value is out of the table's bounds (sl_limit_check).
 */
-int sandbox_limits_set(sandbox_limits *lim, sandbox_limit which,
+int sandbox_limits_set(sandbox_limits *lim, sl_limit which,
                        int64_t value, int source, char *err, size_t errlen);
 
 /*
-** Parse an option's text ("64M", "10s", "1000000") with security/units.h
+** Parse an option's text ("64M", "10s", "1000000") with sl_limit_parse
 ** and set it.  Returns 0, -EINVAL or -ERANGE with a message in err.
 */
-int sandbox_limits_parse(sandbox_limits *lim, sandbox_limit which,
+int sandbox_limits_parse(sandbox_limits *lim, sl_limit which,
                          const char *text, int source, char *err,
                          size_t errlen);
 
-/* "memory", "cpu", ...; its exit code (0 for connections). */
-const char *sandbox_limit_name(sandbox_limit which);
-int sandbox_limit_exit_code(sandbox_limit which);
-
-/* The value as the user would write it: "64M", "1m30s", "1000". */
-void sandbox_limit_format(sandbox_limit which, int64_t value, char *buf,
-                          size_t len);
+/* A limit's name, exit status and value as the user writes it:
+** sl_limits[which] and sl_limit_format() (common/limits_table.h). */
 
 /* {======================================================
 ** Run time (one interpreter per process)

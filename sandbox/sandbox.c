@@ -87,7 +87,7 @@ int sandbox_limit_files(const sandbox_config *cfg, char *err, size_t errlen) {
   if (cfg->unsafe || done) return 0;
   done = 1;
   rlim_t n = (rlim_t)fd_count() +
-             (rlim_t)cfg->limits.value[SANDBOX_LIMIT_CONNECTIONS] +
+             (rlim_t)cfg->limits.value[SL_LIMIT_CONNECTIONS] +
              NOFILE_MARGIN;
   return set_rlimit(RLIMIT_NOFILE, n, "RLIMIT_NOFILE", err, errlen);
 }

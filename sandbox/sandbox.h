@@ -46,9 +46,10 @@ void sandbox_config_init(sandbox_config *cfg);
 ** Set the seccomp mode from `source` (SANDBOX_SOURCE_*); ignored when a
 ** higher source set it already (the command line wins over a policy).
 ** A policy's `sandbox:` section feeds the limits the same way:
-**   if (ps->memory_limit_set)
-**     rc = sandbox_limits_set(&cfg->limits, SANDBOX_LIMIT_MEMORY,
-**                             ps->memory_limit, SANDBOX_SOURCE_POLICY, ...);
+**   if (ps->set[SL_LIMIT_MEMORY])
+**     rc = sandbox_limits_set(&cfg->limits, SL_LIMIT_MEMORY,
+**                             ps->value[SL_LIMIT_MEMORY],
+**                             SANDBOX_SOURCE_POLICY, ...);
 **   if (ps->seccomp_set)
 **     sandbox_config_set_seccomp(cfg, (sandbox_seccomp_mode)ps->seccomp,
 **                                SANDBOX_SOURCE_POLICY);

@@ -139,7 +139,7 @@ static void on_sigsys(int sig, siginfo_t *info, void *uc) {
   put(foreign ? "of a foreign ABI (" : "");
   put(what.b);
   put(foreign ? ")\n" : "\n");
-  _exit(SANDBOX_EXIT_VIOLATION);
+  _exit(SL_EXIT_SANDBOX);
 }
 
 /* }====================================================== */

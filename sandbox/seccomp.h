@@ -14,7 +14,7 @@
 **   strict  the call never runs: SIGSYS, whose handler writes
 **           "sandlua: sandbox: blocked system call NAME" (async-signal-safe
 **           calls only, names from a table made at build time) and
-**           exits with SANDBOX_EXIT_VIOLATION;
+**           exits with SL_EXIT_SANDBOX (common/exitcodes.h);
 **   log     the call runs and the kernel logs it (audit log, dmesg);
 **   off     no filter.
 ** Calls of another ABI (i386, x32) are refused the same way.

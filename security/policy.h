@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../common/limits_table.h"
 #include "ip.h"
 #include "url.h"
 
@@ -178,18 +179,10 @@ typedef enum policy_seccomp {
 } policy_seccomp;
 
 typedef struct policy_sandbox {
-  int memory_limit_set;
-  int64_t memory_limit;       /* bytes, > 0 */
-  int cpu_limit_set;
-  int64_t cpu_limit;          /* nanoseconds, > 0 */
-  int timeout_set;
-  int64_t timeout;            /* nanoseconds, > 0 */
-  int max_connections_set;
-  int64_t max_connections;    /* 1..100000 */
-  int max_output_set;
-  int64_t max_output;         /* bytes, > 0 */
-  int instruction_limit_set;
-  int64_t instruction_limit;  /* > 0 */
+  /* Per limit of common/limits_table.h: given, and its value (checked
+  ** against the table's bounds, as the command line's options are). */
+  int set[SL_LIMIT_COUNT];
+  int64_t value[SL_LIMIT_COUNT];
   int seccomp_set;
   policy_seccomp seccomp;
 } policy_sandbox;

@@ -680,81 +680,47 @@ int policy__y_load_actor(loader *ld, const ynode *n) {
   return 0;
 }
 
-static int sandbox_size(loader *ld, const ynode *n, const char *key,
-                        int64_t *out, int *set) {
-  char msg[160];
-  if (n->kind != Y_SCALAR || policy__y_is_null(n))
-    return ERR(ld, n, "sandbox.%s must be a size such as 64M", key);
-  if (units_parse_size(n->s, out, msg, sizeof msg) != 0)
-    return ERR(ld, n, "sandbox.%s: %s", key, msg);
-  if (*out <= 0) return ERR(ld, n, "sandbox.%s must be positive", key);
-  *set = 1;
-  return 0;
-}
-
-static int sandbox_duration(loader *ld, const ynode *n, const char *key,
-                            int64_t *out, int *set) {
-  char msg[160];
-  if (n->kind != Y_SCALAR || policy__y_is_null(n))
-    return ERR(ld, n, "sandbox.%s must be a duration such as 10s", key);
-  if (units_parse_duration(n->s, out, msg, sizeof msg) != 0)
-    return ERR(ld, n, "sandbox.%s: %s", key, msg);
-  if (*out <= 0) return ERR(ld, n, "sandbox.%s must be positive", key);
-  *set = 1;
-  return 0;
-}
-
-static int sandbox_int(loader *ld, const ynode *n, const char *key,
-                       int64_t lo, int64_t hi, int64_t *out, int *set) {
-  const char *p = n->s;
-  int64_t v = 0;
-  if (n->kind != Y_SCALAR || !n->plain || *p == '\0') goto bad;
-  for (; *p; p++) {
-    if (*p < '0' || *p > '9' || v > (INT64_MAX - 9) / 10) goto bad;
-    v = v * 10 + (*p - '0');
+/* What a value of the kind must look like, for a value of the wrong type. */
+static const char *example(sl_limit_kind kind) {
+  switch (kind) {
+    case SL_LIMIT_KIND_SIZE: return "a size such as 64M";
+    case SL_LIMIT_KIND_DURATION: return "a duration such as 10s";
+    default: return "a whole number such as 1000";
   }
-  if (v < lo || v > hi) goto bad;
-  *out = v;
-  *set = 1;
-  return 0;
-bad:
-  return ERR(ld, n, "sandbox.%s must be an integer in %lld..%lld", key,
-             (long long)lo, (long long)hi);
 }
 
-static int policy__y_load_sandbox(loader *ld, const ynode *n) {
+/* One limit of the `sandbox:` section: the table's parser and bounds, as
+** the command line's (common/limits_table.h); "sandbox.KEY: what". */
+static int load_limit(loader *ld, const ynode *v, sl_limit which) {
+  const sl_limit_info *li = &sl_limits[which];
+  char msg[160];
+  int64_t value;
+  if (v->kind != Y_SCALAR || policy__y_is_null(v) ||
+      (li->kind == SL_LIMIT_KIND_COUNT && !v->plain))
+    return ERR(ld, v, "sandbox.%s must be %s", li->key, example(li->kind));
+  if (sl_limit_parse(which, v->s, &value, msg, sizeof msg) != 0)
+    return ERR(ld, v, "sandbox.%s: %s", li->key, msg);
+  ld->sandbox.value[which] = value;
+  ld->sandbox.set[which] = 1;
+  return 0;
+}
+
+static int load_sandbox(loader *ld, const ynode *n) {
   static const char *const KEYS[] = {
-    "memory_limit", "cpu_limit", "timeout", "max_connections", "max_output",
-    "instruction_limit", "seccomp", NULL};
+#define SANDBOX_KEY(id, name, option, key, ...) key,
+    SL_LIMITS(SANDBOX_KEY)
+#undef SANDBOX_KEY
+    "seccomp", NULL};
   policy_sandbox *sb = &ld->sandbox;
   const ynode *v;
   int rc;
   if ((rc = policy__y_want_map(ld, n, "sandbox")) != 0) return rc;
   if ((rc = policy__y_only_keys(ld, n, "sandbox", KEYS)) != 0) return rc;
-  if ((v = policy__y_get(n, "memory_limit")) &&
-      (rc = sandbox_size(ld, v, "memory_limit", &sb->memory_limit,
-                         &sb->memory_limit_set)))
-    return rc;
-  if ((v = policy__y_get(n, "max_output")) &&
-      (rc = sandbox_size(ld, v, "max_output", &sb->max_output,
-                         &sb->max_output_set)))
-    return rc;
-  if ((v = policy__y_get(n, "cpu_limit")) &&
-      (rc = sandbox_duration(ld, v, "cpu_limit", &sb->cpu_limit,
-                             &sb->cpu_limit_set)))
-    return rc;
-  if ((v = policy__y_get(n, "timeout")) &&
-      (rc = sandbox_duration(ld, v, "timeout", &sb->timeout,
-                             &sb->timeout_set)))
-    return rc;
-  if ((v = policy__y_get(n, "max_connections")) &&
-      (rc = sandbox_int(ld, v, "max_connections", 1, 100000,
-                        &sb->max_connections, &sb->max_connections_set)))
-    return rc;
-  if ((v = policy__y_get(n, "instruction_limit")) &&
-      (rc = sandbox_int(ld, v, "instruction_limit", 1, INT64_MAX / 2,
-                        &sb->instruction_limit, &sb->instruction_limit_set)))
-    return rc;
+  for (int i = 0; i < SL_LIMIT_COUNT; i++) {
+    if ((v = policy__y_get(n, sl_limits[i].key)) &&
+        (rc = load_limit(ld, v, (sl_limit)i)) != 0)
+      return rc;
+  }
   if ((v = policy__y_get(n, "seccomp"))) {
     const char *s = v->kind == Y_SCALAR ? v->s : "";
     if (strcmp(s, "strict") == 0) sb->seccomp = POLICY_SECCOMP_STRICT;
@@ -764,6 +730,19 @@ static int policy__y_load_sandbox(loader *ld, const ynode *n) {
     sb->seccomp_set = 1;
   }
   return 0;
+}
+
+/* Put what one file set over what the files before it did. */
+static void merge_sandbox(policy_sandbox *to, const policy_sandbox *from) {
+  for (int i = 0; i < SL_LIMIT_COUNT; i++) {
+    if (!from->set[i]) continue;
+    to->value[i] = from->value[i];
+    to->set[i] = 1;
+  }
+  if (from->seccomp_set) {
+    to->seccomp = from->seccomp;
+    to->seccomp_set = 1;
+  }
 }
 
 static int load_root(loader *ld, const policy_set *set, const ynode *root) {
@@ -791,7 +770,7 @@ static int load_root(loader *ld, const policy_set *set, const ynode *root) {
     ld->strict = b;
   }
   if ((v = policy__y_get(root, "actor")) && (rc = policy__y_load_actor(ld, v)) != 0) return rc;
-  if ((v = policy__y_get(root, "sandbox")) && (rc = policy__y_load_sandbox(ld, v)) != 0)
+  if ((v = policy__y_get(root, "sandbox")) && (rc = load_sandbox(ld, v)) != 0)
     return rc;
   if ((v = policy__y_get(root, "entries")) && (rc = load_entries(ld, set, v)) != 0)
     return rc;
@@ -829,18 +808,7 @@ static int commit(loader *ld, policy_set *set) {
     policy_actor_clear(&set->actor);
     set->actor = actor;
   }
-  const policy_sandbox *s = &ld->sandbox;
-  policy_sandbox *t = &set->sandbox;
-#define MERGE(f) \
-  if (s->f##_set) t->f = s->f, t->f##_set = 1;
-  MERGE(memory_limit)
-  MERGE(cpu_limit)
-  MERGE(timeout)
-  MERGE(max_connections)
-  MERGE(max_output)
-  MERGE(instruction_limit)
-  MERGE(seccomp)
-#undef MERGE
+  merge_sandbox(&set->sandbox, &ld->sandbox);
   set->n_files++;
   if (ld->strict == 0) set->n_nonstrict++;
   return 0;

@@ -308,7 +308,7 @@ static void test_openssl_fails_at_the_limit(void **state) {
   assert_non_null(ctx);
   void *filler = fill_to(64);  /* not enough for an SSL object */
   assert_null(SSL_new(ctx));   /* refused by the allocator: an error */
-  assert_int_equal(sandbox_limits_hit(), SANDBOX_LIMIT_MEMORY);
+  assert_int_equal(sandbox_limits_hit(), SL_LIMIT_MEMORY);
   ERR_clear_error();
   sandbox_libmem_free(filler);
   SSL_CTX_free(ctx);
@@ -329,7 +329,7 @@ static void test_refusal_after_the_hit(void **state) {
   assert_non_null(r);  /* within the reserve */
   sandbox_libmem_free(r);
   assert_int_equal(sandbox_memory_used(), used);
-  assert_int_equal(sandbox_limits_hit(), SANDBOX_LIMIT_MEMORY);
+  assert_int_equal(sandbox_limits_hit(), SL_LIMIT_MEMORY);
 }
 
 static int group_setup(void **state) {
@@ -337,9 +337,9 @@ static int group_setup(void **state) {
   sandbox_limits lim;
   char err[128];
   sandbox_limits_init(&lim);
-  if (sandbox_limits_set(&lim, SANDBOX_LIMIT_MEMORY, (int64_t)LIMIT,
+  if (sandbox_limits_set(&lim, SL_LIMIT_MEMORY, (int64_t)LIMIT,
                          SANDBOX_SOURCE_CLI, err, sizeof err) != 0 ||
-      sandbox_limits_set(&lim, SANDBOX_LIMIT_CPU, 0, SANDBOX_SOURCE_CLI, err,
+      sandbox_limits_set(&lim, SL_LIMIT_CPU, 0, SANDBOX_SOURCE_CLI, err,
                          sizeof err) != 0)
     return -1;
   L = luaL_newstate();

@@ -279,8 +279,8 @@ static void test_combining_files(void **state) {
   assert_string_equal(decider(), "two:p");
   assert_string_equal(S->actor.id, "a1");
   assert_int_equal(S->actor.n_meta, 2);
-  assert_int_equal(S->sandbox.timeout, 10000000000LL);
-  assert_int_equal(S->sandbox.memory_limit, 64LL << 20);
+  assert_int_equal(S->sandbox.value[SL_LIMIT_TIMEOUT], 10000000000LL);
+  assert_int_equal(S->sandbox.value[SL_LIMIT_MEMORY], 64LL << 20);
   /* A duplicate name across files is an error and changes nothing. */
   const char *dup = "namespace: one\nentries:\n"
                     "  - {name: p, kind: security.policy, policy: "
@@ -299,7 +299,7 @@ static void test_combining_files(void **state) {
   assert_int_equal(policy_load_buffer(S, "four.yaml", bad, strlen(bad), &D),
                    -EINVAL);
   assert_string_equal(S->actor.id, "a1");
-  assert_int_equal(S->sandbox.timeout, 10000000000LL);
+  assert_int_equal(S->sandbox.value[SL_LIMIT_TIMEOUT], 10000000000LL);
 }
 
 static void test_fail_closed(void **state) {
