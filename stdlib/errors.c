@@ -101,15 +101,6 @@ void sl_pusherror(lua_State *L, sl_errkind kind, int retryable,
   va_end(ap);
 }
 
-int sl_fail(lua_State *L, sl_errkind kind, const char *fmt, ...) {
-  va_list ap;
-  lua_pushnil(L);
-  va_start(ap, fmt);
-  sl_pusherrorv(L, kind, SL_RETRY_DEFAULT, fmt, ap);
-  va_end(ap);
-  return 2;
-}
-
 int sl_fail_r(lua_State *L, sl_errkind kind, int retryable,
               const char *fmt, ...) {
   va_list ap;

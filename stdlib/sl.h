@@ -63,16 +63,15 @@ void sl_pusherror(lua_State *L, sl_errkind kind, int retryable,
 
 /*
 ** Return a failure to Lua in one line: pushes nil and an error object of
-** `kind` (retryable as the kind's default) and returns 2.
+** `kind` with explicit retryability (SL_RETRY_*) and returns 2; sl_fail
+** takes the kind's default.
 **   return sl_fail(L, SL_TIMEOUT, "connect %s: %s", url, why);
 */
-int sl_fail(lua_State *L, sl_errkind kind, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* The same with explicit retryability (SL_RETRY_*). */
 int sl_fail_r(lua_State *L, sl_errkind kind, int retryable,
               const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+#define sl_fail(L, kind, ...) \
+  sl_fail_r((L), (kind), SL_RETRY_DEFAULT, __VA_ARGS__)
 
 /*
 ** If the value at `idx` is an error object, return its kind, else -1.
