@@ -13,6 +13,16 @@
 ** A usage error: "PROG: what is wrong" and a hint to PROG --help on
 ** stderr.  Returns SL_EXIT_USAGE.
 */
+/*
+** s on stderr with its control characters escaped (common/escape.h):
+** every one, or with lines, all but the line breaks and tabs of a
+** multi-line message (a traceback).
+*/
+void interp_eputs(const char *s, int lines);
+
+/* One diagnostic line on stderr, formatted, escaped, then a newline. */
+void interp_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 int interp_usage_error(const char *prog, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -103,7 +103,8 @@ static const char *progname = INTERP_PROGNAME;
 
 static void l_message(const char *msg) {
   if (progname) fprintf(stderr, "%s: ", progname);
-  fprintf(stderr, "%s\n", msg);
+  interp_eputs(msg, 1);  /* a CR or an ESC from the script is shown */
+  fputc('\n', stderr);
   fflush(stderr);
 }
 
@@ -362,7 +363,7 @@ static int collectargs(int argc, char **argv, interp_config *cfg) {
         }
         const char *why = o->apply(cfg, value);
         if (why != NULL) {
-          fprintf(stderr, INTERP_PROGNAME ": %s %s: %s\n", a, value ? value : "",
+          interp_errorf(INTERP_PROGNAME ": %s %s: %s", a, value ? value : "",
                   why);
           return -1;
         }
@@ -594,8 +595,8 @@ static int lockdown(interp_config *cfg) {
   }
   int rc = sandbox_limits_start();
   if (rc != 0) {
-    fprintf(stderr, INTERP_PROGNAME ": sandbox: cannot arm the limits' "
-            "timers: %s\n", strerror(-rc));
+    interp_errorf(INTERP_PROGNAME ": sandbox: cannot arm the limits' "
+            "timers: %s", strerror(-rc));
     cfg->exit_code = SL_EXIT_SANDBOX;
     return 0;
   }
@@ -603,8 +604,8 @@ static int lockdown(interp_config *cfg) {
   rc = sandbox_lockdown(&cfg->sandbox, &st, err, sizeof err);
   if (st.warning[0] != '\0') l_message(st.warning);
   if (rc != 0) {
-    fprintf(stderr, INTERP_PROGNAME ": sandbox: %s; refusing to run the "
-            "script (--seccomp off runs it without the filter)\n", err);
+    interp_errorf(INTERP_PROGNAME ": sandbox: %s; refusing to run the "
+            "script (--seccomp off runs it without the filter)", err);
     cfg->exit_code = SL_EXIT_SANDBOX;
     return 0;
   }
@@ -633,7 +634,7 @@ static int pmain(lua_State *L) {
        descriptor limit first, the event loop sizes its tables by it */
     char err[300];
     if (sandbox_limit_files(&cfg->sandbox, err, sizeof err) != 0) {
-      fprintf(stderr, INTERP_PROGNAME ": sandbox: %s\n", err);
+      interp_errorf(INTERP_PROGNAME ": sandbox: %s", err);
       cfg->exit_code = SL_EXIT_SANDBOX;
       return 0;
     }
@@ -677,7 +678,7 @@ static int apply_policy_sandbox(interp_config *cfg) {
     if (sandbox_limits_set(&cfg->sandbox.limits, (sl_limit)i,
                            ps->value[i], SANDBOX_SOURCE_POLICY, err,
                            sizeof err) != 0) {
-      fprintf(stderr, INTERP_PROGNAME ": policy sandbox section: %s: %s\n",
+      interp_errorf(INTERP_PROGNAME ": policy sandbox section: %s: %s",
               sl_limits[i].key, err);
       return SL_EXIT_POLICY;
     }

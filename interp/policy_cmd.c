@@ -53,7 +53,7 @@ static int cmd_lint(int argc, char **argv) {
     if (one == NULL || all == NULL) {
       policy_set_free(one);
       policy_set_free(all);
-      fprintf(stderr, P ": out of memory\n");
+      interp_errorf(P ": out of memory");
       return SL_EXIT_POLICY;
     }
     int rc = policy_load_file(one, argv[i], &d);
@@ -239,7 +239,7 @@ static int write_junit(const char *path, const result *r, size_t n,
                        size_t failures) {
   FILE *f = fopen(path, "w");
   if (f == NULL) {
-    fprintf(stderr, P ": --junit %s: %s\n", path, strerror(errno));
+    interp_errorf(P ": --junit %s: %s", path, strerror(errno));
     return -1;
   }
   fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -273,7 +273,7 @@ static int write_junit(const char *path, const result *r, size_t n,
   }
   fprintf(f, "</testsuites>\n");
   if (fclose(f) != 0) {
-    fprintf(stderr, P ": --junit %s: %s\n", path, strerror(errno));
+    interp_errorf(P ": --junit %s: %s", path, strerror(errno));
     return -1;
   }
   return 0;
@@ -377,7 +377,7 @@ static int cmd_test(int argc, char **argv) {
     else
       rc = failures ? SL_EXIT_DENIED : SL_EXIT_OK;
   } else if (cases == NULL || u == NULL) {
-    fprintf(stderr, P ": out of memory\n");
+    interp_errorf(P ": out of memory");
   }
   for (int i = 0; cases && i < loaded; i++) policy_cases_free(&cases[i]);
   policy_diags_free(&d);

@@ -61,7 +61,7 @@ int interp_policy_load(interp_config *cfg) {
   policy_diags d;
   memset(&d, 0, sizeof d);
   if (cfg->audit_all && cfg->audit_log == NULL) {
-    fprintf(stderr, INTERP_PROGNAME ": --audit-all needs --audit-log FILE\n");
+    interp_errorf(INTERP_PROGNAME ": --audit-all needs --audit-log FILE");
     return SL_EXIT_USAGE;
   }
   policy_set *set = cfg->policies = policy_set_new();
@@ -96,7 +96,7 @@ int interp_policy_load(interp_config *cfg) {
     if ((cfg->audit = calloc(1, sizeof *cfg->audit)) == NULL) goto oom;
     rc = policy_audit_open(cfg->audit, cfg->audit_log, cfg->audit_all);
     if (rc != 0) {
-      fprintf(stderr, INTERP_PROGNAME ": --audit-log %s: %s\n", cfg->audit_log,
+      interp_errorf(INTERP_PROGNAME ": --audit-log %s: %s", cfg->audit_log,
               strerror(-rc));
       free(cfg->audit);
       cfg->audit = NULL;
@@ -105,7 +105,7 @@ int interp_policy_load(interp_config *cfg) {
   }
   return 0;
 oom:
-  fprintf(stderr, INTERP_PROGNAME ": loading policies: out of memory\n");
+  interp_errorf(INTERP_PROGNAME ": loading policies: out of memory");
   return SL_EXIT_POLICY;
 }
 

@@ -174,3 +174,21 @@ def test_long_options_keep_their_place_in_arg(run):
     assert p.returncode == 0  # --version exits first
     p = run("-e", "print(arg[-1], arg[0])", "--", "x")
     assert p.stdout == "--\tx\n" or p.returncode == 1
+
+
+def test_stderr_diagnostics_escape_control_characters(run, tmp_path):
+    # A CR or an ESC from an option, a file name or a script's message is
+    # shown as \r / \x1b, never sent to the terminal; a traceback keeps its
+    # line breaks.
+    p = run("--timeout", "1\x1bs", "-e", "1")
+    assert p.returncode == 2 and "\x1b" not in p.stderr
+    assert '--timeout 1\\x1bs' in p.stderr
+    p = run("--policy", str(tmp_path / "no\rfile.yaml"), "-e", "1")
+    assert p.returncode == 3 and "\r" not in p.stderr
+    assert "no\\rfile.yaml" in p.stderr
+    p = run("-e", "error('a\\rb\\27[2Jc')")
+    assert p.returncode == 1
+    assert "\r" not in p.stderr and "\x1b" not in p.stderr
+    assert "a\\rb\\x1b[2Jc" in p.stderr and "\nstack traceback:\n\t" in p.stderr
+    p = run("policy", "check", "--ip", "1.2.3.4\x1b[0m", "x", "y")
+    assert p.returncode == 2 and "\x1b" not in p.stderr
