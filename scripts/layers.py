@@ -39,7 +39,8 @@ def symbols(obj):
         p = line.split()
         if len(p) == 2 and p[0] == "U":
             undefs.add(p[1])
-        elif len(p) == 3 and p[1] in "TDBRCGSV":
+        elif len(p) == 3 and p[1] in "TDBRCGSV" and \
+                not p[2].startswith("__odr_asan"):  # the sanitizer's own
             defs.add(p[2])
     return defs, undefs
 
