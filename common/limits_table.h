@@ -52,7 +52,7 @@
      "instruction_limit", COUNT, 0, 1, INT64_MAX / 2,                     \
      SL_EXIT_INSTRUCTIONS, "Lua instructions, all tasks together")        \
   XX(CONNECTIONS, "connections", "--max-connections", "max_connections",  \
-     COUNT, 64, 0, 100000, 0, "open connections")                         \
+     COUNT, 64, 0, 100000, 0, "open connections (0: none)")                         \
   XX(OUTPUT, "output", "--max-output", "max_output", SIZE, 0, 1,          \
      INT64_MAX, SL_EXIT_OUTPUT, "bytes written by print/io.write")
 

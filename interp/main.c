@@ -79,7 +79,7 @@ static void print_usage(FILE *f) {
       "  --dns-server ADDR[:PORT] resolve host names with this DNS server\n"
       "  --ca-file FILE          extra CA certificates for wss:// "
       "(repeatable)\n"
-      "Sandbox (0 means no limit):\n");
+      "Sandbox (0 means no limit, but --max-connections 0 none):\n");
   for (int i = 0; i < SL_LIMIT_COUNT; i++) {
     const sl_limit_info *li = &sl_limits[i];
     char opt[48], dflt[48] = "none";
