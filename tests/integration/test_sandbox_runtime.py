@@ -1,5 +1,6 @@
 """Limits hold across the scheduler's tasks and event loop, and a policy's
 `sandbox:` section sets them (the command line wins)."""
+import json
 import os
 import re
 import subprocess
@@ -123,3 +124,38 @@ def test_file_size_follows_the_output_cap_when_stdout_is_a_file(
         assert lim["Max file size"][0] == str(1000 + 2**20 + 2**16)
         none = _limits_of(sandlua, [], stdout=f)
         assert none["Max file size"][0] == "unlimited"
+
+
+@pytest.mark.parametrize("args,warning,state", [
+    ([], None, "strict"),
+    (["--seccomp", "log"], "seccomp log (--seccomp log)", "log"),
+    (["--seccomp", "off"], "seccomp off (--seccomp off)", "off"),
+])
+def test_layers_are_reported_and_audited_first(run, tmp_path, args, warning,
+                                              state):
+    log = tmp_path / "audit.jsonl"
+    p = run(*args, "--audit-log", str(log), "-e", "print('ran')")
+    assert p.returncode == 0 and p.stdout == "ran\n", p.stderr
+    if warning is None:
+        assert "warning: sandbox" not in p.stderr
+    else:
+        assert p.stderr.count(f"sandlua: warning: sandbox: {warning}") == 1
+    first = json.loads(log.read_text().splitlines()[0])
+    assert first["event"] == "sandbox" and first["seccomp"] == state
+    assert first["environment"] == "on"
+    assert {"landlock_abi", "landlock_network", "rlimits"} <= first.keys()
+
+
+def test_a_policy_cannot_loosen_the_sandbox(run, tmp_path):
+    pol = tmp_path / "p.yaml"
+    pol.write_text('sandbox:\n  seccomp: "off"\nentries: []\n')
+    p = run("--policy", str(pol), "-e", "print('ran')")
+    assert p.returncode == 3 and p.stdout == ""
+    assert "would loosen the sandbox" in p.stderr
+    pol.write_text('sandbox:\n  memory_limit: 1G\nentries: []\n')
+    p = run("--policy", str(pol), "-e", "print('ran')")
+    assert p.returncode == 3 and "--memory-limit on the command line" in p.stderr
+    # the command line may loosen
+    pol.write_text('sandbox:\n  memory_limit: 128M\nentries: []\n')
+    p = run("--policy", str(pol), "--memory-limit", "1G", "-e", "print('ran')")
+    assert p.returncode == 0 and p.stdout == "ran\n"
