@@ -144,3 +144,9 @@ void sl_limit_format(sl_limit which, int64_t v, char *buf, size_t len) {
     snprintf(buf, len, "%" PRId64, v);
   }
 }
+
+int sl_limit_tightens(sl_limit which, int64_t value) {
+  int64_t d = sl_limits[which].dflt;
+  if (which == SL_LIMIT_CONNECTIONS) return value <= d;
+  return value != 0 && (d == 0 || value <= d);
+}

@@ -52,7 +52,7 @@
      "instruction_limit", COUNT, 0, 1, INT64_MAX / 2,                     \
      SL_EXIT_INSTRUCTIONS, "Lua instructions, all tasks together")        \
   XX(CONNECTIONS, "connections", "--max-connections", "max_connections",  \
-     COUNT, 64, 0, 100000, 0, "open connections")                         \
+     COUNT, 64, 0, 100000, 0, "open connections (0: none)")                         \
   XX(OUTPUT, "output", "--max-output", "max_output", SIZE, 0, 1,          \
      INT64_MAX, SL_EXIT_OUTPUT, "bytes written by print/io.write")
 
@@ -103,5 +103,12 @@ int sl_limit_parse(sl_limit which, const char *text, int64_t *out,
 
 /* The value as the user would write it: "64M", "1m30s", "1000". */
 void sl_limit_format(sl_limit which, int64_t value, char *buf, size_t len);
+
+/*
+** Whether value is at least as tight as the limit's default: not 0 (no
+** limit) unless the default is, and not above it; for CONNECTIONS, where 0
+** is none at all, not above it.  A policy file may only set such values.
+*/
+int sl_limit_tightens(sl_limit which, int64_t value);
 
 #endif

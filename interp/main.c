@@ -79,7 +79,7 @@ static void print_usage(FILE *f) {
       "  --dns-server ADDR[:PORT] resolve host names with this DNS server\n"
       "  --ca-file FILE          extra CA certificates for wss:// "
       "(repeatable)\n"
-      "Sandbox (0 means no limit):\n");
+      "Sandbox (0 means no limit, but --max-connections 0 none):\n");
   for (int i = 0; i < SL_LIMIT_COUNT; i++) {
     const sl_limit_info *li = &sl_limits[i];
     char opt[48], dflt[48] = "none";
@@ -573,6 +573,37 @@ static void print_lua_version(void) {
 }
 
 /*
+** Which walls are up: one line on stderr for a filter that is off or only
+** logs (Landlock's own warnings are printed by the lock-down), and the
+** audit log's first record, {"event":"sandbox", every layer and its state}.
+*/
+static void report_layers(interp_config *cfg, const sandbox_status *st) {
+  const sandbox_config *sb = &cfg->sandbox;
+  static const char *const modes[] = {
+    [SANDBOX_SECCOMP_STRICT] = "strict", [SANDBOX_SECCOMP_LOG] = "log",
+    [SANDBOX_SECCOMP_OFF] = "off"};
+  const char *seccomp = sb->unsafe ? "off" : modes[sb->seccomp];
+  if (!sb->unsafe && sb->seccomp == SANDBOX_SECCOMP_OFF)
+    l_message("warning: sandbox: seccomp off (--seccomp off): system calls "
+              "are not filtered");
+  else if (!sb->unsafe && sb->seccomp == SANDBOX_SECCOMP_LOG)
+    l_message("warning: sandbox: seccomp log (--seccomp log): refused "
+              "system calls are logged by the kernel, not stopped");
+  if (cfg->audit == NULL) return;
+  char abi[16] = "off";
+  if (st->landlock_abi > 0) snprintf(abi, sizeof abi, "%d", st->landlock_abi);
+  const char *kv[] = {
+    "actor", cfg->policies ? cfg->policies->actor.id : NULL,
+    "environment", sb->unsafe ? "off (--unsafe-no-sandbox)" : "on",
+    "seccomp", seccomp,
+    "landlock_abi", abi,
+    "landlock_network", st->landlock_net ? "on" : "off",
+    "rlimits", sb->unsafe ? "limits only" : "on",
+  };
+  policy_audit_record(cfg->audit, "sandbox", kv, 6);
+}
+
+/*
 ** Start-up step 6 (DESIGN.md): lock the process down and arm the limits'
 ** timers; returns 0 (with cfg->exit_code set) when the script must not run.
 */
@@ -609,6 +640,7 @@ static int lockdown(interp_config *cfg) {
     cfg->exit_code = SL_EXIT_SANDBOX;
     return 0;
   }
+  report_layers(cfg, &st);
   return 1;
 }
 

@@ -221,6 +221,11 @@ int wsp__build_request(struct wsp_conn *c, const wsp_options *o, char *err,
     return sl_errf(err, errlen, -ENOMEM, "out of memory");
   }
   c->request.len--;
+  if (c->request.len > WSP_MAX_REQUEST)
+    return sl_errf(err, errlen, -EINVAL,
+                   "the handshake request would be %zu bytes, over the cap "
+                   "of %d (headers, protocols and path together)",
+                   c->request.len, WSP_MAX_REQUEST);
   return 0;
 }
 

@@ -87,6 +87,9 @@
 #define WSP_MIN_FRAME_SIZE ((size_t)16)
 #define WSP_MAX_FRAME_SIZE ((size_t)16 << 20)       /* 16 MiB */
 #define WSP_DEFAULT_HEADER_LIMIT ((size_t)16 << 10) /* 16 KiB */
+/* The largest handshake request the engine builds (servers commonly
+** refuse headers past 8-16 KiB; a bigger one is INVALID, not sent). */
+#define WSP_MAX_REQUEST 16384
 #define WSP_MAX_CONTROL_PAYLOAD 125
 #define WSP_MAX_CLOSE_REASON 123
 /* Automatic pongs are skipped while more than this much output is

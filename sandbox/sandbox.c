@@ -19,6 +19,11 @@
 
 /* File descriptors left for the process besides its connections. */
 #define NOFILE_MARGIN 16
+/* Room above the output cap for sandlua's own messages (RLIMIT_FSIZE). */
+#define FSIZE_MARGIN ((rlim_t)1 << 16)
+/* The address-space backstop: twice the memory limit plus this (code,
+** stacks, the event loop's tables, what no allocator counts). */
+#define AS_MARGIN ((int64_t)1 << 30)
 
 void sandbox_config_init(sandbox_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
@@ -48,11 +53,6 @@ static int fd_count(void) {
   return high;
 }
 
-static int is_regular(int fd) {
-  struct stat st;
-  return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static int set_rlimit(int res, rlim_t v, const char *name, char *err,
                       size_t errlen) {
   struct rlimit rl;
@@ -67,17 +67,49 @@ static int set_rlimit(int res, rlim_t v, const char *name, char *err,
   return 0;
 }
 
+/* Size of fd when it is a regular file, else -1. */
+static off_t regular_size(int fd) {
+  struct stat st;
+  return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? st.st_size
+                                                                : -1;
+}
+
 /*
-** NPROC 0: no new process; FSIZE 0: no file grows, unless stdout, stderr
-** or the audit log is a regular file (`sandlua s.lua > out`), whose writes
-** it would stop (no new file can be opened for writing anyway);
-** NOFILE: the connections allowed and a margin.
+** The largest a file may grow (RLIMIT_FSIZE): 0 when no output is a
+** regular file (no new file can be opened for writing anyway); when
+** stdout or stderr is one (`sandlua s.lua > out`), its size now plus the
+** output cap and a margin for sandlua's own messages (no limit without a
+** cap); when the audit log is one, no limit: its records must be written.
+*/
+static rlim_t fsize_limit(const sandbox_config *cfg) {
+  off_t out = regular_size(1), err = regular_size(2);
+  if (regular_size(cfg->log_fd) >= 0) return RLIM_INFINITY;
+  if (out < 0 && err < 0) return 0;
+  int64_t cap = cfg->limits.value[SL_LIMIT_OUTPUT];
+  if (cap <= 0) return RLIM_INFINITY;
+  off_t base = out > err ? out : err;
+  return (rlim_t)base + (rlim_t)cap + FSIZE_MARGIN;
+}
+
+/*
+** NPROC 0: no new process; CORE 0: no core file (the memory of a script
+** someone else wrote); FSIZE (fsize_limit); AS: a backstop well above the
+** memory limit, for memory the allocators do not see (not under the
+** sanitizers, which reserve terabytes); NOFILE: the connections allowed
+** and a margin.
 */
 static int rlimits(const sandbox_config *cfg, char *err, size_t errlen) {
   int rc = set_rlimit(RLIMIT_NPROC, 0, "RLIMIT_NPROC", err, errlen);
-  if (rc == 0 && !is_regular(1) && !is_regular(2) &&
-      !(cfg->log_fd >= 0 && is_regular(cfg->log_fd)))
-    rc = set_rlimit(RLIMIT_FSIZE, 0, "RLIMIT_FSIZE", err, errlen);
+  if (rc == 0) rc = set_rlimit(RLIMIT_CORE, 0, "RLIMIT_CORE", err, errlen);
+  rlim_t fsize = fsize_limit(cfg);
+  if (rc == 0 && fsize != RLIM_INFINITY)
+    rc = set_rlimit(RLIMIT_FSIZE, fsize, "RLIMIT_FSIZE", err, errlen);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(SANDBOX_SANITIZER)
+  int64_t mem = cfg->limits.value[SL_LIMIT_MEMORY];
+  if (rc == 0 && mem > 0 && mem <= INT64_MAX / 2 - AS_MARGIN)
+    rc = set_rlimit(RLIMIT_AS, (rlim_t)(2 * mem + AS_MARGIN), "RLIMIT_AS",
+                    err, errlen);
+#endif
   if (rc == 0) rc = sandbox_limit_files(cfg, err, errlen);
   return rc;
 }

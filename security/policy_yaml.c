@@ -700,6 +700,15 @@ static int load_limit(loader *ld, const ynode *v, sl_limit which) {
     return ERR(ld, v, "sandbox.%s must be %s", li->key, example(li->kind));
   if (sl_limit_parse(which, v->s, &value, msg, sizeof msg) != 0)
     return ERR(ld, v, "sandbox.%s: %s", li->key, msg);
+  /* Only tighter than the default: 0 is no limit (but no connection at
+  ** all for max_connections); loosening is the command line's to say. */
+  if (!sl_limit_tightens(which, value)) {
+    char d[48] = "none";
+    if (li->dflt != 0) sl_limit_format(which, li->dflt, d, sizeof d);
+    return ERR(ld, v, "sandbox.%s: %s would loosen the sandbox (the "
+               "default is %s): a policy file may only tighten it; %s on "
+               "the command line loosens it", li->key, v->s, d, li->option);
+  }
   ld->sandbox.value[which] = value;
   ld->sandbox.set[which] = 1;
   return 0;
@@ -724,8 +733,10 @@ static int load_sandbox(loader *ld, const ynode *n) {
   if ((v = policy__y_get(n, "seccomp"))) {
     const char *s = v->kind == Y_SCALAR ? v->s : "";
     if (strcmp(s, "strict") == 0) sb->seccomp = POLICY_SECCOMP_STRICT;
-    else if (strcmp(s, "log") == 0) sb->seccomp = POLICY_SECCOMP_LOG;
-    else if (strcmp(s, "off") == 0) sb->seccomp = POLICY_SECCOMP_OFF;
+    else if (strcmp(s, "log") == 0 || strcmp(s, "off") == 0)
+      return ERR(ld, v, "sandbox.seccomp: '%s' would loosen the sandbox: a "
+                 "policy file may only tighten it; --seccomp %s on the "
+                 "command line loosens it", s, s);
     else return ERR(ld, v, "sandbox.seccomp must be strict, log or off");
     sb->seccomp_set = 1;
   }

@@ -75,6 +75,8 @@ const char *ws_parse_options(lua_State *L, int idx, ws_opts *o, char *buf,
                                  size_t len) {
   memset(o, 0, sizeof *o);
   o->capacity = WS_DEFAULT_CAPACITY;
+  o->dial_ns = WS_DEFAULT_DIAL_NS;  /* a black-holed server or resolver
+                                       must not hold connect for minutes */
   if (lua_isnoneornil(L, idx)) return NULL;
   if (!lua_istable(L, idx)) {
     snprintf(buf, len, "options: table expected, got %s",

@@ -40,6 +40,8 @@
 
 #define WS_MT "sandlua.WebSocket"
 #define WS_DEFAULT_CAPACITY 32
+/* dial_timeout when none is given: DNS, TCP, TLS and the handshake. */
+#define WS_DEFAULT_DIAL_NS ((int64_t)30 * 1000000000)
 #define WS_MAX_CAPACITY 10000
 #define WS_MAX_THRESHOLD ((size_t)100 << 20)
 #define WS_MAX_READ_LIMIT ((size_t)128 << 20)

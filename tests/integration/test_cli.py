@@ -192,3 +192,14 @@ def test_stderr_diagnostics_escape_control_characters(run, tmp_path):
     assert "a\\rb\\x1b[2Jc" in p.stderr and "\nstack traceback:\n\t" in p.stderr
     p = run("policy", "check", "--ip", "1.2.3.4\x1b[0m", "x", "y")
     assert p.returncode == 2 and "\x1b" not in p.stderr
+
+
+def test_max_connections_zero_means_none_and_help_says_so(run):
+    h = run("--help")
+    assert "--max-connections 0 none" in h.stdout
+    assert "open connections (0: none)" in h.stdout
+    p = run("--max-connections", "0", "--allow-url", "ws://127.0.0.1:9/*",
+            "-e", "local c, e = require('websocket').connect("
+                  "'ws://127.0.0.1:9/') print(c, e:kind())")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "nil\tUNAVAILABLE\n"

@@ -165,6 +165,7 @@ s.can('fs.read', '/etc/passwd')
     p = run("--policy", pol, "--actor", "bo\"b", "--audit-log", str(log), s)
     assert p.returncode == 0, p.stderr
     lines = log.read_text().splitlines()
+    assert json.loads(lines.pop(0))["event"] == "sandbox"  # always first
     recs = [json.loads(x) for x in lines]
     assert len(recs) == 2  # denials only
     assert recs[0]["decision"] == "deny"
@@ -180,7 +181,7 @@ s.can('fs.read', '/etc/passwd')
                           "policy"}
     log.unlink()
     p = run("--policy", pol, "--audit-log", str(log), "--audit-all", s)
-    recs = [json.loads(x) for x in log.read_text().splitlines()]
+    recs = [json.loads(x) for x in log.read_text().splitlines()][1:]
     assert [r["decision"] for r in recs] == ["allow", "deny", "deny"]
     assert recs[0]["policy"] == "t:chat"
     assert recs[0]["resource"] == "wss://chat.example.com:443/ws/1"

@@ -73,6 +73,7 @@ def test_a_limit_hit_is_audited(run, tmp_path, script, opts, limit, value,
     p = run("--audit-log", str(log), "--actor", "job-7", *opts, str(path))
     assert p.returncode == code, p.stderr
     records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert records.pop(0)["event"] == "sandbox"  # the layers, first
     assert len(records) == 1, records
     r = records[0]
     assert r["event"] == "limit" and r["time"].endswith("Z")
@@ -83,7 +84,9 @@ def test_a_limit_hit_is_audited(run, tmp_path, script, opts, limit, value,
 def test_no_limit_no_limit_record(run, tmp_path):
     log = tmp_path / "audit.jsonl"
     p = run("--audit-log", str(log), "-e", "print(1)")
-    assert p.returncode == 0 and log.read_text() == ""
+    lines = log.read_text().splitlines()
+    assert p.returncode == 0 and len(lines) == 1  # the layers only
+    assert json.loads(lines[0])["event"] == "sandbox"
 
 
 def test_memory_limit_default_is_256M(run):

@@ -1,5 +1,11 @@
 """Limits hold across the scheduler's tasks and event loop, and a policy's
 `sandbox:` section sets them (the command line wins)."""
+import json
+import os
+import re
+import subprocess
+import time
+
 import pytest
 
 
@@ -81,3 +87,75 @@ def test_policy_sandbox_section_out_of_range_is_a_policy_error(run, tmp_path):
     assert p.returncode == 3, p.stderr
     assert "ran" not in p.stdout
     assert "memory" in p.stderr
+
+
+def _limits_of(sandlua, args, stdout=subprocess.DEVNULL):
+    """The kernel's limits of a running sandboxed sandlua (/proc)."""
+    p = subprocess.Popen([sandlua, *args, "-e", "time.sleep('2s')"],
+                         stdout=stdout, stderr=subprocess.PIPE)
+    try:
+        for _ in range(100):
+            time.sleep(0.02)
+            text = open(f"/proc/{p.pid}/limits").read()
+            if re.search(r"^Max processes\s+0\s", text, re.M):
+                break  # locked down
+        return {m[1].strip(): (m[2], m[3]) for m in re.finditer(
+            r"^(Max [a-z ]+?)\s{2,}(\S+)\s+(\S+)", text, re.M)}
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_core_file_size_and_address_space_backstops(sandlua):
+    if os.environ.get("SANITIZED"):
+        pytest.skip("the sanitizers reserve terabytes of address space")
+    lim = _limits_of(sandlua, ["--memory-limit", "100M"])
+    assert lim["Max core file size"] == ("0", "0")
+    assert lim["Max file size"] == ("0", "0")  # stdout is no file
+    assert lim["Max address space"][0] == str(2 * 100 * 2**20 + 2**30)
+
+
+def test_file_size_follows_the_output_cap_when_stdout_is_a_file(
+        sandlua, tmp_path):
+    out = tmp_path / "out"
+    out.write_bytes(b"x" * 1000)
+    with open(out, "ab") as f:
+        lim = _limits_of(sandlua, ["--max-output", "1M"], stdout=f)
+        assert lim["Max file size"][0] == str(1000 + 2**20 + 2**16)
+        none = _limits_of(sandlua, [], stdout=f)
+        assert none["Max file size"][0] == "unlimited"
+
+
+@pytest.mark.parametrize("args,warning,state", [
+    ([], None, "strict"),
+    (["--seccomp", "log"], "seccomp log (--seccomp log)", "log"),
+    (["--seccomp", "off"], "seccomp off (--seccomp off)", "off"),
+])
+def test_layers_are_reported_and_audited_first(run, tmp_path, args, warning,
+                                              state):
+    log = tmp_path / "audit.jsonl"
+    p = run(*args, "--audit-log", str(log), "-e", "print('ran')")
+    assert p.returncode == 0 and p.stdout == "ran\n", p.stderr
+    if warning is None:
+        assert "warning: sandbox" not in p.stderr
+    else:
+        assert p.stderr.count(f"sandlua: warning: sandbox: {warning}") == 1
+    first = json.loads(log.read_text().splitlines()[0])
+    assert first["event"] == "sandbox" and first["seccomp"] == state
+    assert first["environment"] == "on"
+    assert {"landlock_abi", "landlock_network", "rlimits"} <= first.keys()
+
+
+def test_a_policy_cannot_loosen_the_sandbox(run, tmp_path):
+    pol = tmp_path / "p.yaml"
+    pol.write_text('sandbox:\n  seccomp: "off"\nentries: []\n')
+    p = run("--policy", str(pol), "-e", "print('ran')")
+    assert p.returncode == 3 and p.stdout == ""
+    assert "would loosen the sandbox" in p.stderr
+    pol.write_text('sandbox:\n  memory_limit: 1G\nentries: []\n')
+    p = run("--policy", str(pol), "-e", "print('ran')")
+    assert p.returncode == 3 and "--memory-limit on the command line" in p.stderr
+    # the command line may loosen
+    pol.write_text('sandbox:\n  memory_limit: 128M\nentries: []\n')
+    p = run("--policy", str(pol), "--memory-limit", "1G", "-e", "print('ran')")
+    assert p.returncode == 0 and p.stdout == "ran\n"

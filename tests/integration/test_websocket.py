@@ -5,6 +5,7 @@ failures, DNS through a fake server, and the policy gate."""
 import json
 import os
 import textwrap
+import time
 
 import pytest
 
@@ -920,3 +921,18 @@ def test_cname_chain_is_decided_on_the_final_address_and_audited(
     allowed = [r for r in recs if r.get("ip") == "127.0.0.1"]
     assert allowed[0]["decision"] == "allow"
     assert allowed[0]["cname"] == "alias.test -> mid.test -> svc.test"
+
+
+def test_connect_has_a_default_dial_timeout(lua, ws_servers):
+    # A server that accepts and never answers the handshake fails the
+    # connect after the default 30 s, with TIMEOUT, not never.
+    hole = ws_servers.blackhole()
+    t0 = time.monotonic()
+    out = ok(lua("""
+        local websocket = require("websocket")
+        local c, err = websocket.connect(arg[1])
+        print(c, err:kind(), err:message())
+        """, hole.url(), allow=allow_port(hole), timeout=90))
+    took = time.monotonic() - t0
+    assert out.startswith("nil\tTIMEOUT\t") and "dial timeout after 30s" in out
+    assert 29 < took < 60

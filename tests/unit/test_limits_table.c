@@ -66,7 +66,13 @@ static int both(sl_limit which, const char *text) {
   assert_non_null(set);
   snprintf(yaml, sizeof yaml, "sandbox:\n  %s: %s\n", li->key, text);
   int prc = policy_load_buffer(set, "t.yaml", yaml, strlen(yaml), &d);
-  if (rc == 0) {
+  if (rc == 0 && !sl_limit_tightens(which, lim.value[which])) {
+    /* a policy may only tighten: the command line's value is refused */
+    if (prc == 0) fail_msg("%s %s: the policy loosens", li->key, text);
+    assert_non_null(strstr(d.error.message, "would loosen the sandbox"));
+    assert_non_null(strstr(d.error.message, li->option));
+    assert_false(set->sandbox.set[which]);
+  } else if (rc == 0) {
     if (prc != 0) fail_msg("%s %s: policy says %s", li->key, text,
                            d.error.message);
     assert_true(set->sandbox.set[which]);

@@ -109,7 +109,7 @@ static void test_good_fixtures(void **state) {
   assert_int_equal(sb->value[SL_LIMIT_CONNECTIONS], 16);
   assert_int_equal(sb->value[SL_LIMIT_OUTPUT], 1048576);
   assert_int_equal(sb->value[SL_LIMIT_INSTRUCTIONS], 100000000);
-  assert_int_equal(sb->seccomp, POLICY_SECCOMP_LOG);
+  assert_int_equal(sb->seccomp, POLICY_SECCOMP_STRICT);
   const policy *chat = policy_set_find(set, "app.security:chat");
   assert_int_equal(chat->n_conds, 6);
   assert_int_equal(chat->n_groups, 1);

@@ -243,6 +243,40 @@ static void expect_hs_fail(wsp_options *o, const char *resp_fmt, int status,
   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: " \
   "Upgrade\r\n"
 
+/* The request has a size cap: INVALID past it, never sent; at it, built. */
+static void test_request_size_cap(void **state) {
+  static char big[WSP_MAX_REQUEST];
+  wsp_header h[2] = {{"X-A", big}, {"X-B", "b"}};
+  wsp_conn *c = NULL;
+  char err[256];
+  size_t len;
+  (void)state;
+  memset(big, 'a', sizeof big - 1);
+  new_fails(&(wsp_options){.host = "h", .headers = h, .nheaders = 1},
+            -EINVAL, "over the cap of 16384");
+  /* shrink the value until the request fits exactly */
+  big[WSP_MAX_REQUEST - 400] = '\0';
+  assert_int_equal(wsp_new(&(wsp_options){.host = "h", .headers = h,
+                                          .nheaders = 1}, &c, err,
+                           sizeof err), 0);
+  wsp_request(c, &len);
+  assert_true(len <= WSP_MAX_REQUEST);
+  size_t room = WSP_MAX_REQUEST - len;
+  wsp_free(c);
+  memset(big + WSP_MAX_REQUEST - 400, 'a', room);
+  big[WSP_MAX_REQUEST - 400 + room] = '\0';
+  assert_int_equal(wsp_new(&(wsp_options){.host = "h", .headers = h,
+                                          .nheaders = 1}, &c, err,
+                           sizeof err), 0);
+  wsp_request(c, &len);
+  assert_int_equal(len, WSP_MAX_REQUEST);
+  wsp_free(c);
+  big[WSP_MAX_REQUEST - 400 + room] = 'a';
+  big[WSP_MAX_REQUEST - 400 + room + 1] = '\0';
+  new_fails(&(wsp_options){.host = "h", .headers = h, .nheaders = 1},
+            -EINVAL, "16385 bytes");
+}
+
 static void test_response_accepted(void **state) {
   (void)state;
   wsp_options o = {.host = "h"};
@@ -496,7 +530,8 @@ int main(void) {
       cmocka_unit_test(test_request_host_port),
       cmocka_unit_test(test_request_subprotocols_extensions_headers),
       cmocka_unit_test(test_request_invalid_options),
-      cmocka_unit_test(test_response_accepted),
+    cmocka_unit_test(test_request_size_cap),
+    cmocka_unit_test(test_response_accepted),
       cmocka_unit_test(test_response_split_anywhere),
       cmocka_unit_test(test_response_status_and_redirects),
       cmocka_unit_test(test_response_headers_checked),
