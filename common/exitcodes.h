@@ -25,7 +25,8 @@
   XX(TIMEOUT, 6)       /* the wall-clock timeout was hit */                \
   XX(INSTRUCTIONS, 7)  /* the instruction limit was hit */                 \
   XX(OUTPUT, 8)        /* the output limit was hit */                      \
-  XX(SANDBOX, 9)       /* a refused system call, or no sandbox */
+  XX(SANDBOX, 9)       /* a refused system call, or no sandbox */      \
+  XX(AUDIT, 10)        /* the audit log could not be written */
 
 typedef enum sl_exit {
 #define SL_EXIT_ENUM(name, status) SL_EXIT_##name = (status),

@@ -42,6 +42,7 @@ typedef struct interp_config {
   int n_actor_meta;
   const char *audit_log;       /* --audit-log */
   int audit_all;               /* --audit-all */
+  int64_t audit_max;           /* --audit-log-max; 0: the default */
   struct policy_set *policies; /* loaded before the state exists */
   struct policy_audit *audit;  /* NULL without --audit-log */
   const char *dns_server;      /* --dns-server ADDR[:PORT] */
@@ -64,6 +65,7 @@ const char *interp_opt_actor(interp_config *cfg, const char *value);
 const char *interp_opt_actor_meta(interp_config *cfg, const char *value);
 const char *interp_opt_audit_log(interp_config *cfg, const char *value);
 const char *interp_opt_audit_all(interp_config *cfg, const char *value);
+const char *interp_opt_audit_max(interp_config *cfg, const char *value);
 
 /*
 ** Load and validate every policy the options name (or the default file),

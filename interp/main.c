@@ -75,6 +75,8 @@ static void print_usage(FILE *f) {
       "  --actor-meta K=V        an actor attribute (repeatable)\n"
       "  --audit-log FILE        append policy denials to FILE (JSON lines)\n"
       "  --audit-all             audit allowed decisions too\n"
+      "  --audit-log-max SIZE    bytes this run may add to it (default 64M;\n"
+      "                          past it records are counted, then summed up)\n"
       "Network:\n"
       "  --dns-server ADDR[:PORT] resolve host names with this DNS server\n"
       "  --ca-file FILE          extra CA certificates for wss:// "
@@ -314,6 +316,7 @@ static const longopt longopts[] = {
   {"--actor-meta", 1, interp_opt_actor_meta},
   {"--audit-log", 1, interp_opt_audit_log},
   {"--audit-all", 0, interp_opt_audit_all},
+  {"--audit-log-max", 1, interp_opt_audit_max},
   {"--dns-server", 1, opt_dns_server},
   {"--ca-file", 1, opt_ca_file},
 #define LIMIT_LONGOPT(id, name, option, ...) {option, 1, opt_limit_##id},
@@ -619,9 +622,10 @@ static int lockdown(interp_config *cfg) {
     if (id != NULL) policy_json_quote(id, actor, sizeof actor);
     if (cfg->sandbox.script != NULL)
       policy_json_quote(cfg->sandbox.script, script, sizeof script);
-    snprintf(fields, sizeof fields, "\"actor\":%s,\"script\":%s", actor,
-             script);
+    snprintf(fields, sizeof fields, "\"run\":\"%s\",\"actor\":%s,"
+             "\"script\":%s", cfg->audit->run, actor, script);
     cfg->sandbox.log_fd = fileno(cfg->audit->f);
+    cfg->sandbox.log_room = policy_audit_size(cfg->audit) + cfg->audit->max;
     sandbox_seccomp_audit(cfg->sandbox.log_fd, fields);
   }
   int rc = sandbox_limits_start();
@@ -756,6 +760,7 @@ static const net_mem counted_mem = {
 
 int main(int argc, char **argv) {
   sl_sched_set_hooks(&limit_hooks);
+  signal(SIGXFSZ, SIG_IGN);  /* past RLIMIT_FSIZE a write fails, EFBIG */
   if (net_mem_init(&counted_mem) != 0) {  /* before OpenSSL allocates */
     l_message("cannot count OpenSSL's memory: it allocated before main");
     return SL_EXIT_SANDBOX;

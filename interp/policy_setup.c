@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "../security/audit.h"
+#include "../common/units.h"
 #include "../net/dns.h"
 #include "../security/policy.h"
 #include "../security/ports.h"
@@ -57,9 +58,31 @@ const char *interp_opt_audit_all(interp_config *cfg, const char *value) {
   return NULL;
 }
 
+const char *interp_opt_audit_max(interp_config *cfg, const char *value) {
+  static char why[160];
+  int64_t v;
+  if (units_parse_size(value, &v, why, sizeof why) != 0) return why;
+  if (v < 4096) return "must be at least 4K";
+  cfg->audit_max = v;
+  return NULL;
+}
+
+/* A record could not be written: say so and end the run, never go on
+** without the trail an operator asked for. */
+static void audit_failed(policy_audit *a, int err) {
+  (void)a;
+  interp_errorf(INTERP_PROGNAME ": audit log: a record could not be "
+                "written (%s); ending the run", strerror(-err));
+  exit(SL_EXIT_AUDIT);
+}
+
 int interp_policy_load(interp_config *cfg) {
   policy_diags d;
   memset(&d, 0, sizeof d);
+  if (cfg->audit_max && cfg->audit_log == NULL) {
+    interp_errorf(INTERP_PROGNAME ": --audit-log-max needs --audit-log FILE");
+    return SL_EXIT_USAGE;
+  }
   if (cfg->audit_all && cfg->audit_log == NULL) {
     interp_errorf(INTERP_PROGNAME ": --audit-all needs --audit-log FILE");
     return SL_EXIT_USAGE;
@@ -94,14 +117,20 @@ int interp_policy_load(interp_config *cfg) {
   }
   if (cfg->audit_log) {
     if ((cfg->audit = calloc(1, sizeof *cfg->audit)) == NULL) goto oom;
-    rc = policy_audit_open(cfg->audit, cfg->audit_log, cfg->audit_all);
+    rc = policy_audit_open(cfg->audit, cfg->audit_log, cfg->audit_all,
+                           cfg->audit_max ? cfg->audit_max
+                                          : POLICY_AUDIT_MAX);
     if (rc != 0) {
       interp_errorf(INTERP_PROGNAME ": --audit-log %s: %s", cfg->audit_log,
-              strerror(-rc));
+                    rc == -EINVAL ? "not a regular file (a file, not a "
+                                    "FIFO or device)"
+                    : rc == -ELOOP ? "a symbolic link (refused)"
+                                   : strerror(-rc));
       free(cfg->audit);
       cfg->audit = NULL;
       return SL_EXIT_POLICY;
     }
+    cfg->audit->on_error = audit_failed;
   }
   return 0;
 oom:

@@ -79,16 +79,22 @@ static off_t regular_size(int fd) {
 ** regular file (no new file can be opened for writing anyway); when
 ** stdout or stderr is one (`sandlua s.lua > out`), its size now plus the
 ** output cap and a margin for sandlua's own messages (no limit without a
-** cap); when the audit log is one, no limit: its records must be written.
+** cap); when the audit log is one, at least the room it was given
+** (--audit-log-max) and the margin, for its last record.
 */
 static rlim_t fsize_limit(const sandbox_config *cfg) {
   off_t out = regular_size(1), err = regular_size(2);
-  if (regular_size(cfg->log_fd) >= 0) return RLIM_INFINITY;
-  if (out < 0 && err < 0) return 0;
-  int64_t cap = cfg->limits.value[SL_LIMIT_OUTPUT];
-  if (cap <= 0) return RLIM_INFINITY;
-  off_t base = out > err ? out : err;
-  return (rlim_t)base + (rlim_t)cap + FSIZE_MARGIN;
+  rlim_t lim = 0;
+  if (out >= 0 || err >= 0) {
+    int64_t cap = cfg->limits.value[SL_LIMIT_OUTPUT];
+    if (cap <= 0) return RLIM_INFINITY;
+    off_t base = out > err ? out : err;
+    lim = (rlim_t)base + (rlim_t)cap + FSIZE_MARGIN;
+  }
+  if (regular_size(cfg->log_fd) >= 0 && cfg->log_room >= 0 &&
+      (rlim_t)cfg->log_room + FSIZE_MARGIN > lim)
+    lim = (rlim_t)cfg->log_room + FSIZE_MARGIN;
+  return lim;
 }
 
 /*

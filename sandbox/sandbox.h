@@ -33,7 +33,9 @@ typedef struct sandbox_config {
   size_t n_module_paths;
   const char *script;               /* the script file (read once more) */
   int log_fd;                       /* a file sandlua appends to (the audit
-                                       log), or -1: FSIZE must let it grow */
+                                       log), or -1 */
+  int64_t log_room;                 /* the size log_fd may reach: its size
+                                       now and what this run may add */
   sandbox_net net;                  /* the TCP ports connections may reach
                                        (Landlock ABI 4); zero: none */
   sandbox_limits limits;

@@ -5,30 +5,85 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../common/jsonstr.h"
 
-int policy_audit_open(policy_audit *a, const char *path, int all) {
+int policy_audit_open(policy_audit *a, const char *path, int all,
+                      int64_t max) {
+  static const char hex[] = "0123456789abcdef";
+  unsigned char id[8];
+  struct stat st;
   memset(a, 0, sizeof *a);
-  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
-                0600);
-  if (fd < 0) return -errno;
+  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY |
+                          O_NOFOLLOW | O_NONBLOCK, 0600);
+  if (fd < 0) return errno == ENXIO ? -EINVAL : -errno;  /* FIFO, no reader */
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    int e = errno;
+    close(fd);
+    return S_ISREG(st.st_mode) ? -e : -EINVAL;
+  }
+  fcntl(fd, F_SETFL, O_APPEND);  /* blocking again: a regular file */
   a->f = fdopen(fd, "a");
   if (a->f == NULL) {
     int e = errno;
     close(fd);
     return -e;
   }
+  if (getrandom(id, sizeof id, 0) != (ssize_t)sizeof id)
+    memset(id, 0, sizeof id);
+  for (size_t i = 0; i < sizeof id; i++) {
+    a->run[2 * i] = hex[id[i] >> 4];
+    a->run[2 * i + 1] = hex[id[i] & 15];
+  }
   a->all = all;
+  a->max = max;
+  return 0;
+}
+
+int64_t policy_audit_size(const policy_audit *a) {
+  struct stat st;
+  if (a == NULL || a->f == NULL || fstat(fileno(a->f), &st) != 0) return -1;
+  return st.st_size;
+}
+
+static int write_record(policy_audit *a, const char *line, size_t n,
+                        int count) {
+  if (count && a->written + (int64_t)n > a->max) {
+    a->dropped++;
+    return 0;
+  }
+  if (fwrite(line, 1, n, a->f) != n || fflush(a->f) != 0) {
+    int e = errno ? -errno : -EIO;
+    clearerr(a->f);
+    if (a->on_error) {
+      void (*cb)(policy_audit *, int) = a->on_error;
+      a->on_error = NULL;  /* once */
+      cb(a, e);
+    }
+    return e;
+  }
+  a->written += (int64_t)n;
   return 0;
 }
 
 int policy_audit_close(policy_audit *a) {
   int rc = 0;
+  if (a->f && a->dropped > 0) {
+    char n[32], m[32];
+    snprintf(n, sizeof n, "%lld", (long long)a->dropped);
+    snprintf(m, sizeof m, "%lld", (long long)a->max);
+    const char *kv[] = {"dropped", n, "max_bytes", m};
+    a->dropped = 0;
+    a->max = INT64_MAX;  /* the summary itself always goes */
+    rc = policy_audit_record(a, "audit", kv, 2);
+  }
   if (a->f && a->f != stdout && a->f != stderr && fclose(a->f) != 0)
     rc = -errno;
   a->f = NULL;
@@ -61,27 +116,25 @@ static void rfc3339(char *buf, size_t len) {
 
 int policy_audit_record(policy_audit *a, const char *event,
                         const char *const *kv, size_t n) {
-  char t[40], q[8192];
+  char t[40], q[8192], line[65536];
+  size_t o = 0;
   if (a == NULL || a->f == NULL) return 0;
   rfc3339(t, sizeof t);
-  fprintf(a->f, "{\"time\":\"%s\",\"event\":", t);
-  policy_json_quote(event, q, sizeof q);
-  fputs(q, a->f);
-  for (size_t i = 0; i < n; i++) {
-    fputc(',', a->f);
-    policy_json_quote(kv[2 * i], q, sizeof q);
-    fputs(q, a->f);
-    fputc(':', a->f);
-    if (kv[2 * i + 1] == NULL) {
-      fputs("null", a->f);
+  o += (size_t)snprintf(line, sizeof line, "{\"time\":\"%s\",\"run\":\"%s\","
+                        "\"event\":", t, a->run);
+  for (size_t i = 0; i <= 2 * n && o < sizeof line; i++) {
+    const char *s = i == 0 ? event : kv[i - 1];
+    if (i > 0) line[o++] = i % 2 ? ',' : ':';
+    if (s == NULL) {
+      o += (size_t)snprintf(line + o, sizeof line - o, "null");
     } else {
-      policy_json_quote(kv[2 * i + 1], q, sizeof q);
-      fputs(q, a->f);
+      policy_json_quote(s, q, sizeof q);
+      o += (size_t)snprintf(line + o, sizeof line - o, "%s", q);
     }
   }
-  fputs("}\n", a->f);
-  if (fflush(a->f) != 0 || ferror(a->f)) return -EIO;
-  return 0;
+  if (o + 3 > sizeof line) return -E2BIG;  /* cannot happen: 18 fields */
+  memcpy(line + o, "}\n", 3);
+  return write_record(a, line, o + 2, 1);
 }
 
 int policy_audit_decision(policy_audit *a, const policy_actor *actor,

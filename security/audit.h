@@ -11,22 +11,42 @@
 #define SL_SECURITY_AUDIT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "policy.h"
 
 typedef struct policy_audit {
   FILE *f;
-  int all;  /* record allowed decisions too (--audit-all) */
+  int all;              /* record allowed decisions too (--audit-all) */
+  char run[17];         /* this run's id, in every record */
+  int64_t max;          /* bytes this run may write (--audit-log-max) */
+  int64_t written;      /* bytes written by this run */
+  int64_t dropped;      /* records not written: over max */
+  /* A write failed (disk full, ...): called once with -errno; the
+  ** interpreter ends the run (SL_EXIT_AUDIT).  NULL: the record is lost. */
+  void (*on_error)(struct policy_audit *a, int err);
 } policy_audit;
 
-/*
-** Open (append, create with mode 0600) the log at path.  Returns 0 or
-** -errno.  all: also record decisions that allowed.
-*/
-int policy_audit_open(policy_audit *a, const char *path, int all);
+/* Default of --audit-log-max. */
+#define POLICY_AUDIT_MAX ((int64_t)64 << 20)
 
-/* Flush and close.  Returns 0 or -errno. */
+/*
+** Open the log at path to append to (created with mode 0600): a regular
+** file only, never through a symbolic link (O_NOFOLLOW: a dangling link's
+** target is not created), never blocking (a FIFO without a reader is
+** refused), close-on-exec.  Records past max bytes (this run's) are
+** counted and summed up in a last record at close.  Returns 0 or -errno
+** (-EINVAL: not a regular file).  all: also record decisions that allowed.
+*/
+int policy_audit_open(policy_audit *a, const char *path, int all,
+                      int64_t max);
+
+/* Size of the file now (for the file-size limit), or -1. */
+int64_t policy_audit_size(const policy_audit *a);
+
+/* The summary record of what was dropped, then flush and close.  Returns
+** 0 or -errno. */
 int policy_audit_close(policy_audit *a);
 
 /*

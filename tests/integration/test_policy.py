@@ -1,6 +1,8 @@
 """The policy layer from the command line: loading before any script runs
 (exit 3), the policy options, the audit log, and `sandlua policy`."""
 import json
+import shutil
+import subprocess
 import os
 import pathlib
 import xml.etree.ElementTree as ET
@@ -436,3 +438,62 @@ def test_policy_symlink_is_judged_by_its_target(run, tmp_path):
     p = run("policy", "lint", str(link2))
     assert p.returncode == 3
     assert f"the directory {bad} is writable" in p.stderr
+
+
+# ---- the audit log cannot be turned against the host ----------------------
+
+DENIALS = ("local s = require('security') "
+           "for i = 1, 5000 do s.can('x', 'r' .. i) end print('done')")
+
+
+def test_audit_log_is_bounded_and_summed_up(run, tmp_path):
+    log = tmp_path / "audit.jsonl"
+    p = run("--audit-log", str(log), "--audit-log-max", "8K", "-e", DENIALS)
+    assert p.returncode == 0 and p.stdout == "done\n", p.stderr
+    lines = log.read_text().splitlines()
+    assert log.stat().st_size < 8192 + 512
+    recs = [json.loads(x) for x in lines]
+    last = recs[-1]
+    assert last["event"] == "audit" and int(last["dropped"]) > 4000
+    assert last["max_bytes"] == "8192"
+    assert len({r["run"] for r in recs}) == 1 and len(recs[0]["run"]) == 16
+
+
+def test_audit_log_max_errors(run, tmp_path):
+    p = run("--audit-log-max", "1M", "-e", "1")
+    assert p.returncode == 2 and "--audit-log-max needs --audit-log" in p.stderr
+    for bad in ("1Q", "-1", "100"):
+        p = run("--audit-log", str(tmp_path / "a"), "--audit-log-max", bad,
+                "-e", "1")
+        assert p.returncode == 2, (bad, p.stderr)
+
+
+def test_audit_log_refuses_links_fifos_and_devices(run, tmp_path):
+    target = tmp_path / "target"
+    link = tmp_path / "link"
+    link.symlink_to(target)  # dangling: its target must not be created
+    p = run("--audit-log", str(link), "-e", "print('ran')")
+    assert p.returncode == 3 and p.stdout == ""
+    assert "a symbolic link (refused)" in p.stderr
+    assert not target.exists()
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    p = run("--audit-log", str(fifo), "-e", "print('ran')", timeout=10)
+    assert p.returncode == 3 and "not a regular file" in p.stderr
+    p = run("--audit-log", "/dev/null", "-e", "print('ran')")
+    assert p.returncode == 3 and "not a regular file" in p.stderr
+
+
+def test_audit_write_error_ends_the_run(sandlua, tmp_path):
+    # A file-size limit stands in for a full disk: the first record that
+    # cannot be written ends the run with its own status and one message.
+    if shutil.which("prlimit") is None:
+        pytest.skip("prlimit (util-linux) is not installed")
+    log = tmp_path / "audit.jsonl"
+    p = subprocess.run(["prlimit", "--fsize=4096:4096", sandlua,
+                        "--audit-log", str(log), "-e", DENIALS],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 10, p.stderr
+    assert "done" not in p.stdout
+    assert p.stderr.count("sandlua: audit log: a record could not be "
+                          "written") == 1

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -594,7 +596,7 @@ static void test_audit(void **state) {
   assert_true(fd >= 0);
   close(fd);
   policy_audit a;
-  assert_int_equal(policy_audit_open(&a, path, 0), 0);
+  assert_int_equal(policy_audit_open(&a, path, 0, POLICY_AUDIT_MAX), 0);
   policy_actor actor = {.id = "ev\"il\n{\x01}"};
   policy_decision d;
   memset(&d, 0, sizeof d);
@@ -628,6 +630,49 @@ static void test_audit(void **state) {
   assert_int_equal(q[strlen(q) - 1], '"');
 }
 
+/* The log's file: a regular one only, never through a link, never a
+** FIFO; records past the cap are counted and summed up at close. */
+static void test_audit_file_rules(void **state) {
+  char dir[] = "/tmp/sl_auditdir_XXXXXX", p[256], q[256];
+  policy_audit a;
+  (void)state;
+  assert_non_null(mkdtemp(dir));
+  snprintf(p, sizeof p, "%s/fifo", dir);
+  assert_int_equal(mkfifo(p, 0600), 0);
+  assert_int_equal(policy_audit_open(&a, p, 0, POLICY_AUDIT_MAX), -EINVAL);
+  unlink(p);
+  snprintf(p, sizeof p, "%s/link", dir);
+  snprintf(q, sizeof q, "%s/target", dir);
+  assert_int_equal(symlink(q, p), 0);  /* dangling */
+  assert_int_equal(policy_audit_open(&a, p, 0, POLICY_AUDIT_MAX), -ELOOP);
+  assert_int_equal(access(q, F_OK), -1);  /* the target was not created */
+  unlink(p);
+  snprintf(p, sizeof p, "%s/log", dir);
+  assert_int_equal(policy_audit_open(&a, p, 1, 600), 0);
+  assert_int_equal(strlen(a.run), 16);
+  const char *kv[] = {"k", "v"};
+  for (int i = 0; i < 20; i++)
+    assert_int_equal(policy_audit_record(&a, "e", kv, 1), 0);
+  assert_true(a.dropped > 0 && a.written <= 600);
+  int64_t dropped = a.dropped;
+  assert_int_equal(policy_audit_close(&a), 0);
+  FILE *f = fopen(p, "r");
+  char line[512], last[512] = "";
+  int n = 0;
+  while (fgets(line, sizeof line, f)) {
+    n++;
+    snprintf(last, sizeof last, "%s", line);
+  }
+  fclose(f);
+  char want[64];
+  snprintf(want, sizeof want, "\"dropped\":\"%lld\"", (long long)dropped);
+  assert_int_equal(n, 20 - dropped + 1);
+  assert_non_null(strstr(last, "\"event\":\"audit\""));
+  assert_non_null(strstr(last, want));
+  unlink(p);
+  rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_operators, setup, teardown),
@@ -650,6 +695,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_allow_url, setup, teardown),
     cmocka_unit_test_setup_teardown(test_index_equivalence, setup, teardown),
     cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
+    cmocka_unit_test(test_audit_file_rules),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

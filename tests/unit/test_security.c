@@ -116,7 +116,7 @@ static void test_check_ip(void **state_) {
   assert_true(fd >= 0);
   close(fd);
   policy_audit audit;
-  assert_int_equal(policy_audit_open(&audit, path, 1), 0);
+  assert_int_equal(policy_audit_open(&audit, path, 1, POLICY_AUDIT_MAX), 0);
   lua_State *L = state(&set, &audit);
   policy_ip ip;
   assert_int_equal(sl_security_check_url(L, "wss://chat.example.com/ws/x",
