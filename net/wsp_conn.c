@@ -418,9 +418,10 @@ static int check_text(wsp_conn *c, wsp_event *ev, const uint8_t *p, size_t n) {
   return 0;
 }
 
-/* Room for the rest of the current frame (`extra` bytes, already checked
-** against read_limit): one allocation for a frame split across reads,
-** doubling across fragments, never past read_limit. */
+/* Room for `extra` more bytes that arrived (the frame's length was checked
+** against read_limit): the buffer doubles as bytes arrive, never past
+** read_limit, so a peer that declares 16 MiB and sends 10 bytes makes us
+** hold about 10 bytes, not 16 MiB (memory is charged as it arrives). */
 static int msg_reserve(wsp_conn *c, size_t extra) {
   wsp__buf *b = &c->msg;
   if (extra <= b->cap - b->len) return 0;
@@ -458,7 +459,7 @@ static int take_payload(wsp_conn *c, const uint8_t *p, size_t n,
     return check_text(c, ev, c->msg.p + from, c->msg.len - from);
   }
   if (check_text(c, ev, p, n)) return 1;
-  if (msg_reserve(c, (size_t)c->remaining) != 0)
+  if (msg_reserve(c, n) != 0)
     return fail(c, ev, WSP_CLOSE_INTERNAL_ERROR, "out of memory"), 1;
   memcpy(c->msg.p + c->msg.len, p, n);
   c->msg.len += n;

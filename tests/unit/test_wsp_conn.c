@@ -849,6 +849,36 @@ static void test_pmd_allocator(void **state) {
   assert_int_equal(z_live, 0);  /* all given back */
 }
 
+/* A frame that declares 16 MiB and brings 10 bytes holds about 10 bytes:
+** memory is charged as the payload arrives, not as it is declared. */
+static void test_declared_length_is_not_allocated(void **state) {
+  (void)state;
+  wsp_options o = {.host = "h", .alloc = count_alloc};
+  m_live = 0;
+  m_budget = SIZE_MAX;
+  wsp_conn *c = tu_open(&o, "");
+  size_t open = m_live;
+  uint8_t s[32];
+  size_t h = wsp__write_header(s, 1, 0, WSP_OP_BINARY, (size_t)16 << 20, NULL);
+  memcpy(s + h, "0123456789", 10);
+  wsp_event ev = tu_feed1(c, s, h + 10);
+  assert_int_equal(ev.type, WSP_EV_NONE);
+  assert_true(m_live - open < 4096);
+  /* and what arrives is still assembled whole */
+  static uint8_t rest[(16 << 20) - 10];
+  size_t used, off = 0;
+  while (off < sizeof rest) {
+    used = wsp_feed(c, rest + off, sizeof rest - off, &ev);
+    off += used;
+    if (ev.type != WSP_EV_NONE) break;
+  }
+  assert_int_equal(ev.type, WSP_EV_BINARY);
+  assert_int_equal(ev.len, (size_t)16 << 20);
+  assert_true(m_live - open <= ((size_t)16 << 20) + 8192);
+  wsp_free(c);
+  assert_int_equal(m_live, 0);
+}
+
 /* The allocator of the options: tests/unit/counting_alloc.h. */
 
 static wsp_options counted_options(void) {
@@ -955,10 +985,12 @@ static void test_allocator_refused(void **state) {
   const uint8_t *out;
   assert_int_equal(wsp_output(c, &out), 0);  /* the output buffer exists */
   m_budget = m_live + 100000;
-  uint8_t hdr[WSP_MAX_HEADER + 16];
+  static uint8_t hdr[WSP_MAX_HEADER + 200000];
   size_t h = wsp__write_header(hdr, 1, 0, WSP_OP_BINARY, 200000, NULL);
-  memset(hdr + h, 'x', 16);
+  memset(hdr + h, 'x', 200000);  /* it fails as the payload arrives */
   wsp_event ev = tu_feed1(c, hdr, h + 16);
+  assert_int_equal(ev.type, WSP_EV_NONE);  /* 16 bytes fit */
+  ev = tu_feed1(c, hdr + h + 16, 200000 - 16);
   assert_int_equal(ev.type, WSP_EV_ERROR);
   assert_int_equal(ev.code, WSP_CLOSE_INTERNAL_ERROR);
   assert_string_equal(ev.error, "out of memory");
@@ -1143,6 +1175,7 @@ int main(void) {
       cmocka_unit_test(test_pmd_send),
       cmocka_unit_test(test_pmd_allocator),
       cmocka_unit_test(test_allocator_counts_everything),
+    cmocka_unit_test(test_declared_length_is_not_allocated),
       cmocka_unit_test(test_allocator_refused),
       cmocka_unit_test(test_pmd_send_tiny_frames),
       cmocka_unit_test(test_pmd_no_context_takeover),
