@@ -618,7 +618,7 @@ static int lockdown(interp_config *cfg) {
   if (cfg->audit != NULL) {
     /* a refused system call is audited by the SIGSYS handler */
     const char *id = cfg->policies ? cfg->policies->actor.id : NULL;
-    char actor[160] = "null", script[320] = "null", fields[512];
+    char actor[160] = "null", script[320] = "null", fields[560];
     if (id != NULL) policy_json_quote(id, actor, sizeof actor);
     if (cfg->sandbox.script != NULL)
       policy_json_quote(cfg->sandbox.script, script, sizeof script);
