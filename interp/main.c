@@ -801,6 +801,12 @@ int main(int argc, char **argv) {
   int status = sandbox_note_status(lua_pcall(L, 1, 1, 0));
   int ok = lua_toboolean(L, -1);
   report(L, status);
+  if (sandbox_limits_hit() < 0) {
+    /* the script is over: closing its connections is not its time */
+    sandbox_limits_grace(1);
+    sl_websocket_shutdown(L);
+    sandbox_limits_grace(0);
+  }
   sandbox_env_closing();
   sandbox_limits_closing();
   lua_close(L);  /* finalizers run with the limits in force */

@@ -85,6 +85,7 @@ static struct {
   size_t ref_osize, ref_nsize;
   int hit;                      /* a sl_limit, or -1 */
   volatile sig_atomic_t closing;  /* lua_close has started */
+  volatile sig_atomic_t grace;    /* the wall clock does not count now */
   int reported;
   int count;                    /* count hook interval; 0: no count hook */
   int64_t executed;             /* instructions charged so far */
@@ -270,6 +271,10 @@ void sandbox_limits_closing(void) {
   S.running = NULL;
 }
 
+void sandbox_limits_grace(int on) {
+  S.grace = on;
+}
+
 void sandbox_leave(lua_State *prev) {
   S.running = prev;
 }
@@ -331,6 +336,10 @@ static void die_now(int which) {
 
 static void on_timer(int sig) {
   int saved = errno;
+  if (sig == SIGALRM && S.grace) {  /* the script is over (grace below) */
+    errno = saved;
+    return;
+  }
   int which = sig == SIGALRM ? SL_LIMIT_TIMEOUT : SL_LIMIT_CPU;
   if (sig == SIGXCPU) die_now(SL_LIMIT_CPU);  /* RLIMIT_CPU backstop */
   if (sig_ticks[which]++ == 0) {

@@ -111,6 +111,14 @@ int sandbox_limits_start(void);
 */
 void sandbox_limits_closing(void);
 
+/*
+** While on, the wall-clock limit does not count: for what the interpreter
+** does after the script is over and before its finalizers (the open
+** connections' close handshakes, bounded at 2 s): a finished script is not
+** reported as a timeout.  Other limits, and a limit already hit, hold.
+*/
+void sandbox_limits_grace(int on);
+
 /* The limit hit so far, or -1. */
 int sandbox_limits_hit(void);
 

@@ -119,6 +119,13 @@ const char *sl_checkcstring(lua_State *L, int idx, size_t *len);
 const char *sl_tocstring(lua_State *L, int idx, size_t *len);
 
 /*
+** Close every open connection now (1001, each peer's reply awaited at most
+** 2 s in all), as lua_close would: for the interpreter once the script is
+** over.  Safe when the module was never used.
+*/
+void sl_websocket_shutdown(lua_State *L);
+
+/*
 ** Register every built-in module in package.preload and set the globals
 ** the reference runtime has (errors, json, ...).  Stack: 0.
 */

@@ -216,6 +216,12 @@ static int ensure_tls(ws_global *G, char *err, size_t errlen) {
   return 0;
 }
 
+void sl_websocket_shutdown(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &gkey) == LUA_TUSERDATA)
+    ws_shutdown(lua_touserdata(L, -1));
+  lua_pop(L, 1);
+}
+
 int sl_websocket_prepare(lua_State *L, const char *dns_server,
                          const char *const *ca_files, int n_ca_files,
                          char *err, size_t errlen) {

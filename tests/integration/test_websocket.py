@@ -936,3 +936,20 @@ def test_connect_has_a_default_dial_timeout(lua, ws_servers):
     took = time.monotonic() - t0
     assert out.startswith("nil\tTIMEOUT\t") and "dial timeout after 30s" in out
     assert 29 < took < 60
+
+
+def test_a_finished_script_is_never_reported_as_a_timeout(lua, ws_servers):
+    # The script ends at once, leaving a connection whose peer never answers
+    # the close: the 2 s close wait passes the 1.5 s --timeout, and the run
+    # still ends with the script's status, not the timeout's.
+    srv = ws_servers.silent()
+    t0 = time.monotonic()
+    r = lua("""
+        local websocket = require("websocket")
+        assert(websocket.connect(arg[1]))
+        print("done")
+        """, srv.url(), allow=allow_port(srv), opts=["--timeout", "1500ms"])
+    took = time.monotonic() - t0
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "done\n" and "limit" not in r.stderr
+    assert 1.5 < took < 4.5
