@@ -10,6 +10,7 @@
 #include "seccomp.h"
 
 #include <errno.h>
+#include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <signal.h>
@@ -106,6 +107,15 @@ static void add_time(line *l) {
   add(l, "Z");
 }
 
+/* The ABI of a trapped call, for its audit record. */
+static const char *arch_name(unsigned arch, int nr) {
+  if (arch == AUDIT_ARCH_X86_64) return (nr & 0x40000000) ? "x32" : "x86_64";
+  if (arch == AUDIT_ARCH_I386) return "i386";
+  if (arch == AUDIT_ARCH_AARCH64) return "aarch64";
+  if (arch == AUDIT_ARCH_ARM) return "arm";
+  return "other";
+}
+
 /* Async-signal-safe: clock_gettime, write(2) and _exit only. */
 static void on_sigsys(int sig, siginfo_t *info, void *uc) {
   (void)sig;
@@ -127,6 +137,9 @@ static void on_sigsys(int sig, siginfo_t *info, void *uc) {
     add(&rec, "\",\"event\":\"sandbox\",\"syscall\":\"");
     add(&rec, what.b);
     add(&rec, foreign ? "\",\"abi\":\"foreign\"" : "\"");
+    add(&rec, ",\"arch\":\"");
+    add(&rec, arch_name(info->si_arch, nr));
+    add(&rec, "\",\"action\":\"trap\"");
     if (audit_fields[0] != '\0') {
       add(&rec, ",");
       add(&rec, audit_fields);

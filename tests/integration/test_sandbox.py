@@ -493,9 +493,10 @@ def test_foreign_abis_are_trapped(name):
 
 
 @pytest.mark.parametrize("name,fields", [
-    ("execve", {"syscall": "execve"}),
-    ("mount", {"syscall": "mount"}),
-    ("i386", {"abi": "foreign"}),
+    ("execve", {"syscall": "execve", "arch": "x86_64", "action": "trap"}),
+    ("mount", {"syscall": "mount", "action": "trap"}),
+    ("i386", {"abi": "foreign", "arch": "i386", "action": "trap"}),
+    ("x32", {"abi": "foreign", "arch": "x32", "action": "trap"}),
 ])
 def test_a_trapped_call_is_audited(tmp_path, name, fields):
     # The SIGSYS handler writes the record itself (no stdio, one write).
