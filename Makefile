@@ -62,7 +62,8 @@ USES_sandbox  = sandbox common
 USES_net      = net common
 USES_stdlib   = stdlib net sandbox security common
 USES_interp   = interp stdlib net sandbox security common
-layer_srcs    = $(filter-out interp/main.c,$(sort $(wildcard $(1)/*.c $(1)/*/*.c)))
+layer_srcs    = $(filter-out interp/main.c $(wildcard $(1)/gen/*.c),$\
+                  $(sort $(wildcard $(1)/*.c $(1)/*/*.c)))
 layer_lib     = $(B)/lib$(1).a
 layer_libs    = $(foreach l,$(USES_$(1)),$(call layer_lib,$(l)))
 
