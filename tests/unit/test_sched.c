@@ -348,6 +348,93 @@ static void test_results_and_arguments(void **state) {
 
 /* }====================================================== */
 
+/* {======================================================
+** The hooks: every new thread, every switch, checks
+** ======================================================= */
+
+static struct {
+  int threads, enters, leaves, checks, errors, depth, unbalanced;
+  lua_State *running;
+  lua_State *prev[16];
+} HK;
+
+static void hk_thread(lua_State *co) {
+  (void)co;
+  HK.threads++;
+}
+
+static lua_State *hk_enter(lua_State *co) {
+  lua_State *prev = HK.running;
+  if (HK.depth < 16) HK.prev[HK.depth] = prev;
+  HK.depth++;
+  HK.enters++;
+  HK.running = co;
+  return prev;
+}
+
+static void hk_leave(lua_State *prev) {
+  HK.depth--;
+  if (HK.depth < 0 || (HK.depth < 16 && HK.prev[HK.depth] != prev))
+    HK.unbalanced++;
+  HK.leaves++;
+  HK.running = prev;
+}
+
+static void hk_check(lua_State *L) {
+  (void)L;
+  HK.checks++;
+}
+
+static int hk_status(int status) {
+  if (status != LUA_OK && status != LUA_YIELD) HK.errors++;
+  return status;
+}
+
+/* is_running(): whether the hooks name the calling thread as running. */
+static int l_is_running(lua_State *L) {
+  lua_pushboolean(L, HK.running == L);
+  return 1;
+}
+
+static void test_hooks_see_threads_and_switches(void **state) {
+  (void)state;
+  static const sl_sched_hooks h = {hk_thread, hk_enter, hk_leave, hk_check,
+                                   hk_status};
+  memset(&HK, 0, sizeof HK);
+  sl_sched_set_hooks(&h);
+  lua_State *L = newstate();
+  lua_register(L, "is_running", l_is_running);
+  int st = run(L,
+      "assert(is_running(), 'main task')\n"
+      "local co = coroutine.create(function()\n"
+      "  assert(is_running(), 'created') coroutine.yield()\n"
+      "  assert(is_running(), 'resumed again') end)\n"
+      "assert(coroutine.resume(co)) assert(coroutine.resume(co))\n"
+      "assert(is_running(), 'back in the task')\n"
+      "local w = coroutine.wrap(function()\n"
+      "  assert(is_running(), 'wrapped') time.sleep(0)\n"
+      "  assert(is_running(), 'wrapped, after a blocking call') return 7\n"
+      "end)\n"
+      "assert(w() == 7)\n"
+      "coroutine.spawn(function() assert(is_running(), 'spawned') end)\n"
+      "time.sleep(0)\n"
+      "assert(not coroutine.resume(coroutine.create(error)))\n"
+      "assert(coroutine.close(coroutine.create(print)))\n"
+      "return true");
+  sl_sched_set_hooks(NULL);
+  if (st != LUA_OK) fail_msg("%s", lua_tostring(L, -1));
+  assert_int_equal(HK.threads, 6);  /* main, 3 created, 1 wrapped, spawned */
+  assert_int_equal(HK.enters, HK.leaves);
+  assert_int_equal(HK.depth, 0);
+  assert_int_equal(HK.unbalanced, 0);
+  assert_int_equal(HK.errors, 1);
+  assert_true(HK.checks >= 8);  /* 4 new coroutines, 4 come-backs */
+  assert_null(HK.running);
+  lua_close(L);
+}
+
+/* }====================================================== */
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_timers_order_and_stop),
@@ -359,6 +446,7 @@ int main(void) {
     cmocka_unit_test(test_block_in_coroutine_resumed_from_c),
     cmocka_unit_test(test_error_in_spawned_task),
     cmocka_unit_test(test_results_and_arguments),
+    cmocka_unit_test(test_hooks_see_threads_and_switches),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
