@@ -156,6 +156,7 @@ static int co_wrap(lua_State *L) {
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_State *NL = lua_newthread(L);
   HOOKS->new_thread(NL);
+  HOOKS->check(L);  /* its charge may pass a limit: say so now */
   lua_pushvalue(L, 1);
   lua_xmove(L, NL, 1);
   lua_pushcclosure(L, auxwrap, 2);  /* upvalues: scheduler, thread */
@@ -166,6 +167,7 @@ static int co_create(lua_State *L) {
   luaL_checktype(L, 1, LUA_TFUNCTION);
   lua_State *NL = lua_newthread(L);
   HOOKS->new_thread(NL);
+  HOOKS->check(L);  /* its charge may pass a limit: say so now */
   lua_pushvalue(L, 1);
   lua_xmove(L, NL, 1);
   return 1;
