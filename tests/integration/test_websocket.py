@@ -444,6 +444,27 @@ def test_policy_adversarial_urls_never_connect(lua, ws_servers):
     assert dns.queries == []
 
 
+def loopback_policy(tmp_path, resources):
+    """A policy allowing resources when the address is loopback (meta.ip)."""
+    pol = tmp_path / "p.yaml"
+    pol.write_text(textwrap.dedent(f"""\
+        version: "1.0"
+        namespace: test
+        entries:
+          - name: loopback-ok
+            kind: security.policy
+            policy:
+              actions: [websocket.connect, websocket.connect.url]
+              resources: "{resources}"
+              effect: allow
+              conditions:
+                - field: meta.ip
+                  operator: cidr
+                  value: ["127.0.0.0/8"]
+        """))
+    return pol
+
+
 def test_policy_meta_ip_with_fake_dns(lua, ws_servers, tmp_path):
     srv = ws_servers.echo()
     dns = ws_servers.dns({"svc.test": ["127.0.0.1"],
@@ -459,22 +480,7 @@ def test_policy_meta_ip_with_fake_dns(lua, ws_servers, tmp_path):
     assert out.startswith("ERR\tPERMISSION_DENIED") and "169.254.169.254" in out
     assert srv.accepted == 0
     # allowed explicitly by meta.ip
-    pol = tmp_path / "p.yaml"
-    pol.write_text(textwrap.dedent("""\
-        version: "1.0"
-        namespace: test
-        entries:
-          - name: loopback-ok
-            kind: security.policy
-            policy:
-              actions: [websocket.connect, websocket.connect.url]
-              resources: "ws://*:*/*"
-              effect: allow
-              conditions:
-                - field: meta.ip
-                  operator: cidr
-                  value: ["127.0.0.0/8"]
-        """))
+    pol = loopback_policy(tmp_path, "ws://*:*/*")
     out = ok(lua(script, url, opts=["--dns-server", dns.server,
                                     "--policy", str(pol)]))
     assert out.strip() == "OK"
@@ -896,22 +902,7 @@ def test_cname_chain_is_decided_on_the_final_address_and_audited(
     denied = [r for r in recs if r.get("ip") == "127.0.0.1"]
     assert denied and denied[0]["decision"] == "deny"
     assert denied[0]["cname"] == "alias.test -> mid.test -> svc.test"
-    pol = tmp_path / "p.yaml"
-    pol.write_text(textwrap.dedent("""\
-        version: "1.0"
-        namespace: test
-        entries:
-          - name: loopback-ok
-            kind: security.policy
-            policy:
-              actions: [websocket.connect, websocket.connect.url]
-              resources: "ws://alias.test:*/*"
-              effect: allow
-              conditions:
-                - field: meta.ip
-                  operator: cidr
-                  value: ["127.0.0.0/8"]
-        """))
+    pol = loopback_policy(tmp_path, "ws://alias.test:*/*")
     log.unlink()
     out = ok(lua(script, url, opts=["--dns-server", dns.server, "--policy",
                                     str(pol), "--audit-log", str(log),
