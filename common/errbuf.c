@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 int sl_errf(char *err, size_t errlen, int rc, const char *fmt, ...) {
   if (errlen > 0) {
@@ -14,4 +15,12 @@ int sl_errf(char *err, size_t errlen, int rc, const char *fmt, ...) {
     va_end(ap);
   }
   return rc;
+}
+
+const char *sl_errno_name(int e) {
+  const char *n = strerrorname_np(e);
+  if (n != NULL) return n;
+  static char buf[24];
+  snprintf(buf, sizeof buf, "errno %d", e);
+  return buf;
 }

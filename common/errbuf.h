@@ -17,4 +17,8 @@
 int sl_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* The symbolic name of an errno value ("ECONNREFUSED"), or "errno N" (a
+** static buffer for unknown values: not reentrant then). */
+const char *sl_errno_name(int e);
+
 #endif

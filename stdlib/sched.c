@@ -41,7 +41,7 @@ char sl_sched__parked;  /* extra space mark of a parked coroutine */
 const sl_sched_hooks *sl_sched__hooks = &no_hooks;
 static lua_State *volatile running_thread;
 static sl_sched *running_sched;  /* the scheduler running a task */
-static struct lws_context *volatile waiting_ctx;  /* in lws_service */
+static sl_ev *volatile waiting_ev;  /* in sl_ev_wait */
 static volatile sig_atomic_t interrupted;
 
 #define MAX_WAIT_NS (INT64_C(3600) * 1000000000)  /* longest single wait */
@@ -57,8 +57,8 @@ lua_State *sl_sched_running_thread(void) { return running_thread; }
 
 void sl_sched_interrupt(void) {
   interrupted = 1;
-  struct lws_context *ctx = waiting_ctx;
-  if (ctx != NULL) lws_cancel_service(ctx);  /* an eventfd write */
+  sl_ev *ev = waiting_ev;
+  if (ev != NULL) sl_ev_wake(ev);  /* an eventfd write */
 }
 lua_State *sl_task_thread(sl_task *t) { return t->wl; }
 sl_sched *sl_task_sched(sl_task *t) { return t->S; }
@@ -68,7 +68,7 @@ void sl_sched_hold(sl_sched *S) { S->holds++; }
 void sl_sched_release(sl_sched *S) { if (S->holds > 0) S->holds--; }
 
 /* {======================================================
-** Timers: a binary min-heap, one lws_sul for its root
+** Timers: a binary min-heap; the loop waits until its root is due
 ** ======================================================= */
 
 static void heap_swap(sl_sched *S, int i, int j) {
@@ -152,117 +152,39 @@ static void fire_due(sl_sched *S, int64_t now) {
 /* }====================================================== */
 
 /* {======================================================
-** The lws context
+** Waiting
 ** ======================================================= */
 
-static int proto_cb(struct lws *wsi, enum lws_callback_reasons reason,
-                    void *user, void *in, size_t len) {
-  (void)user;
-  if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
-    sl_sched *S = lws_context_user(lws_get_context(wsi));
-    if (S != NULL) {
-      S->cancel_pending = 0;
-      if (S->in_service && !S->in_sul) S->past_poll = 1;  /* the eventfd */
-    }
-    return 0;
-  }
-  sl_io *io = wsi ? lws_get_opaque_user_data(wsi) : NULL;
-  if (io == NULL || io->on_event == NULL) return 0;
-  switch (reason) {
-    case LWS_CALLBACK_RAW_CONNECTED:
-    case LWS_CALLBACK_RAW_RX:
-    case LWS_CALLBACK_RAW_WRITEABLE:
-    case LWS_CALLBACK_RAW_RX_FILE:
-    case LWS_CALLBACK_RAW_WRITEABLE_FILE: {
-      /*
-      ** lws_service runs its due suls, then polls, then services the
-      ** sockets and returns.  A socket event (outside our sul callback,
-      ** where lws_client_connect_via_info could in theory connect at
-      ** once) means this lws_service call is past its poll: a task woken
-      ** from here on, by this event or by what follows it in the same
-      ** call (RAW_CLOSE and WSI_DESTROY when the callback ends the
-      ** connection), runs as soon as lws_service returns, without a
-      ** cancel (an eventfd write, a poll and a read saved per wake-up).
-      ** Wake-ups from suls (timeouts, kills) still cancel.
-      */
-      sl_sched *S = lws_context_user(lws_get_context(wsi));
-      if (S && S->in_service && !S->in_sul) S->past_poll = 1;
-      return io->on_event(io, wsi, (int)reason, in, len);
-    }
-    default:
-      return io->on_event(io, wsi, (int)reason, in, len);
-  }
-}
-
-static const struct lws_protocols protocols[] = {
-  {.name = SL_SCHED_PROTOCOL, .callback = proto_cb},
-  {.name = NULL, .callback = NULL}
-};
-
-static struct lws_context *ensure_ctx(sl_sched *S) {
-  if (S->ctx == NULL && !S->closed) {
-    struct lws_context_creation_info info;
-    memset(&info, 0, sizeof info);
-    info.port = CONTEXT_PORT_NO_LISTEN;
-    info.protocols = protocols;
-    info.user = S;
-    info.gid = (gid_t)-1;
-    info.uid = (uid_t)-1;
-    lws_set_log_level(LLL_ERR, NULL);
-    S->ctx = lws_create_context(&info);
-  }
-  return S->ctx;
-}
-
-struct lws_context *sl_sched_lws(lua_State *L) {
-  struct lws_context *ctx = ensure_ctx(sl_sched_get(L));
-  if (ctx == NULL) luaL_error(L, "cannot create the event loop (libwebsockets)");
-  return ctx;
-}
-
-static void sul_cb(lws_sorted_usec_list_t *sul) {
-  sl_sched *S = lws_container_of(sul, sl_sched, sul);
-  S->in_sul++;
-  if (S->nheap > 0) fire_due(S, sl_now_ns());
-  S->in_sul--;
+sl_ev *sl_sched_loop(lua_State *L) {
+  sl_sched *S = sl_sched_get(L);
+  if (S->ev.epfd < 0)
+    luaL_error(L, "cannot create the event loop: %s", strerror(-S->ev_err));
+  return &S->ev;
 }
 
 /*
-** Wait for a socket event or the earliest timer.  lws rounds
-** the poll timeout down to whole milliseconds and then spins with poll(0)
-** until the sul is due.  Arming the sul at the deadline rounded up to the
-** next millisecond, plus 200 us for the time lws takes to reach poll(),
-** makes that first poll long enough: one poll per deadline, no spin, at
-** the price of waking up to 1 ms late (0.6 ms on average, measured with
-** 400 random timers over 2 s: 360 polls, 11 ms of CPU).
+** Wait for a socket event or the earliest timer, whichever comes first
+** (epoll_pwait2: nanoseconds).  While no socket is held only timers can
+** wake a task: sleep to the earliest deadline without the loop (a signal
+** ends the sleep early; the loop looks at the clock again).
 */
 static int wait_events(sl_sched *S) {
+  int64_t d = -1;
+  if (S->nheap > 0) {
+    d = S->heap[0]->due - sl_now_ns();
+    if (d <= 0) return 0;  /* time.sleep(0): no system call */
+    if (d > MAX_WAIT_NS) d = MAX_WAIT_NS;  /* re-armed on the next turn */
+  }
   if (S->holds == 0 && S->nheap > 0) {
-    /*
-    ** No socket can wake a task, only timers: sleep to the earliest
-    ** deadline with nanosecond precision, without lws (a signal ends
-    ** the sleep early; the loop looks at the clock again).
-    */
     int64_t due = S->heap[0]->due;
-    if (due <= sl_now_ns()) return 0;  /* time.sleep(0): no system call */
     struct timespec ts = {(time_t)(due / 1000000000), (long)(due % 1000000000)};
     if (!interrupted) clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
     return 0;
   }
-  if (ensure_ctx(S) == NULL) return -1;
-  if (S->nheap > 0) {
-    int64_t d = S->heap[0]->due - sl_now_ns();
-    if (d <= 0) return 0;
-    if (d > MAX_WAIT_NS) d = MAX_WAIT_NS;  /* re-armed on the next turn */
-    lws_sul_schedule(S->ctx, 0, &S->sul, sul_cb,
-                     (lws_usec_t)((d + 999999) / 1000000 * 1000 + 200));
-  }
-  S->in_service = 1;
-  waiting_ctx = S->ctx;
-  if (!interrupted) lws_service(S->ctx, 0);
-  waiting_ctx = NULL;
-  S->in_service = 0;
-  S->past_poll = 0;
+  if (S->ev.epfd < 0) return -1;
+  waiting_ev = &S->ev;  /* before looking at the flag: no lost interrupt */
+  if (!interrupted) sl_ev_wait(&S->ev, d);
+  waiting_ev = NULL;
   S->last_poll = sl_now_ns();
   return 0;
 }
@@ -369,11 +291,7 @@ void sl_sched_wake(sl_task *t) {
   sl_sched *S = t->S;
   if (t->state == T_BLOCKED) {
     t->state = T_RUNNABLE;
-    runq_push(S, t);
-    if (S->in_service && !S->cancel_pending && !S->past_poll && S->ctx) {
-      S->cancel_pending = 1;
-      lws_cancel_service(S->ctx);
-    }
+    runq_push(S, t);  /* the loop runs it once the wait returns */
   } else if (t->state == T_RUNNING) {
     t->woken = 1;
   }
@@ -512,13 +430,10 @@ static int loop(sl_sched *S) {
     }
     if (S->nrunq > 0) {
       /* give sockets a look now and then while tasks keep running */
-      if (S->holds > 0 && S->ctx) {
+      if (S->holds > 0 && S->ev.epfd >= 0) {
         int64_t now = sl_now_ns();
         if (now - S->last_poll >= 1000000) {
-          S->in_service = 1;
-          lws_service(S->ctx, -1);
-          S->in_service = 0;
-          S->past_poll = 0;
+          sl_ev_wait(&S->ev, 0);
           S->last_poll = now;
           HOOKS->check(S->L);
         }
@@ -530,7 +445,8 @@ static int loop(sl_sched *S) {
       return LUA_ERRRUN;
     }
     if (wait_events(S) != 0) {
-      lua_pushliteral(S->L, "cannot create the event loop (libwebsockets)");
+      lua_pushfstring(S->L, "cannot create the event loop: %s",
+                      strerror(-S->ev_err));
       return LUA_ERRRUN;
     }
     HOOKS->check(S->L);  /* a limit's signal ends the wait (EINTR) */
@@ -605,11 +521,7 @@ static int sched_gc(lua_State *L) {
   S->nheap = 0;
   free(S->heap);
   S->heap = NULL;
-  if (S->ctx) {
-    lws_sul_cancel(&S->sul);
-    lws_context_destroy(S->ctx);
-    S->ctx = NULL;
-  }
+  sl_ev_close(&S->ev);
   return 0;
 }
 
@@ -622,6 +534,7 @@ sl_sched *sl_sched_get(lua_State *L) {
   lua_pop(L, 1);
   sl_sched *S = lua_newuserdatauv(L, sizeof *S, 0);
   memset(S, 0, sizeof *S);
+  S->ev_err = sl_ev_init(&S->ev);  /* now: before a sandbox locks down */
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, sched_gc);
   lua_setfield(L, -2, "__gc");

@@ -1,15 +1,15 @@
 /*
 ** sched.h - the cooperative scheduler: tasks, blocking calls, timers and
-** the process's one libwebsockets event loop.
+** the process's one event loop (net/evloop.h, epoll).
 **
 ** Every Lua task is a coroutine (a Lua thread) run by the scheduler; the
 ** main chunk is task 1 (sl_sched_run), `coroutine.spawn` adds more.  A
 ** blocking call made from C yields its task to the scheduler; whatever makes
 ** it ready (a channel peer, a timer, a socket callback) wakes it.  When no
-** task is runnable the scheduler waits in lws_service(), so sockets and
-** timers share one loop; while no socket is held (sl_sched_hold) it sleeps
-** to the next timer with clock_nanosleep instead (lws' poll() only has
-** millisecond resolution).  Switching between runnable tasks costs no
+** task is runnable the scheduler waits in the loop (epoll_pwait2, with the
+** time to the earliest timer), so sockets and timers share one wait; while
+** no socket is held (sl_sched_hold) it sleeps to the next timer with
+** clock_nanosleep instead.  Switching between runnable tasks costs no
 ** system call.
 **
 ** Blocking from a C function (a Lua-facing function of any module):
@@ -39,17 +39,15 @@
 ** it).  Blocking works from inside a script's own coroutines
 ** (coroutine.wrap/resume): the yield passes through them to the scheduler.
 **
-** Timers (sl_timer) are coalesced into one lws_sul for the earliest
+** Timers (sl_timer) are a heap; the loop waits until the earliest
 ** deadline, on CLOCK_MONOTONIC.  The memory of a timer belongs to its owner;
 ** stop it (sl_timer_stop) before freeing it.
 **
-** Sockets: the scheduler owns the process's lws context (sl_sched_lws), with
-** one protocol, SL_SCHED_PROTOCOL, whose callback dispatches every event of a
-** wsi to the sl_io given as the wsi's opaque user data
-** (lws_client_connect_info.opaque_user_data).  A module that keeps a socket
-** open calls sl_sched_hold() (and sl_sched_release() when its wsi is
-** destroyed): while anything is held the loop waits in lws_service, and
-** the deadlock check knows something can still happen.
+** Sockets: the scheduler owns the process's loop (sl_sched_loop); modules
+** watch their descriptors on it (sl_evio).  A module that keeps a socket
+** open calls sl_sched_hold() (and sl_sched_release() when it closes it):
+** while anything is held the loop waits for descriptors too, and the
+** deadlock check knows something can still happen.
 **
 ** All of this is single-threaded: call it only from the loop's thread.
 */
@@ -60,13 +58,10 @@
 #include <stddef.h>
 
 #include <lua.h>
-#include <libwebsockets.h>
+#include "../net/evloop.h"
 
 typedef struct sl_sched sl_sched;
 typedef struct sl_task sl_task;
-
-/* The name of the lws protocol every sandlua connection uses. */
-#define SL_SCHED_PROTOCOL "sandlua-raw"
 
 /* {======================================================
 ** Running
@@ -155,9 +150,9 @@ int sl_sched_block(lua_State *L, const char *what, lua_KFunction k,
                    lua_KContext ctx);
 
 /*
-** Make a blocked task runnable (no-op if it already is).  Callable from lws
-** callbacks and timer callbacks: wakes the loop (lws_cancel_service) when it
-** is waiting.
+** Make a blocked task runnable (no-op if it already is).  Callable from
+** descriptor and timer callbacks (the loop runs the task once the wait that
+** called them returns).
 */
 void sl_sched_wake(sl_task *t);
 
@@ -194,6 +189,9 @@ lua_State *sl_sched_state(sl_sched *S);
 /* Monotonic clock, nanoseconds (vDSO: no system call). */
 int64_t sl_now_ns(void);
 
+/* The struct of type T whose member m is at p. */
+#define sl_container_of(p, T, m) ((T *)(void *)((char *)(p) - offsetof(T, m)))
+
 typedef struct sl_timer sl_timer;
 typedef void (*sl_timer_cb)(sl_timer *t);
 
@@ -224,58 +222,28 @@ int sl_timer_stop(sl_timer *t);
 ** ======================================================= */
 
 /*
-** A connection, the way a transport module opens one on the shared loop:
+** A descriptor, the way a transport module watches one on the shared loop
+** (net/evloop.h):
 **
-**   struct conn { sl_io io; sl_task *reader; int held; ... };  // io first
-**   static int conn_event(sl_io *io, struct lws *wsi, int reason,
-**                         void *in, size_t len) {
+**   struct conn { sl_evio io; sl_task *reader; ... };  // io first
+**   static void on_fd(sl_evio *io, unsigned events) {
 **     struct conn *c = (struct conn *)io;
-**     switch (reason) {
-**       case LWS_CALLBACK_RAW_RX:        // copy `in`: lws reuses it
-**         if (c->reader) { push on sl_task_thread(c->reader);
-**                          sl_sched_wake(c->reader); c->reader = NULL; }
-**         break;
-**       case LWS_CALLBACK_WSI_DESTROY:   // last event of the wsi
-**         if (c->held) { c->held = 0; sl_sched_release(S); }
-**         ...
+**     if (events & SL_EV_READ) {
+**       n = recv(io->fd, ...);
+**       if (c->reader) { push on sl_task_thread(c->reader);
+**                        sl_sched_wake(c->reader); c->reader = NULL; }
 **     }
-**     return 0;
 **   }
-**   c->io.on_event = conn_event;
-**   struct lws_client_connect_info i = {0};
-**   i.context = sl_sched_lws(L);
-**   i.method = "RAW";
-**   i.local_protocol_name = SL_SCHED_PROTOCOL;
-**   i.address = ip; i.port = port; i.host = host;
-**   i.opaque_user_data = &c->io;
-**   c->held = 1;                  // before: callbacks may run inside the call
-**   sl_sched_hold(S);
-**   if (lws_client_connect_via_info(&i) == NULL && c->held) {
-**     c->held = 0;                // failed without WSI_DESTROY
-**     sl_sched_release(S);
-**   }
+**   c->io.fd = fd; c->io.cb = on_fd;
+**   sl_ev_watch(sl_sched_loop(L), &c->io, SL_EV_READ);
+**   sl_sched_hold(S);             // a task may be woken by it
+**   ...
+**   sl_ev_watch(loop, &c->io, 0); close(fd); sl_sched_release(S);
 **
-** The C interface of a connection: set it as the wsi's opaque user data
-** (lws_client_connect_info.opaque_user_data, or lws_set_opaque_user_data).
-** on_event gets every callback of that wsi (RAW_CONNECTED, RAW_RX, ...,
-** CLIENT_CONNECTION_ERROR, RAW_CLOSE, WSI_DESTROY) and returns what an lws
-** protocol callback returns (0, or -1 to close).
+** The loop is made with the scheduler (epoll_create1 and an eventfd, before
+** a sandbox locks the process down).  Raises when it could not be made.
 */
-typedef struct sl_io sl_io;
-struct sl_io {
-  int (*on_event)(sl_io *io, struct lws *wsi, int reason, void *in,
-                  size_t len);
-};
-
-/*
-** The process's lws context (created on first use: no listening port, the
-** one protocol SL_SCHED_PROTOCOL, no options, logging limited to errors).
-** Call it before a sandbox locks the process down, if it must exist by
-** then.  Raises on failure.  lua_close destroys it: the WSI_DESTROY events
-** of connections still open then arrive during lua_close, when on_event
-** must only release C resources (no Lua calls, no sl_sched_wake).
-*/
-struct lws_context *sl_sched_lws(lua_State *L);
+sl_ev *sl_sched_loop(lua_State *L);
 
 /* }====================================================== */
 

@@ -46,16 +46,12 @@ struct sl_sched {
   lua_State *top;           /* innermost thread of that chain */
   int blocking;             /* a blocking yield is on its way up */
   int holds;                /* open sources of wake-ups (sockets) */
-  int in_service;           /* inside lws_service */
-  int cancel_pending;
-  int past_poll;            /* lws_service is past its poll() */
-  int in_sul;               /* inside the scheduler's lws_sul callback */
   unsigned long next_id;
   sl_timer **heap;          /* min-heap on due */
   int nheap, capheap;
   int64_t last_poll;
-  struct lws_context *ctx;
-  lws_sorted_usec_list_t sul;
+  sl_ev ev;                 /* the loop (epfd -1: could not be made) */
+  int ev_err;               /* why not: -errno */
   int closed;
 };
 

@@ -3,7 +3,7 @@
 ** (the Lua binding; the client's other parts and how they fit: ws.h).
 **
 **   websocket.connect (Lua) -> policy(url) -> c-ares -> policy(url, ip)
-**     -> lws RAW connect(ip) -> [OpenSSL memory BIOs] -> handshake engine
+**     -> TCP connect(ip) on the loop -> [OpenSSL memory BIOs] -> handshake engine
 **     -> frames <-> channel (scheduler)
 **
 ** This file holds every Lua reference of a connection: the client
@@ -193,22 +193,6 @@ static ws_global *get_global(lua_State *L) {
   return G;
 }
 
-/*
-** The shared lws context, made (if it does not exist yet) without the
-** http_proxy environment variable: lws would send every RAW connection to
-** that proxy, bypassing the address the policy checked.
-*/
-static struct lws_context *get_ctx(lua_State *L) {
-  const char *p = getenv("http_proxy");
-  if (p == NULL) return sl_sched_lws(L);
-  const char *saved = lua_pushstring(L, p);  /* kept on the stack */
-  unsetenv("http_proxy");
-  struct lws_context *ctx = sl_sched_lws(L);
-  setenv("http_proxy", saved, 1);
-  lua_pop(L, 1);
-  return ctx;
-}
-
 static int ensure_tls(ws_global *G, char *err, size_t errlen) {
   if (G->tls_ready) return 0;
   if (sl_tls_init(err, errlen) != 0) return -1;
@@ -230,7 +214,7 @@ int sl_websocket_prepare(lua_State *L, const char *dns_server,
     free(G->dns_server);
     G->dns_server = ws_strdup(realloc, dns_server);
   }
-  G->ctx = get_ctx(L);
+  G->ev = sl_sched_loop(L);
   /*
   ** TLS is set up by the first wss:// connection (OpenSSL's configuration
   ** and the trust store stay readable in the sandbox; some 2 ms and 25 ms
@@ -306,7 +290,7 @@ static int ws_connect(lua_State *L) {
   const char *why = ws_parse_options(L, 2, &o, buf, sizeof buf);
   if (why) return sl_fail(L, SL_INVALID, "websocket.connect: %s", why);
   char err[512];
-  if (G->ctx == NULL) G->ctx = get_ctx(L);
+  if (G->ev == NULL) G->ev = sl_sched_loop(L);
   if (o.ca_file && ensure_tls(G, err, sizeof err) != 0)
     return sl_fail(L, SL_INTERNAL, "websocket.connect: %s", err);
   if (o.ca_file && sl_tls_preload_ca(o.ca_file, err, sizeof err) != 0)
@@ -578,7 +562,7 @@ static int client_close(lua_State *L) {
                  "websocket close: reason is %d bytes (at most 123)", (int)rlen);
     return 2;
   }
-  if (c->phase == PH_DONE && c->wsi == NULL && !c->paused) {
+  if (c->phase == PH_DONE && !ws_sock_open(c) && !c->paused) {
     lua_pushboolean(L, 1);
     return 1;
   }
@@ -621,7 +605,7 @@ static int client_close(lua_State *L) {
       ws_on_space(c);
     }
   }
-  if (c->phase == PH_DONE && c->wsi == NULL) {
+  if (c->phase == PH_DONE && !ws_sock_open(c)) {
     lua_pushboolean(L, 1);
     return 1;
   }
@@ -666,7 +650,7 @@ static int client_gc(lua_State *L) {
   ws_conn *c = u->c;
   if (c == NULL) return 0;
   u->c = NULL;
-  if (c->wsi || c->linked) ws_shutdown(c->G);  /* lua_close */
+  if (ws_sock_open(c) || c->linked) ws_shutdown(c->G);  /* lua_close */
   c->ud_alive = 0;
   if (c->errref != LUA_NOREF && !c->G->exiting)
     luaL_unref(L, LUA_REGISTRYINDEX, c->errref);

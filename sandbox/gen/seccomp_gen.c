@@ -51,7 +51,9 @@ static const char *const allowed[] = {
   "rt_sigreturn", "rt_sigaction", "rt_sigprocmask", "restart_syscall",
   /* file descriptors already open, and reading what Landlock lets through */
   "read", "readv", "pread64", "write", "writev", "close", "lseek", "fstat",
-  "newfstatat", "statx", "getdents64", "poll", "ppoll",
+  "newfstatat", "statx", "getdents64",
+  /* the event loop (made before the filter: epoll_create1, eventfd2) */
+  "epoll_wait", "epoll_pwait", "epoll_pwait2", "epoll_ctl",
   /* sockets (socket itself is checked below) */
   "connect", "bind", "sendto", "recvfrom", "sendmsg", "recvmsg",
   "sendmmsg", "recvmmsg", "setsockopt", "getsockopt", "getsockname",

@@ -1,6 +1,6 @@
 /*
 ** dial.c - host names resolved on the event loop (see ws.h): c-ares' sockets
-** adopted by lws as RAW file descriptors, one timer, at most
+** watched on the scheduler's loop, one timer, at most
 ** WS_DNS_INFLIGHT lookups at once (more wait their turn).  A lookup ends in
 ** G->resolved (the transport's).  No Lua, and no call into the transport.
 */
@@ -15,109 +15,75 @@
 #include "../../sandbox/libmem.h"
 
 /* {======================================================
-** DNS on the lws loop
+** DNS on the loop
 ** ======================================================= */
 
 
 static void dns_rearm(ws_global *G);
 
-static int dnsio_event(sl_io *io, struct lws *wsi, int reason, void *in,
-                       size_t len) {
-  ws_dnsio *d = (ws_dnsio *)io;
+static void dnsio_free(ws_dnsio *d) {
   ws_global *G = d->G;
-  (void)in;
-  (void)len;
-  switch (reason) {
-    case LWS_CALLBACK_RAW_RX_FILE:
-      if (d->fd >= 0 && G->dns) {
-        sl_dns_process(G->dns, d->fd, 1, 0);
-        dns_rearm(G);
-      }
-      break;
-    case LWS_CALLBACK_RAW_WRITEABLE_FILE:
-      if (d->fd >= 0 && G->dns) {
-        sl_dns_process(G->dns, d->fd, 0, 1);
-        if (d->fd >= 0 && d->want_w && d->wsi) lws_callback_on_writable(wsi);
-        dns_rearm(G);
-      }
-      break;
-    case LWS_CALLBACK_WSI_DESTROY: {
-      ws_dnsio **pp = &G->dnsios;
-      while (*pp && *pp != d) pp = &(*pp)->next;
-      if (*pp) *pp = d->next;
-      if (d->held) sl_sched_release(G->S);
-      free(d);
-      break;
-    }
-    default:
-      break;
-  }
-  return 0;
+  ws_dnsio **pp = &G->dnsios;
+  while (*pp && *pp != d) pp = &(*pp)->next;
+  if (*pp) *pp = d->next;
+  free(d);
 }
 
-/*
-** c-ares' socket interest.  Its descriptors are adopted as they are into
-** the lws loop (RAW file descriptors); lws closes each one when its wsi
-** goes (dns_close), c-ares never does (no dup: the sandbox's filter
-** refuses F_DUPFD).
-*/
+static void dnsio_cb(sl_evio *io, unsigned events) {
+  ws_dnsio *d = (ws_dnsio *)io;
+  ws_global *G = d->G;
+  if (G->dns == NULL) return;
+  d->in_cb = 1;
+  sl_dns_process(G->dns, io->fd, (events & SL_EV_READ) != 0,
+                 (events & SL_EV_WRITE) != 0);
+  d->in_cb = 0;
+  if (d->gone) dnsio_free(d);  /* c-ares closed it meanwhile */
+  dns_rearm(G);
+}
+
+/* c-ares' socket interest: watched on the loop as it is. */
 static void dns_watch(void *ud, int fd, int readable, int writable) {
   ws_global *G = ud;
   ws_dnsio *d;
   for (d = G->dnsios; d; d = d->next)
-    if (d->fd == fd) break;
-  if (!readable && !writable) {
-    if (d == NULL) return;
-    d->want_w = 0;
-    if (d->wsi) lws_rx_flow_control(d->wsi, 0);
-    return;  /* dns_close follows */
-  }
+    if (!d->gone && d->io.fd == fd) break;
+  unsigned want = (readable ? SL_EV_READ : 0u) | (writable ? SL_EV_WRITE : 0u);
   if (d == NULL) {
+    if (want == 0) return;
     d = calloc(1, sizeof *d);
     if (d == NULL) return;  /* the lookup times out */
-    d->io.on_event = dnsio_event;
+    d->io.fd = fd;
+    d->io.cb = dnsio_cb;
     d->G = G;
-    d->fd = fd;
-    lws_sock_file_fd_type u;
-    memset(&u, 0, sizeof u);
-    u.filefd = fd;
-    struct lws_vhost *vh = lws_get_vhost_by_name(G->ctx, "default");
-    struct lws *w = NULL;
-    if (vh)
-      w = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, u,
-                                     SL_SCHED_PROTOCOL, NULL);
-    if (w == NULL) {
+    if (sl_ev_watch(G->ev, &d->io, want) != 0) {
       free(d);
-      return;
+      return;  /* the lookup times out */
     }
-    d->wsi = w;
-    lws_set_opaque_user_data(w, &d->io);
-    d->held = 1;
     sl_sched_hold(G->S);
     d->next = G->dnsios;
     G->dnsios = d;
+    return;
   }
-  d->want_w = writable;
-  if (writable && d->wsi) lws_callback_on_writable(d->wsi);
+  (void)sl_ev_watch(G->ev, &d->io, want);  /* 0: dns_close follows */
 }
 
-/* c-ares lets go of fd: lws closes it with its wsi (or we do). */
+/* c-ares lets go of fd: stop watching it, close it. */
 static int dns_close(void *ud, int fd) {
   ws_global *G = ud;
   ws_dnsio *d;
   for (d = G->dnsios; d; d = d->next)
-    if (d->fd == fd) break;
-  if (d == NULL || d->wsi == NULL) return close(fd);
-  struct lws *w = d->wsi;
-  d->fd = -1;  /* the number may be reused once lws has closed it */
-  d->wsi = NULL;
-  lws_set_timeout(w, PENDING_TIMEOUT_USER_OK,
-                  G->exiting ? LWS_TO_KILL_SYNC : LWS_TO_KILL_ASYNC);
-  return 0;
+    if (!d->gone && d->io.fd == fd) break;
+  if (d != NULL) {
+    sl_ev_watch(G->ev, &d->io, 0);
+    sl_sched_release(G->S);
+    d->gone = 1;
+    if (!d->in_cb) dnsio_free(d);
+  }
+  return close(fd);
 }
 
 static void dns_timer_cb(sl_timer *t) {
-  ws_global *G = lws_container_of(t, ws_global, dns_timer);
+  ws_global *G = sl_container_of(t, ws_global, dns_timer);
   if (G->dns == NULL) return;
   sl_dns_process(G->dns, -1, 0, 0);
   dns_rearm(G);
@@ -171,7 +137,7 @@ void ws_dns_lookup(ws_conn *c) {
 }
 
 static void dnsq_cb(sl_timer *t) {
-  ws_global *G = lws_container_of(t, ws_global, dnsq_timer);
+  ws_global *G = sl_container_of(t, ws_global, dnsq_timer);
   while (G->dnsq && G->dns_inflight < WS_DNS_INFLIGHT && !G->exiting) {
     ws_conn *c = G->dnsq;
     G->dnsq = c->dnsq_next;

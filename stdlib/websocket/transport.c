@@ -1,20 +1,21 @@
 /*
-** transport.c - one WebSocket connection over a libwebsockets RAW
-** connection (see ws.h): its phase, with asserted transitions; TLS over
-** memory BIOs; the protocol engine; reading with flow control; writing
-** with our own non-blocking send(); its timers; the shutdown at exit.
+** transport.c - one WebSocket connection over its own non-blocking TCP
+** socket on the scheduler's loop (see ws.h): its phase, with asserted
+** transitions; TLS over memory BIOs; the protocol engine; reading with flow
+** control; writing with non-blocking send(); its timers; the shutdown at
+** exit.
 ** What it delivers goes to the owner (ws_owner); it calls no Lua.
 **
 ** Receiving: every complete message goes to the owner.  When the owner
 ** cannot take it (the channel is full), it keeps it, reading stops
-** (lws_rx_flow_control, and the SSL_read loop), the rest of the input
+** (the socket is no longer watched for input, nor SSL_read called), the rest of the input
 ** already read is kept in c->rx, and ws_on_space resumes.  Nothing is
 ** dropped while the script may still read; memory stays bounded by one
 ** message plus one read buffer.
 **
 ** Writing: what the socket does not take stays in the engine's buffer
-** (plain) or in c->tx (TLS ciphertext), and RAW_WRITEABLE resumes.  lws
-** never buffers our data.
+** (plain) or in c->tx (TLS ciphertext), and the socket's writability
+** resumes.  Nothing else buffers our data.
 */
 #include "ws.h"
 
@@ -24,7 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "../../sandbox/libmem.h"
 
@@ -39,8 +43,10 @@ static void write_cb(sl_timer *t);
 static void close_cb(sl_timer *t);
 static void dial_cb(sl_timer *t);
 static void resume_cb(sl_timer *t);
-static int conn_event(sl_io *io, struct lws *wsi, int reason, void *in,
-                      size_t len);
+static void conn_io(sl_evio *io, unsigned events);
+static void sock_close(ws_conn *c);
+static void sock_interest(ws_conn *c);
+static void sock_want_write(ws_conn *c, int on);
 
 /*
 ** The one place the phase changes.  Legal: forward through the dial
@@ -63,7 +69,8 @@ static void set_phase(ws_conn *c, ws_phase to) {
 
 void ws_conn_init(ws_conn *c, ws_global *G) {
   memset(c, 0, sizeof *c);
-  c->io.on_event = conn_event;
+  c->io.fd = -1;
+  c->io.cb = conn_io;
   c->G = G;
   sl_timer_init(&c->dial_t);
   sl_timer_init(&c->read_t);
@@ -158,7 +165,8 @@ static void conn_unlink(ws_conn *c) {
 }
 
 void ws_conn_maybe_free(ws_conn *c) {
-  if (c->ud_alive || c->phase != PH_DONE || c->wsi || c->linked) return;
+  if (c->ud_alive || c->phase != PH_DONE || ws_sock_open(c) || c->linked)
+    return;
   ws_conn_free(c);
 }
 
@@ -203,7 +211,7 @@ static void wake_closers(ws_conn *c) {
 ** and drops its anchors).
 */
 static void conn_try_finish(ws_conn *c) {
-  if (c->phase != PH_DONE || c->wsi) return;
+  if (c->phase != PH_DONE || ws_sock_open(c)) return;
   if (!c->G->exiting && (c->paused || c->kept)) return;
   timer_stop_all(c);
   if (c->connector) {
@@ -226,13 +234,8 @@ static void conn_try_finish(ws_conn *c) {
   ws_conn_maybe_free(c);
 }
 
-/* The transport ended (WSI_DESTROY, or it never opened). */
+/* The transport ended (its socket closed, or it never opened). */
 static void conn_transport_gone(ws_conn *c) {
-  c->wsi = NULL;
-  if (c->held) {
-    c->held = 0;
-    sl_sched_release(c->G->S);
-  }
   int was = c->phase;
   set_phase(c, PH_DONE);
   if (was < PH_OPEN && !c->failed)
@@ -249,10 +252,13 @@ static void conn_transport_gone(ws_conn *c) {
 }
 
 void ws_conn_kill(ws_conn *c) {
-  if (c->wsi && !c->killing) {
-    c->killing = 1;
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+  if (!ws_sock_open(c) || c->killing) return;
+  if (c->in_io) {
+    c->kill_pending = 1;  /* conn_io closes it: c must outlive the call */
+    return;
   }
+  c->killing = 1;
+  sock_close(c);
 }
 
 void ws_connect_failed(ws_conn *c) {
@@ -308,9 +314,8 @@ static int start_next_send(ws_conn *c) {
 ** out entirely.
 */
 int ws_conn_flush(ws_conn *c) {
-  if (c->wsi == NULL || c->killing) return 0;
-  int fd = lws_get_socket_fd(c->wsi);
-  if (fd < 0) return 0;
+  if (!ws_sock_open(c) || c->killing || c->phase == PH_TCP) return 0;
+  int fd = c->io.fd;
   for (;;) {
     const uint8_t *p = NULL;
     size_t n = 0;
@@ -344,20 +349,22 @@ int ws_conn_flush(ws_conn *c) {
     ssize_t s = send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (s < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-        lws_callback_on_writable(c->wsi);
+        sock_want_write(c, 1);
         return 0;
       }
-      snprintf(c->why, sizeof c->why, "send: %s", strerror(errno));
+      snprintf(c->why, sizeof c->why, "send: %s (%s)", strerror(errno),
+               sl_errno_name(errno));
       return -1;
     }
     if (from_engine) wsp_output_consumed(c->wsp, (size_t)s);
     else c->txoff += (size_t)s;
     if ((size_t)s < n) {
-      lws_callback_on_writable(c->wsi);
+      sock_want_write(c, 1);
       return 0;
     }
     continue;
   drained:
+    sock_want_write(c, 0);
     on_drained(c);
     /* complete the message being sent, start the next */
     if (c->sendq && c->sendq->started && !wsp_sending(c->wsp)) {
@@ -418,7 +425,7 @@ static void pause_reading(ws_conn *c) {
   if (c->paused) return;
   c->paused = 1;
   sl_timer_stop(&c->read_t);
-  if (c->wsi) lws_rx_flow_control(c->wsi, 0);
+  sock_interest(c);
 }
 
 static void established(ws_conn *c);
@@ -575,7 +582,7 @@ static int on_rx(ws_conn *c, const uint8_t *in, size_t len) {
 
 /* Resume reading after the channel made room (timer, next loop turn). */
 static void resume_cb(sl_timer *t) {
-  ws_conn *c = lws_container_of(t, ws_conn, resume_t);
+  ws_conn *c = sl_container_of(t, ws_conn, resume_t);
   c->resume_armed = 0;
   if (c->G->exiting) return;
   if (c->kept) {
@@ -601,8 +608,8 @@ static void resume_cb(sl_timer *t) {
     ws_conn_kill(c);
     return;
   }
-  if (c->wsi) {
-    lws_rx_flow_control(c->wsi, 1);
+  if (ws_sock_open(c)) {
+    sock_interest(c);
     c->last_rx = sl_now_ns();
     if (c->read_ns > 0 && c->phase == PH_OPEN && c->read_t.idx < 0)
       sl_timer_start(c->G->S, &c->read_t, c->read_ns, read_cb);
@@ -617,7 +624,7 @@ static void resume_cb(sl_timer *t) {
 ** ======================================================= */
 
 static void read_cb(sl_timer *t) {
-  ws_conn *c = lws_container_of(t, ws_conn, read_t);
+  ws_conn *c = sl_container_of(t, ws_conn, read_t);
   if (c->phase != PH_OPEN || c->paused) return;
   int64_t left = c->last_rx + c->read_ns - sl_now_ns();
   if (left > 0) {
@@ -638,7 +645,7 @@ static void read_cb(sl_timer *t) {
 }
 
 static void write_cb(sl_timer *t) {
-  ws_conn *c = lws_container_of(t, ws_conn, write_t);
+  ws_conn *c = sl_container_of(t, ws_conn, write_t);
   ws_set_error(c, SL_TIMEOUT, SL_RETRY_YES,
             "websocket %s: write timeout: the server did not take the data "
             "within %.3gs", c->canonical, (double)c->write_ns / 1e9);
@@ -650,12 +657,12 @@ static void write_cb(sl_timer *t) {
 }
 
 static void close_cb(sl_timer *t) {
-  ws_conn *c = lws_container_of(t, ws_conn, close_t);
+  ws_conn *c = sl_container_of(t, ws_conn, close_t);
   ws_conn_kill(c);  /* the peer did not answer our close in time */
 }
 
 static void dial_cb(sl_timer *t) {
-  ws_conn *c = lws_container_of(t, ws_conn, dial_t);
+  ws_conn *c = sl_container_of(t, ws_conn, dial_t);
   if (c->phase >= PH_OPEN) return;
   ws_set_error(c, SL_TIMEOUT, SL_RETRY_YES,
             "websocket %s: dial timeout after %.3gs (%s)", c->canonical,
@@ -697,125 +704,208 @@ static void established(ws_conn *c) {
   if (c->read_ns > 0) sl_timer_start(c->G->S, &c->read_t, c->read_ns, read_cb);
 }
 
-static int conn_event(sl_io *io, struct lws *wsi, int reason, void *in,
-                      size_t len) {
+/* The socket is connected: start TLS, or send the upgrade request. */
+static int on_connected(ws_conn *c) {
+  if (c->G->exiting) return -1;
+  if (c->tls_on) {
+    char err[256];
+    c->tls = sl_tls_new(c->host, c->ca_file, err, sizeof err);
+    if (c->tls == NULL) {
+      ws_set_error(c, SL_INTERNAL, SL_RETRY_NO, "websocket %s: %s",
+                   c->canonical, err);
+      return -1;
+    }
+    set_phase(c, PH_TLS);
+    if (tls_pump(c) < 0) {
+      ws_conn_flush(c);
+      return -1;
+    }
+  } else {
+    size_t rl;
+    const uint8_t *req = wsp_request(c->wsp, &rl);
+    if (tx_reserve(c, rl) != 0) return -1;
+    memcpy(c->tx, req, rl);
+    c->txoff = 0;
+    c->txlen = rl;
+    set_phase(c, PH_HS);
+  }
+  sock_interest(c);
+  return ws_conn_flush(c) < 0 ? -1 : 0;
+}
+
+/* Read what the socket has (one read per event: level-triggered). */
+static int sock_read(ws_conn *c) {
+  static uint8_t buf[WS_RX_CHUNK];
+  ssize_t n = recv(c->io.fd, buf, sizeof buf, MSG_DONTWAIT);
+  if (n > 0) {
+    if (c->G->exiting && c->phase < PH_OPEN) return -1;
+    return on_rx(c, buf, (size_t)n) != 0 ? -1 : 0;
+  }
+  if (n == 0) {
+    snprintf(c->why, sizeof c->why, "the server closed the connection");
+    return -1;
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return 0;
+  snprintf(c->why, sizeof c->why, "recv: %s (%s)", strerror(errno),
+           sl_errno_name(errno));
+  return -1;
+}
+
+/* The connect finished: 0 connected, or an errno. */
+static int connect_result(ws_conn *c) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+    err = errno;
+  return err;
+}
+
+static void conn_io(sl_evio *io, unsigned events) {
   ws_conn *c = (ws_conn *)io;
-  switch (reason) {
-    case LWS_CALLBACK_RAW_CONNECTED: {
-      if (c->G->exiting) return -1;
-      c->wsi = wsi;
-      if (c->tls_on) {
-        char err[256];
-        c->tls = sl_tls_new(c->host, c->ca_file, err, sizeof err);
-        if (c->tls == NULL) {
-          ws_set_error(c, SL_INTERNAL, SL_RETRY_NO, "websocket %s: %s",
-                    c->canonical, err);
-          return -1;
-        }
-        set_phase(c, PH_TLS);
-        if (tls_pump(c) < 0) {
-          ws_conn_flush(c);
-          return -1;
-        }
-      } else {
-        size_t rl;
-        const uint8_t *req = wsp_request(c->wsp, &rl);
-        if (tx_reserve(c, rl) != 0) return -1;
-        memcpy(c->tx, req, rl);
-        c->txoff = 0;
-        c->txlen = rl;
-        set_phase(c, PH_HS);
-      }
-      return ws_conn_flush(c) < 0 ? -1 : 0;
+  int r = 0;
+  c->in_io = 1;
+  if (c->phase == PH_TCP) {
+    int err = connect_result(c);
+    if (err != 0) {
+      snprintf(c->why, sizeof c->why, "%s (%s)", strerror(err),
+               sl_errno_name(err));
+      r = -1;
+    } else {
+      r = on_connected(c);
     }
-    case LWS_CALLBACK_RAW_RX:
-      if (c->G->exiting && c->phase < PH_OPEN) return -1;
-      return on_rx(c, in, len) != 0 ? -1 : 0;
-    case LWS_CALLBACK_RAW_WRITEABLE:
-      return ws_conn_flush(c) != 0 ? -1 : 0;
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-      snprintf(c->why, sizeof c->why, "%s",
-               in ? (const char *)in : "connect failed");
-      return 0;
-    case LWS_CALLBACK_RAW_CLOSE:
-      return 0;
-    case LWS_CALLBACK_WSI_DESTROY: {
-      if (c->in_connect) {
-        c->destroyed_in_connect = 1;
-        return 0;
-      }
-      int was = c->phase;
-      c->wsi = NULL;
-      c->killing = 0;
-      if (was == PH_TCP && !c->failed && !c->G->exiting &&
-          c->iaddr + 1 < c->naddrs) {
-        /* refused: try the next address that passed the policy */
-        if (c->held) {
-          c->held = 0;
-          sl_sched_release(c->G->S);
-        }
-        c->iaddr++;
-        ws_start_tcp(c);
-        return 0;
-      }
-      if (was == PH_TCP && !c->failed)
-        ws_set_error(c, SL_INTERNAL, SL_RETRY_YES, "websocket %s: connect to %s: %s",
-                  c->canonical, c->ip, c->why[0] ? c->why : "failed");
-      conn_transport_gone(c);
-      return 0;
-    }
-    default:
-      return 0;
+  } else {
+    if (events & SL_EV_WRITE) r = ws_conn_flush(c) != 0 ? -1 : 0;
+    if (r == 0 && (events & SL_EV_READ) && !c->paused && ws_sock_open(c))
+      r = sock_read(c);
+  }
+  c->in_io = 0;
+  if (r != 0 || c->kill_pending) {
+    c->kill_pending = 0;
+    c->killing = 1;
+    sock_close(c);  /* may free c */
   }
 }
 
-void ws_start_tcp(ws_conn *c) {
-  sl_dns_format(&c->addrs[c->iaddr], -1, c->ip, sizeof c->ip);
-  set_phase(c, PH_TCP);
-  c->why[0] = '\0';
-  struct lws_client_connect_info i;
-  memset(&i, 0, sizeof i);
-  i.context = c->G->ctx;
-  i.method = "RAW";
-  i.local_protocol_name = SL_SCHED_PROTOCOL;
-  i.address = c->ip;
-  i.port = c->port;
-  i.host = c->ip;
-  i.path = "/";
-  i.opaque_user_data = &c->io;
-  c->held = 1;
-  sl_sched_hold(c->G->S);
-  c->in_connect = 1;
-  c->destroyed_in_connect = 0;
-  struct lws *w = lws_client_connect_via_info(&i);
-  c->in_connect = 0;
-  if (w == NULL || c->destroyed_in_connect) {
-    if (c->held) {
-      c->held = 0;
-      sl_sched_release(c->G->S);
-    }
-    c->wsi = NULL;
-    ws_set_error(c, SL_INTERNAL, SL_RETRY_YES,
-              "websocket %s: connect to %s: cannot open a connection (too "
-              "many open connections?)", c->canonical, c->ip);
-    ws_connect_failed(c);
+/* Watch the socket for what the connection waits for. */
+static void sock_interest(ws_conn *c) {
+  if (!ws_sock_open(c)) return;
+  unsigned want;
+  if (c->phase == PH_TCP) want = SL_EV_WRITE;  /* the connect's end */
+  else want = (c->paused ? 0u : SL_EV_READ) |
+              (c->want_write ? SL_EV_WRITE : 0u);
+  if (sl_ev_watch(c->G->ev, &c->io, want) != 0 && want != 0) {
+    snprintf(c->why, sizeof c->why, "cannot watch the socket: %s",
+             strerror(errno));
+    ws_conn_kill(c);
+  }
+}
+
+static void sock_want_write(ws_conn *c, int on) {
+  if (c->want_write == on) return;
+  c->want_write = on;
+  sock_interest(c);
+}
+
+/*
+** Close the socket; then try the next address (a connect that failed), or
+** end the transport.  c may be freed on return.
+*/
+static void sock_close(ws_conn *c) {
+  if (!ws_sock_open(c)) return;
+  ws_global *G = c->G;
+  sl_ev_watch(G->ev, &c->io, 0);
+  close(c->io.fd);
+  c->io.fd = -1;
+  c->io.want = 0;
+  c->want_write = 0;
+  c->killing = 0;
+  if (c->held) {
+    c->held = 0;
+    sl_sched_release(G->S);
+  }
+  if (c->phase == PH_TCP && !c->failed && !G->exiting &&
+      c->iaddr + 1 < c->naddrs) {
+    c->iaddr++;  /* refused: try the next address that passed the policy */
+    ws_start_tcp(c);
     return;
   }
-  c->wsi = w;
+  if (c->phase == PH_TCP && !c->failed)
+    ws_set_error(c, SL_INTERNAL, SL_RETRY_YES,
+                 "websocket %s: connect to %s: %s", c->canonical, c->ip,
+                 c->why[0] ? c->why : "failed");
+  conn_transport_gone(c);
+}
+
+/* A non-blocking connect to c->addrs[c->iaddr]: 0, or an errno. */
+static int tcp_open(ws_conn *c) {
+  const sl_dns_addr *a = &c->addrs[c->iaddr];
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  memset(&ss, 0, sizeof ss);
+  if (a->family == AF_INET6) {
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons((uint16_t)c->port);
+    memcpy(&s6->sin6_addr, a->ip, 16);
+    sl = sizeof *s6;
+  } else {
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons((uint16_t)c->port);
+    memcpy(&s4->sin_addr, a->ip, 4);
+    sl = sizeof *s4;
+  }
+  int fd = socket(a->family == AF_INET6 ? AF_INET6 : AF_INET,
+                  SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno;
+  int one = 1;  /* messages go out as they are sent */
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (connect(fd, (struct sockaddr *)&ss, sl) != 0 && errno != EINPROGRESS) {
+    int e = errno;
+    close(fd);
+    return e;
+  }
+  c->io.fd = fd;
+  c->io.want = 0;
+  c->want_write = 0;
+  sock_interest(c);  /* writable: the connect finished */
+  if (!ws_sock_open(c)) return ENOSPC;  /* could not be watched */
+  c->held = 1;
+  sl_sched_hold(c->G->S);
+  return 0;
+}
+
+void ws_start_tcp(ws_conn *c) {
+  for (;;) {
+    sl_dns_format(&c->addrs[c->iaddr], -1, c->ip, sizeof c->ip);
+    set_phase(c, PH_TCP);
+    c->why[0] = '\0';
+    int err = tcp_open(c);
+    if (err == 0) return;
+    if (c->failed) break;  /* could not watch it: the reason is kept */
+    snprintf(c->why, sizeof c->why, "%s (%s)%s", strerror(err),
+             sl_errno_name(err),
+             err == EMFILE || err == ENFILE ? ": the process's descriptor "
+             "limit (see --max-connections)" : "");
+    if (c->iaddr + 1 < c->naddrs && !c->G->exiting) {
+      c->iaddr++;
+      continue;
+    }
+    ws_set_error(c, SL_INTERNAL, SL_RETRY_YES,
+                 "websocket %s: connect to %s: %s", c->canonical, c->ip,
+                 c->why);
+    break;
+  }
+  ws_connect_failed(c);
 }
 
 /* {======================================================
 ** Shutdown (lua_close)
 ** ======================================================= */
 
-static void exit_sul_cb(lws_sorted_usec_list_t *sul) {
-  ws_global *G = lws_container_of(sul, ws_global, exit_sul);
-  G->exit_due = 1;
-}
-
-static int any_wsi(ws_global *G) {
+static int any_open(ws_global *G) {
   for (ws_conn *c = G->conns; c; c = c->next)
-    if (c->wsi) return 1;
+    if (ws_sock_open(c)) return 1;
   return 0;
 }
 
@@ -829,11 +919,11 @@ void ws_shutdown(ws_global *G) {
     c->local_close = 1;
     timer_stop_all(c);
     ws_dns_abort(c);
-    if (c->paused && c->wsi) {
+    if (c->paused && ws_sock_open(c)) {
       c->paused = 0;
-      lws_rx_flow_control(c->wsi, 1);
+      sock_interest(c);
     }
-    if (c->wsi == NULL) continue;
+    if (!ws_sock_open(c)) continue;
     if (c->phase == PH_OPEN && wsp_get_state(c->wsp) == WSP_OPEN) {
       wsp_close(c->wsp, WSP_CLOSE_GOING_AWAY, "going away", 10);
       if (ws_conn_flush(c) != 0) ws_conn_kill(c);
@@ -841,12 +931,13 @@ void ws_shutdown(ws_global *G) {
       ws_conn_kill(c);
     }
   }
-  if (G->ctx && any_wsi(G)) {
-    memset(&G->exit_sul, 0, sizeof G->exit_sul);
-    G->exit_due = 0;
-    lws_sul_schedule(G->ctx, 0, &G->exit_sul, exit_sul_cb, WS_EXIT_WAIT_US);
-    while (any_wsi(G) && !G->exit_due) lws_service(G->ctx, 0);
-    lws_sul_cancel(&G->exit_sul);
+  if (G->ev && any_open(G)) {
+    /* the close replies, for WS_EXIT_WAIT_NS at most */
+    int64_t end = sl_now_ns() + WS_EXIT_WAIT_NS;
+    while (any_open(G)) {
+      int64_t left = end - sl_now_ns();
+      if (left <= 0 || sl_ev_wait(G->ev, left) < 0) break;
+    }
     for (c = G->conns; c; c = nx) {
       nx = c->next;
       c->killing = 0;
@@ -857,7 +948,6 @@ void ws_shutdown(ws_global *G) {
   for (c = G->conns; c; c = nx) {
     nx = c->next;
     set_phase(c, PH_DONE);
-    c->wsi = NULL;
     conn_try_finish(c);
   }
   ws_dns_shutdown(G);

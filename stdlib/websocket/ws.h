@@ -4,13 +4,13 @@
 **   websocket.c          the Lua binding: module, client methods, tasks,
 **                        channels, every Lua reference (ws_owner below)
 **   websocket/transport.c  the connection: one state (ws_phase) with
-**                        asserted transitions, lws RAW events, TLS,
+**                        asserted transitions, its socket on the loop, TLS,
 **                        the protocol engine, reading, writing, timers,
 **                        shutdown; no Lua
 **   websocket/connect.c  the literal or a lookup, the post-DNS policy on
 **                        each address (through the owner), the allowed
 **                        addresses in turn; no Lua
-**   websocket/dial.c     DNS on the loop (c-ares sockets adopted by lws),
+**   websocket/dial.c     DNS on the loop (c-ares' sockets watched there),
 **                        at most WS_DNS_INFLIGHT lookups; no Lua, and no
 **                        call into the transport (G->resolved)
 **   websocket/options.c  websocket.connect's options table
@@ -37,6 +37,7 @@
 #include "../../net/tls.h"
 #include "../../net/wsproto.h"
 #include "../../security/url.h"
+#include "../../common/errbuf.h"
 
 #define WS_MT "sandlua.WebSocket"
 #define WS_DEFAULT_CAPACITY 32
@@ -46,7 +47,7 @@
 #define WS_MAX_THRESHOLD ((size_t)100 << 20)
 #define WS_MAX_READ_LIMIT ((size_t)128 << 20)
 #define WS_CLOSE_WAIT_NS (5 * (int64_t)1000000000)  /* peer's close reply */
-#define WS_EXIT_WAIT_US (2 * LWS_US_PER_SEC)        /* all, at exit */
+#define WS_EXIT_WAIT_NS (2 * (int64_t)1000000000)  /* all, at exit */
 #define WS_TX_CHUNK ((size_t)64 << 10)
 #define WS_RX_CHUNK ((size_t)64 << 10)
 #define WS_TLS_BACKLOG ((size_t)256 << 10)
@@ -72,15 +73,13 @@ typedef enum ws_phase {
 } ws_phase;
 #define WS_PHASES (PH_DONE + 1)
 
-/* An adopted c-ares socket (a dup of it, polled by lws). */
+/* A c-ares socket watched on the loop. */
 struct ws_dnsio {
-  sl_io io;
+  sl_evio io;   /* io.fd: c-ares' descriptor */
   ws_global *G;
   ws_dnsio *next;
-  struct lws *wsi;
-  int fd;       /* c-ares' descriptor; -1 once c-ares let go of it */
-  int want_w;
-  int held;
+  int in_cb;    /* inside its callback: free it on the way out */
+  int gone;     /* c-ares let go of it (closed) */
 };
 
 struct ws_global {
@@ -89,7 +88,7 @@ struct ws_global {
   void (*resolved)(ws_conn *c, const sl_dns_result *res);
   sl_sched *S;
   lua_State *L;              /* main thread, for callbacks */
-  struct lws_context *ctx;
+  sl_ev *ev;                 /* the scheduler's loop */
   sl_dns *dns;
   char *dns_server;          /* --dns-server, or NULL */
   char dns_err[256];         /* why the resolver could not be made */
@@ -104,8 +103,6 @@ struct ws_global {
   int tls_ready;
   int exiting;               /* lua_close: no Lua, no wake-ups */
   int shut;
-  lws_sorted_usec_list_t exit_sul;
-  int exit_due;
 };
 
 /* A task waiting to send: lives in the task's scratch area. */
@@ -129,7 +126,7 @@ typedef struct ws_closew {
 } ws_closew;
 
 struct ws_conn {
-  sl_io io;
+  sl_evio io;        /* the socket: io.fd, -1 when there is none */
   ws_global *G;
   ws_conn *prev, *next;
   ws_phase phase;    /* changed by set_phase (transport.c) only */
@@ -141,10 +138,10 @@ struct ws_conn {
   int chref;         /* the channel */
   int pendref;       /* a message that did not fit in the channel */
   int errref;        /* an error object (policy refusal), or LUA_NOREF */
-  struct lws *wsi;
-  int held;
-  int in_connect;    /* inside lws_client_connect_via_info */
-  int destroyed_in_connect;
+  int held;          /* the socket holds the scheduler (sl_sched_hold) */
+  int in_io;         /* inside the socket's callback */
+  int kill_pending;  /* ws_conn_kill inside it: close on the way out */
+  int want_write;    /* output waits for the socket */
   /* target */
   policy_url *url;   /* during connect only */
   char *canonical;
@@ -158,7 +155,7 @@ struct ws_conn {
   int naddrs, iaddr;
   char ip[SL_DNS_ADDRSTRLEN];
   char *cname;       /* the CNAME chain DNS followed, or NULL */
-  char why[160];     /* last transport failure (CONNECTION_ERROR) */
+  char why[160];     /* last transport failure (connect, recv, send) */
   /* options */
   int64_t dial_ns, read_ns, write_ns;
   int capacity;
@@ -247,8 +244,11 @@ void ws_set_error(ws_conn *c, sl_errkind kind, int retry, const char *fmt,
 void ws_connect_failed(ws_conn *c);
 /* Open the TCP connection to c->addrs[c->iaddr]. */
 void ws_start_tcp(ws_conn *c);
-/* End the transport from outside its callbacks. */
+/* End the transport (closes the socket; deferred to the end of the
+** socket's callback when called from inside it). */
 void ws_conn_kill(ws_conn *c);
+/* The socket is open. */
+static inline int ws_sock_open(const ws_conn *c) { return c->io.fd >= 0; }
 void ws_fail_senders(ws_conn *c);
 /* Write what can be written: 0, 1 when the close handshake is over, -1
 ** when the socket failed. */

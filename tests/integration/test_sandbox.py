@@ -443,6 +443,7 @@ FORBIDDEN = [
     "reboot", "swapon", "acct", "setuid", "capset", "mknodat", "symlinkat",
     "unlinkat", "mkdirat", "fchmodat", "renameat2", "ftruncate", "open",
     "socketpair", "listen", "accept4", "pipe2", "dup", "eventfd2",
+    "epoll_create1", "poll", "ppoll",
     "setitimer", "prctl", "seccomp", "landlock_restrict_self", "memfd_create",
     "name_to_handle_at", "open_by_handle_at", "iopl", "ioperm",
 ]
@@ -535,7 +536,9 @@ def test_probed_syscalls_get_an_errno(name, err):
 
 @pytest.mark.parametrize("name,result", [
     ("read", "errno EBADF"), ("write", "errno EBADF"),
-    ("close", "errno EBADF"), ("poll", "errno EFAULT"),
+    ("close", "errno EBADF"), ("epoll_wait", "errno EBADF"),
+    ("epoll_pwait", "errno EBADF"), ("epoll_pwait2", "errno EBADF"),
+    ("epoll_ctl", "errno EFAULT"),
     ("getpid", "ok"), ("socket-inet", "ok"), ("socket-inet6-dgram", "ok"),
     ("socket-tcp", "ok"), ("socket-udp6", "ok"),
     ("openat-read", "ok"), ("mmap-rw", "ok"), ("ioctl-fionread", "errno EBADF"),

@@ -1,12 +1,14 @@
 /*
 ** Unit tests of stdlib/sched.c's C API, used the way a socket module uses
 ** it: block a task from a C function, wake it from a timer callback or from
-** an lws callback inside lws_service, results pushed on the task's thread.
+** a descriptor callback inside the loop's wait, results pushed on the task's
+** thread.
 */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -50,7 +52,7 @@ typedef struct tstate {
   int fired_order[NTIMERS];
   int nfired, nwant;
   int early;
-  int hold;  /* keep a "socket" open: wait in lws_service */
+  int hold;  /* keep a "socket" open: wait in the loop */
   sl_task *task;
 } tstate;
 
@@ -120,8 +122,8 @@ static void test_timers_order_and_stop(void **state) {
   timers_order_and_stop(0);
 }
 
-/* A socket is open: the loop waits in lws_service, timers on one sul. */
-static void test_timers_in_lws_loop(void **state) {
+/* A socket is open: the loop waits in epoll with the timers' deadline. */
+static void test_timers_in_loop(void **state) {
   (void)state;
   timers_order_and_stop(1);
 }
@@ -129,94 +131,158 @@ static void test_timers_in_lws_loop(void **state) {
 /* }====================================================== */
 
 /* {======================================================
-** A wake-up from an lws callback inside lws_service
+** A wake-up from a descriptor callback inside the loop's wait
 ** ======================================================= */
 
-typedef struct lwswake {
-  lws_sorted_usec_list_t sul;
+typedef struct fdwake {
+  sl_evio io;
   sl_task *task;
   sl_sched *S;
-} lwswake;
+  int other[2];
+} fdwake;
 
-static lwswake LW;
+static fdwake FW;
 
-/* As a socket callback would: runs inside lws_service, wakes the task. */
-static void lws_cb(lws_sorted_usec_list_t *sul) {
-  lwswake *w = lws_container_of(sul, lwswake, sul);
-  lua_pushliteral(sl_task_thread(w->task), "woken by lws");
+/* As a socket callback would: runs inside the wait, wakes the task. */
+static void fd_cb(sl_evio *io, unsigned events) {
+  fdwake *w = (fdwake *)io;
+  assert_true(events & SL_EV_READ);
+  char buf[16];
+  ssize_t n = read(io->fd, buf, sizeof buf);
+  assert_true(n > 0);
+  lua_pushlstring(sl_task_thread(w->task), buf, (size_t)n);
+  assert_int_equal(sl_ev_watch(sl_sched_loop(sl_sched_state(w->S)), io, 0),
+                   0);
   sl_sched_release(w->S);
   sl_sched_wake(w->task);
 }
 
-static int l_wait_lws(lua_State *L) {
-  struct lws_context *ctx = sl_sched_lws(L);
-  assert_ptr_equal(ctx, sl_sched_lws(L));  /* one context */
-  LW.task = sl_sched_self(L, "wait_lws");
-  LW.S = sl_task_sched(LW.task);
-  sl_sched_hold(LW.S);  /* an open "socket": not a deadlock */
-  lws_sul_schedule(ctx, 0, &LW.sul, lws_cb, 2000);
-  return sl_sched_block(L, "wait_lws", wait_k, 0);
+static int l_wait_fd(lua_State *L) {
+  sl_ev *ev = sl_sched_loop(L);
+  assert_ptr_equal(ev, sl_sched_loop(L));  /* one loop */
+  FW.task = sl_sched_self(L, "wait_fd");
+  FW.S = sl_task_sched(FW.task);
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, FW.other), 0);
+  FW.io.fd = FW.other[0];
+  FW.io.cb = fd_cb;
+  assert_int_equal(sl_ev_watch(ev, &FW.io, SL_EV_READ), 0);
+  sl_sched_hold(FW.S);  /* an open "socket": not a deadlock */
+  assert_int_equal(write(FW.other[1], "woken by fd", 11), 11);
+  return sl_sched_block(L, "wait_fd", wait_k, 0);
 }
 
-static void test_wake_from_lws_callback(void **state) {
+static void test_wake_from_fd_callback(void **state) {
   (void)state;
   lua_State *L = newstate();
-  memset(&LW, 0, sizeof LW);
-  lua_register(L, "wait_lws", l_wait_lws);
-  /* without lws_cancel_service the loop would stay in poll() forever */
-  assert_int_equal(run(L, "return wait_lws()"), LUA_OK);
-  assert_string_equal(lua_tostring(L, -1), "woken by lws");
+  memset(&FW, 0, sizeof FW);
+  lua_register(L, "wait_fd", l_wait_fd);
+  assert_int_equal(run(L, "return wait_fd()"), LUA_OK);
+  assert_string_equal(lua_tostring(L, -1), "woken by fd");
   lua_close(L);
+  close(FW.other[0]);
+  close(FW.other[1]);
 }
 
 /* }====================================================== */
 
 /* {======================================================
-** A RAW connection on the shared loop, events through sl_io
+** The loop alone: a callback that unwatches another ready descriptor
+** ======================================================= */
+
+typedef struct pairio {
+  sl_evio io;
+  int calls;
+  struct pairio *victim;
+  sl_ev *ev;
+} pairio;
+
+static void pair_cb(sl_evio *io, unsigned events) {
+  pairio *p = (pairio *)io;
+  (void)events;
+  p->calls++;
+  char b[8];
+  assert_true(read(io->fd, b, sizeof b) > 0);
+  if (p->victim) {  /* its event is in this batch: must not be delivered */
+    assert_int_equal(sl_ev_watch(p->ev, &p->victim->io, 0), 0);
+    p->victim->io.fd = -1;
+    p->victim = NULL;
+  }
+}
+
+static void test_unwatch_inside_batch(void **state) {
+  (void)state;
+  sl_ev ev;
+  assert_int_equal(sl_ev_init(&ev), 0);
+  int a[2], b[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, b), 0);
+  pairio pa = {.io = {.fd = a[0], .cb = pair_cb}, .ev = &ev};
+  pairio pb = {.io = {.fd = b[0], .cb = pair_cb}, .ev = &ev};
+  pa.victim = &pb;
+  pb.victim = &pa;  /* whichever comes first drops the other */
+  assert_int_equal(sl_ev_watch(&ev, &pa.io, SL_EV_READ), 0);
+  assert_int_equal(sl_ev_watch(&ev, &pb.io, SL_EV_READ), 0);
+  assert_int_equal(write(a[1], "x", 1), 1);
+  assert_int_equal(write(b[1], "y", 1), 1);
+  assert_int_equal(sl_ev_wait(&ev, 1000000000), 1);
+  assert_int_equal(pa.calls + pb.calls, 1);
+  /* nothing ready, a timeout in nanoseconds: 0 events */
+  assert_int_equal(sl_ev_wait(&ev, 1000), 0);
+  /* a wake-up ends a wait without a callback */
+  sl_ev_wake(&ev);
+  assert_int_equal(sl_ev_wait(&ev, -1), 0);
+  /* watching for nothing removes it: a hang-up is not reported */
+  pairio *left = pa.calls ? &pa : &pb;
+  assert_int_equal(sl_ev_watch(&ev, &left->io, 0), 0);
+  close(left == &pa ? a[1] : b[1]);
+  assert_int_equal(sl_ev_wait(&ev, 1000), 0);
+  sl_ev_close(&ev);
+  close(a[0]);
+  close(b[0]);
+  if (left == &pa) close(b[1]);
+  else close(a[1]);
+}
+
+/* }====================================================== */
+
+/* {======================================================
+** A TCP connection on the shared loop, events through sl_evio
 ** ======================================================= */
 
 typedef struct conn {
-  sl_io io;
+  sl_evio io;
   sl_task *reader;
   sl_sched *S;
   int listener, peer;
-  int held, connected, destroyed;
+  int connected;
 } conn;
 
 static conn C;
 
-static int conn_event(sl_io *io, struct lws *wsi, int reason, void *in,
-                      size_t len) {
+static void conn_cb(sl_evio *io, unsigned events) {
   conn *c = (conn *)io;
-  (void)wsi;
-  switch (reason) {
-    case LWS_CALLBACK_RAW_CONNECTED:
-      c->connected = 1;
-      c->peer = accept(c->listener, NULL, NULL);
-      assert_true(c->peer >= 0);
-      assert_int_equal(write(c->peer, "hello", 5), 5);
-      break;
-    case LWS_CALLBACK_RAW_RX:
-      if (c->reader != NULL) {
-        lua_pushlstring(sl_task_thread(c->reader), in, len);
-        sl_sched_wake(c->reader);
-        c->reader = NULL;
-      }
-      break;
-    case LWS_CALLBACK_WSI_DESTROY:
-      c->destroyed = 1;
-      if (c->held) {
-        c->held = 0;
-        sl_sched_release(c->S);
-      }
-      break;
-    default:
-      break;
+  sl_ev *ev = sl_sched_loop(sl_sched_state(c->S));
+  if (!c->connected) {
+    assert_true(events & SL_EV_WRITE);
+    c->connected = 1;
+    c->peer = accept(c->listener, NULL, NULL);
+    assert_true(c->peer >= 0);
+    assert_int_equal(write(c->peer, "hello", 5), 5);
+    assert_int_equal(sl_ev_watch(ev, io, SL_EV_READ), 0);
+    return;
   }
-  return 0;
+  char buf[16];
+  ssize_t n = recv(io->fd, buf, sizeof buf, 0);
+  if (n > 0 && c->reader != NULL) {
+    lua_pushlstring(sl_task_thread(c->reader), buf, (size_t)n);
+    sl_sched_wake(c->reader);
+    c->reader = NULL;
+    assert_int_equal(sl_ev_watch(ev, io, 0), 0);
+    sl_sched_release(c->S);
+  }
 }
 
-static int l_raw_read(lua_State *L) {
+static int l_tcp_read(lua_State *L) {
   struct sockaddr_in sa;
   socklen_t slen = sizeof sa;
   memset(&sa, 0, sizeof sa);
@@ -227,35 +293,29 @@ static int l_raw_read(lua_State *L) {
   assert_int_equal(bind(C.listener, (struct sockaddr *)&sa, sizeof sa), 0);
   assert_int_equal(listen(C.listener, 1), 0);
   assert_int_equal(getsockname(C.listener, (struct sockaddr *)&sa, &slen), 0);
-  C.io.on_event = conn_event;
-  C.reader = sl_sched_self(L, "raw_read");
+  C.reader = sl_sched_self(L, "tcp_read");
   C.S = sl_task_sched(C.reader);
-  struct lws_client_connect_info i;
-  memset(&i, 0, sizeof i);
-  i.context = sl_sched_lws(L);
-  i.method = "RAW";
-  i.local_protocol_name = SL_SCHED_PROTOCOL;
-  i.address = "127.0.0.1";
-  i.host = "127.0.0.1";
-  i.port = ntohs(sa.sin_port);
-  i.opaque_user_data = &C.io;
-  C.held = 1;
+  C.io.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  C.io.cb = conn_cb;
+  assert_true(C.io.fd >= 0);
+  int r = connect(C.io.fd, (struct sockaddr *)&sa, sizeof sa);
+  assert_true(r == 0 || errno == EINPROGRESS);
+  assert_int_equal(sl_ev_watch(sl_sched_loop(L), &C.io, SL_EV_WRITE), 0);
   sl_sched_hold(C.S);
-  assert_non_null(lws_client_connect_via_info(&i));
-  return sl_sched_block(L, "raw_read", wait_k, 0);
+  return sl_sched_block(L, "tcp_read", wait_k, 0);
 }
 
-static void test_raw_connection_events(void **state) {
+static void test_tcp_connection_events(void **state) {
   (void)state;
   memset(&C, 0, sizeof C);
   C.peer = -1;
   lua_State *L = newstate();
-  lua_register(L, "raw_read", l_raw_read);
-  assert_int_equal(run(L, "return raw_read()"), LUA_OK);
+  lua_register(L, "tcp_read", l_tcp_read);
+  assert_int_equal(run(L, "return tcp_read()"), LUA_OK);
   assert_string_equal(lua_tostring(L, -1), "hello");
   assert_true(C.connected);
-  lua_close(L);  /* destroys the context: the wsi goes with it */
-  assert_true(C.destroyed);
+  lua_close(L);
+  close(C.io.fd);
   close(C.peer);
   close(C.listener);
 }
@@ -438,9 +498,10 @@ static void test_hooks_see_threads_and_switches(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_timers_order_and_stop),
-    cmocka_unit_test(test_timers_in_lws_loop),
-    cmocka_unit_test(test_wake_from_lws_callback),
-    cmocka_unit_test(test_raw_connection_events),
+    cmocka_unit_test(test_timers_in_loop),
+    cmocka_unit_test(test_wake_from_fd_callback),
+    cmocka_unit_test(test_unwatch_inside_batch),
+    cmocka_unit_test(test_tcp_connection_events),
     cmocka_unit_test(test_deadlock_message),
     cmocka_unit_test(test_block_outside_task),
     cmocka_unit_test(test_block_in_coroutine_resumed_from_c),
