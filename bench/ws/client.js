@@ -56,6 +56,35 @@ async function main() {
       await new Promise((res) => { ws.once('close', res); ws.close(); });
     }
     out((N / (now() - t0)).toFixed(0));
+  } else if (mode === 'scale') {
+    // N idle connections one after another, then round trips on the first
+    const RT = 5000;
+    const first = await open();
+    const keep = [];
+    out('START');
+    await new Promise((r) => setTimeout(r, 500));
+    const c0 = now();
+    for (let i = 0; i < N; i++) keep.push(await open());
+    out(`READY ${(now() - c0).toFixed(3)}`);
+    await new Promise((r) => setTimeout(r, 500));
+    const msg = 'x'.repeat(64);
+    const lat = [];
+    let i = 0, s;
+    const t0 = now();
+    await new Promise((res) => {
+      first.on('message', () => {
+        lat.push(now() - s);
+        if (++i === RT) return res();
+        s = now();
+        first.send(msg);
+      });
+      s = now();
+      first.send(msg);
+    });
+    const t = now() - t0;
+    lat.sort((a, b) => a - b);
+    out(`${(RT / t).toFixed(0)} ${(lat[RT >> 1] * 1e6).toFixed(1)} ${(lat[Math.floor(RT * 0.99)] * 1e6).toFixed(1)}`);
+    process.exit(0);
   } else if (mode === 'idle') {
     const keep = [await open()];
     out('START');

@@ -65,4 +65,33 @@ elseif mode == "idle" then
   collectgarbage()
   out("READY")
   time.sleep("1s")
+elseif mode == "scale" then
+  -- N idle connections one after another, then round trips on the first
+  local RT = 5000
+  local first = assert(websocket.connect(url, opts))
+  local ch = first:channel()
+  local keep = {}
+  collectgarbage()
+  out("START")
+  time.sleep("500ms")
+  local c0 = ns()
+  for i = 1, N do keep[i] = assert(websocket.connect(url, {ca_file = opts.ca_file})) end
+  collectgarbage()
+  out(string.format("READY %.3f", (ns() - c0) / 1e9))
+  time.sleep("500ms")
+  local msg = string.rep("x", 64)
+  local lat = {}
+  for i = 1, 200 do first:send(msg) ch:receive() end
+  local t0 = ns()
+  for i = 1, RT do
+    local s = ns()
+    first:send(msg)
+    ch:receive()
+    lat[i] = ns() - s
+  end
+  local t = (ns() - t0) / 1e9
+  table.sort(lat)
+  out(string.format("%.0f %.1f %.1f", RT / t, lat[RT // 2] / 1e3,
+                    lat[math.floor(RT * 0.99)] / 1e3))
+  os.exit(0)
 end

@@ -1,8 +1,10 @@
 /*
 ** lws_client.c - the raw libwebsockets C client of bench/ws (lws' own ws
 ** client role, no sandlua code): lws_client MODE URL-PORT N [CAFILE]
-** MODE rt | stream | big | connect | connects (wss) | idle; prints what
-** bench/ws/run expects (see there).
+** MODE rt | stream | big | connect | connects (wss) | idle | scale; prints
+** what bench/ws/run and bench/scale/run expect (see there).  scale: N idle
+** connections opened one after another, then SCALE_RT round trips on the
+** first one.
 */
 #include <libwebsockets.h>
 #include <stdio.h>
@@ -19,6 +21,9 @@ static int done, sent, recvd, inflight, connected, want_close;
 static size_t msglen = 64, rxacc;
 static double *lat;
 static double t0, tsend;
+static struct lws *first;  /* scale: the connection that echoes */
+static int rt_on;          /* scale: round trips under way */
+#define SCALE_RT 5000
 static unsigned char *buf;
 
 static double now(void) {
@@ -54,8 +59,8 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
       if (!strcmp(mode, "connect")) {
         want_close = 1;
         lws_callback_on_writable(wsi);
-      } else if (!strcmp(mode, "idle")) {
-        /* main() watches `connected` */
+      } else if (!strcmp(mode, "idle") || !strcmp(mode, "scale")) {
+        if (first == NULL) first = wsi;  /* main() watches `connected` */
       } else {
         t0 = now();
         lws_callback_on_writable(wsi);
@@ -80,6 +85,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         if (lws_write(wsi, cl + LWS_PRE, 2, (enum lws_write_protocol)4) < 2) return -1;
         break;
       }
+      if (!strcmp(mode, "scale") && (!rt_on || wsi != first)) break;
       if (!strcmp(mode, "stream")) {
         while (sent < N && inflight < 1000 && !lws_send_pipe_choked(wsi)) {
           if (send_msg(wsi)) return -1;
@@ -100,7 +106,8 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         if (recvd == N) done = 1;
         else lws_callback_on_writable(wsi);
       } else {
-        if (!strcmp(mode, "rt")) lat[recvd] = now() - tsend;
+        if (!strcmp(mode, "rt") || !strcmp(mode, "scale"))
+          lat[recvd] = now() - tsend;
         recvd++;
         rxacc = 0;
         if (recvd == N) done = 1;
@@ -165,7 +172,8 @@ int main(int argc, char **argv) {
   ** at every close. */
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-    rlim_t want = (rlim_t)(strcmp(mode, "idle") ? 1 : N) + 96;
+    rlim_t want = (rlim_t)(strcmp(mode, "idle") && strcmp(mode, "scale")
+                           ? 1 : N) + 96;
     if (want < rl.rlim_cur) {
       rl.rlim_cur = want;
       setrlimit(RLIMIT_NOFILE, &rl);
@@ -196,6 +204,36 @@ int main(int argc, char **argv) {
     fflush(stdout);
     end = now() + 1.0;
     while (done == 0 && now() < end) lws_service(ctx, -1), usleep(1000);
+    lws_context_destroy(ctx);
+    return 0;
+  } else if (!strcmp(mode, "scale")) {
+    int K = N;
+    connect_one();
+    while (done == 0 && connected < 1) lws_service(ctx, 0);
+    printf("START\n");
+    fflush(stdout);
+    double end = now() + 0.5;
+    while (done == 0 && now() < end) lws_service(ctx, -1), usleep(1000);
+    double c0 = now();
+    for (int k = 0; k < K && done == 0; k++) {  /* one after another */
+      connect_one();
+      while (done == 0 && connected < k + 2) lws_service(ctx, 0);
+    }
+    printf("READY %.3f\n", now() - c0);
+    fflush(stdout);
+    end = now() + 0.5;
+    while (done == 0 && now() < end) lws_service(ctx, -1), usleep(1000);
+    N = SCALE_RT;
+    lat = realloc(lat, ((size_t)N + 1) * sizeof *lat);
+    rt_on = 1;
+    t0 = now();
+    lws_callback_on_writable(first);
+    while (done == 0) lws_service(ctx, 0);
+    double t = now() - t0;
+    if (done < 0) return 1;
+    qsort(lat, (size_t)N, sizeof *lat, cmp);
+    printf("%.0f %.1f %.1f\n", N / t, lat[N / 2] * 1e6,
+           lat[(int)(N * 0.99)] * 1e6);
     lws_context_destroy(ctx);
     return 0;
   } else {
