@@ -11,7 +11,7 @@
 # Project flags live in their own variables, so CFLAGS/CPPFLAGS/LDFLAGS from
 # the environment (dpkg-buildflags hardening) are added, not replaced.
 
-PKGS     = lua5.4 libwebsockets yaml-0.1 libseccomp openssl libcares zlib
+PKGS     = lua5.4 yaml-0.1 libseccomp openssl libcares zlib
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2
 CFLAGS  ?= -O2 -g
@@ -23,7 +23,7 @@ XCFLAGS  = -std=c11 -D_GNU_SOURCE $(WARN) $(shell pkg-config --cflags $(PKGS))
 # Distribution packages link only liblua statically, so that security
 # updates of the other libraries reach sandlua (docs/packaging.md);
 # STATIC_LIBS= links everything shared.
-STATIC_LIBS ?= lua5.4 websockets cap yaml seccomp ssl crypto cares z
+STATIC_LIBS ?= lua5.4 yaml seccomp ssl crypto cares z
 archive  = $(filter /%,$(shell $(CC) -print-file-name=lib$(1).a))
 linklib  = $(if $(and $(filter $(1),$(STATIC_LIBS)),$(call archive,$(1))),$\
              -l:lib$(1).a,-l$(1))

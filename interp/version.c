@@ -7,7 +7,6 @@
 #include <stdio.h>
 
 #include <ares.h>
-#include <libwebsockets.h>
 #include <lua.h>
 #include <openssl/crypto.h>
 #include <seccomp.h>
@@ -18,7 +17,6 @@ void interp_print_version(void) {
   const struct scmp_version *sv = seccomp_version();
   printf("sandlua %s\n", INTERP_VERSION);
   printf("  %s\n", LUA_RELEASE);
-  printf("  libwebsockets %s\n", lws_get_library_version());
   printf("  %s\n", OpenSSL_version(OPENSSL_VERSION));
   printf("  libseccomp %u.%u.%u\n", sv->major, sv->minor, sv->micro);
   printf("  libyaml %s\n", yaml_get_version_string());

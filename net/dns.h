@@ -6,8 +6,8 @@
 ** through a callback (c-ares' socket state callback), the caller reports
 ** readiness with sl_dns_process(), and asks sl_dns_timeout_ms() when to call
 ** sl_dns_process(r, -1, 0, 0) for timeouts.  A thin adapter serves this from
-** libwebsockets (adopted descriptors + one sul timer); the unit tests serve
-** it from poll().
+** the scheduler's event loop (watched descriptors + one timer); the unit
+** tests serve it from poll().
 **
 ** Configuration is read once, in sl_dns_new(), before the sandbox: the
 ** resolv.conf (servers, timeout, attempts) unless a server is forced

@@ -1,18 +1,11 @@
 /*
-** netmem.c - libwebsockets' and OpenSSL's allocator (see netmem.h).
+** netmem.c - OpenSSL's allocator (see netmem.h).
 */
 #include "netmem.h"
 
-#include <libwebsockets.h>
 #include <openssl/crypto.h>
 
 static const net_mem *mem;
-
-/* libwebsockets: one realloc-style function, size 0 frees. */
-static void *lws_mem(void *ptr, size_t size, const char *reason) {
-  (void)reason;
-  return mem->realloc(ptr, size);
-}
 
 /* OpenSSL: as its own CRYPTO_malloc, CRYPTO_realloc and CRYPTO_free (a
 ** request for 0 bytes gets NULL). */
@@ -37,7 +30,6 @@ static void ossl_free(void *ptr, const char *file, int line) {
 
 int net_mem_init(const net_mem *m) {
   mem = m;
-  lws_set_allocator(lws_mem);
   return CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free) ? 0
                                                                         : -1;
 }

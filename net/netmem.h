@@ -1,11 +1,11 @@
 /*
-** netmem.h - the allocator of the net layer's libraries (libwebsockets,
-** OpenSSL) and the bracket around process-wide state.
+** netmem.h - the allocator of the net layer's library
+** (OpenSSL) and the bracket around process-wide state.
 **
 ** The net layer does not know who counts memory: the interpreter hands it
 ** an allocator (the sandbox's counted one) with net_mem_init(), the first
 ** call of main(), before OpenSSL allocates anything.  From then on every
-** block libwebsockets and OpenSSL allocate goes through it.
+** block OpenSSL allocates goes through it.
 **
 ** Process-wide state (the default TLS context and its trust store, made once
 ** and shared by every connection) is made between net_mem_shared_begin()
@@ -26,7 +26,7 @@ typedef struct net_mem {
 } net_mem;
 
 /*
-** Route libwebsockets' and OpenSSL's allocations through m->realloc (m must
+** Route OpenSSL's allocations through m->realloc (m must
 ** outlive the process's use of the libraries).  Returns 0, or -1 when
 ** OpenSSL had already allocated (its memory functions cannot be changed
 ** then): its memory would not go through m.

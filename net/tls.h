@@ -1,8 +1,8 @@
 /*
 ** tls.h - TLS client over OpenSSL memory BIOs, with no socket of its own.
 **
-** The WebSocket client moves bytes between the network (libwebsockets RAW
-** connections, our own send queue) and this unit: ciphertext read from the
+** The WebSocket client moves bytes between the network (its own
+** non-blocking sockets and send queue) and this unit: ciphertext read from the
 ** socket goes in with sl_tls_feed(), plaintext comes out of sl_tls_read();
 ** plaintext to send goes in with sl_tls_write(), and the ciphertext to put
 ** on the wire is taken with sl_tls_take().  After EVERY call, send what

@@ -3,8 +3,8 @@
 ** RFC 7692 permessage-deflate, with no I/O.
 **
 ** Bytes in, events and bytes out.  The engine never touches a socket, a
-** clock, Lua or libwebsockets; the WebSocket client (stdlib/websocket.c)
-** carries its bytes over a libwebsockets RAW connection (plain or through
+** clock, Lua or an event loop; the WebSocket client (stdlib/websocket.c)
+** carries its bytes over its own TCP socket (plain or through
 ** OpenSSL memory BIOs) and turns its events into Lua values.  Because it is
 ** pure, it is unit-tested and fuzzed on its own.
 **

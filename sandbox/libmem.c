@@ -1,6 +1,6 @@
 /*
-** libmem.c - the counted allocator of the libraries (libwebsockets,
-** OpenSSL, zlib, c-ares) and the websocket client, see libmem.h.
+** libmem.c - the counted allocator of the libraries (OpenSSL, zlib,
+** c-ares) and the websocket client, see libmem.h.
 **
 ** Neither library passes the old size to free or realloc, so each block
 ** starts with a header: the size asked for and whether it was charged.

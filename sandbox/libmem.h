@@ -1,5 +1,5 @@
 /*
-** libmem.h - the memory libwebsockets and OpenSSL allocate for the script,
+** libmem.h - the memory OpenSSL, zlib and c-ares allocate for the script,
 ** counted against the memory limit (one budget with the Lua state's
 ** allocator, sandbox/limits.h), and the websocket client's own buffers.
 **
@@ -22,7 +22,7 @@
 ** is refused (NULL: the library fails that connection or operation) and
 ** the memory limit is hit.
 **
-** Headers of sandbox/ do not include lua.h, lws or OpenSSL headers.
+** Headers of sandbox/ do not include lua.h or OpenSSL headers.
 */
 #ifndef SL_SANDBOX_LIBMEM_H
 #define SL_SANDBOX_LIBMEM_H

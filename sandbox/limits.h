@@ -1,6 +1,6 @@
 /*
 ** limits.h - the resource limits of a sandboxed script: memory (a byte-capped
-** allocator for the state, one budget with what libwebsockets and OpenSSL
+** allocator for the state, one budget with what OpenSSL, zlib and c-ares
 ** allocate for the script: sandbox/libmem.h), CPU time and wall clock
 ** (timer signals plus a hook), an instruction budget shared by every
 ** coroutine, the number of open connections, and the bytes written to

@@ -6,10 +6,10 @@
 ** step of start-up (DESIGN.md "Start-up sequence" step 6): rlimits, then
 ** Landlock, then seccomp, no_new_privs first.  Call it after everything
 ** that opens files or creates threads is done: the state and its libraries,
-** the libwebsockets context, the --ca-file CA files and the c-ares channel
-** (resolver files read).  OpenSSL's configuration and the default trust
-** store stay readable: the first wss:// connection loads them.  The network layer must also warm, before it: one lws log line
-** (/etc/localtime), and keep /dev/urandom open if it reads it per frame.
+** the event loop (epoll and eventfd), the --ca-file CA files and the c-ares
+** channel (resolver files read).  OpenSSL's configuration and the default
+** trust store stay readable: the first wss:// connection loads them.  The
+** network layer must also keep /dev/urandom open if it reads it per frame.
 ** After the lock-down the process can read only the module paths, the
 ** script, the trust store and the DNS files, cannot exec, fork, write files,
 ** or open sockets other than AF_INET/AF_INET6 stream and datagram.
@@ -69,10 +69,8 @@ typedef struct sandbox_status {
 
 /*
 ** Lower RLIMIT_NOFILE to the descriptors open now, the connections allowed
-** and a margin.  Called before the event loop is created, because
-** libwebsockets sizes its descriptor tables by this limit (1M on many
-** servers: megabytes written at every start); the lock-down calls it too,
-** in case it was not called before: only the first call counts.  Does
+** and a margin.  Called early in start-up; the lock-down calls it too, in
+** case it was not called before: only the first call counts.  Does
 ** nothing with cfg->unsafe.
 */
 int sandbox_limit_files(const sandbox_config *cfg, char *err, size_t errlen);

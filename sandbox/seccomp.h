@@ -4,10 +4,10 @@
 **
 ** Provides to sandbox.c (and to the try-syscall test program, which installs
 ** the very same filter) one call that installs an allowlist of the system
-** calls sandlua makes at steady state: memory, time, signals, stdio, poll,
-** and AF_INET/AF_INET6 sockets for the WebSocket client (see
-** docs/sandbox.md for the list and libwebsockets-client-notes.md section 13
-** for how it was measured).  What libc probes and handles gets an errno
+** calls sandlua makes at steady state: memory, time, signals, stdio, the
+** event loop's epoll_wait/epoll_ctl, and AF_INET/AF_INET6 sockets for the
+** WebSocket client (see docs/sandbox.md for the list and how it was
+** measured).  What libc probes and handles gets an errno
 ** instead of a trap: clone3 and io_uring_* ENOSYS, socket(AF_UNIX or
 ** AF_NETLINK) EAFNOSUPPORT, openat for writing EACCES, other ioctls ENOTTY,
 ** executable mappings EACCES.  Everything else is refused:

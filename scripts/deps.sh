@@ -9,6 +9,8 @@ set -eu
 DIST_PKGS="build-essential debhelper dpkg-dev fakeroot groff-base lintian
 man-db mandoc python3-yaml rpm systemd"
 
+# libwebsockets-dev: only for bench/'s raw lws C client (sandlua does not
+# link it).
 PKGS="gcc make pkg-config liblua5.4-dev lua5.4 libwebsockets-dev libssl-dev
 zlib1g-dev libc-ares-dev libyaml-dev libseccomp-dev libcmocka-dev
 python3 python3-pytest python3-websockets lua-cjson openssl strace valgrind"

@@ -1,8 +1,8 @@
 /*
-** Unit tests of sandbox/libmem.c: the counted allocator of libwebsockets
-** and OpenSSL, on a real Lua state with the limits attached (memory limit
-** 2M) and the real libraries (an lws context with an adopted descriptor, an
-** in-memory TLS handshake).
+** Unit tests of sandbox/libmem.c: the counted allocator of OpenSSL (and of
+** the websocket client's buffers, zlib and c-ares), on a real Lua state
+** with the limits attached (memory limit 2M) and a real in-memory TLS
+** handshake.
 **
 ** The tests run in order: the first one checks that nothing is counted
 ** before sandbox_limits_start() and starts the limits; the last ones pass
@@ -18,7 +18,6 @@
 #include <cmocka.h>
 
 #include <lauxlib.h>
-#include <libwebsockets.h>
 #include <lua.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -227,70 +226,6 @@ static void test_openssl_returns_to_baseline(void **state) {
 
 /* }------------------------------------------------------ */
 
-/* {------------------------------------------------------
-** libwebsockets: a context and an adopted descriptor
-** ------------------------------------------------------- */
-
-static int rx_seen;
-
-static int lws_cb(struct lws *wsi, enum lws_callback_reasons reason,
-                  void *user, void *in, size_t len) {
-  (void)user;
-  (void)in;
-  (void)len;
-  if (reason == LWS_CALLBACK_RAW_RX_FILE) {
-    char buf[64];
-    ssize_t n = read(lws_get_socket_fd(wsi), buf, sizeof buf);
-    if (n > 0) rx_seen += (int)n;
-  }
-  return 0;
-}
-
-static const struct lws_protocols protocols[] = {
-  {.name = "libmem-test", .callback = lws_cb},
-  {.name = NULL, .callback = NULL}
-};
-
-static void test_lws_returns_to_baseline(void **state) {
-  (void)state;
-  size_t base = sandbox_memory_used();
-  for (int round = 0; round < 2; round++) {
-    struct lws_context_creation_info info;
-    memset(&info, 0, sizeof info);
-    info.port = CONTEXT_PORT_NO_LISTEN;
-    info.protocols = protocols;
-    info.gid = (gid_t)-1;
-    info.uid = (uid_t)-1;
-    info.fd_limit_per_thread = 64;
-    struct lws_context *ctx = lws_create_context(&info);
-    assert_non_null(ctx);
-    size_t with_ctx = sandbox_memory_used();
-    assert_true(with_ctx > base);
-    int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    lws_sock_file_fd_type u;
-    memset(&u, 0, sizeof u);
-    u.filefd = sv[0];
-    struct lws *w = lws_adopt_descriptor_vhost(
-        lws_get_vhost_by_name(ctx, "default"), LWS_ADOPT_RAW_FILE_DESC, u,
-        "libmem-test", NULL);
-    assert_non_null(w);
-    assert_true(sandbox_memory_used() > with_ctx);  /* the wsi */
-    rx_seen = 0;
-    assert_int_equal(write(sv[1], "hello", 5), 5);
-    for (int i = 0; i < 50 && rx_seen < 5; i++) lws_service(ctx, 0);
-    assert_int_equal(rx_seen, 5);
-    lws_set_timeout(w, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
-    lws_service(ctx, 0);
-    lws_context_destroy(ctx);
-    close(sv[1]);
-    assert_int_equal(sandbox_memory_used(), base);
-  }
-  assert_true(sandbox_limits_hit() < 0);
-}
-
-/* }------------------------------------------------------ */
-
 /* Fill the budget until fewer than `left` bytes remain; returns the block
 ** (counted) or NULL when already there. */
 static void *fill_to(size_t left) {
@@ -344,7 +279,6 @@ static int group_setup(void **state) {
     return -1;
   L = luaL_newstate();
   if (L == NULL || sandbox_limits_attach(L, &lim) != 0) return -1;
-  lws_set_log_level(0, NULL);
   return 0;
 }
 
@@ -369,7 +303,6 @@ int main(void) {
     cmocka_unit_test(test_counting),
     cmocka_unit_test(test_uncounted_section),
     cmocka_unit_test(test_openssl_returns_to_baseline),
-    cmocka_unit_test(test_lws_returns_to_baseline),
     cmocka_unit_test(test_openssl_fails_at_the_limit),
     cmocka_unit_test(test_refusal_after_the_hit),
   };
