@@ -28,6 +28,7 @@ static const sl_module modules[] = {
 
 void sl_openlibs(lua_State *L) {
   sl_sched_openlib(L);  /* coroutine.spawn, yield-aware coroutines */
+  sl_stdin_openlib(L);  /* io.read, io.lines() on stdin block one task */
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   for (const sl_module *m = modules; m->name; m++) {
     lua_pushcfunction(L, m->open);

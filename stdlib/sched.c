@@ -268,6 +268,12 @@ sl_task *sl_sched_self(lua_State *L, const char *what) {
   return S->current;
 }
 
+int sl_sched_can_block(lua_State *L) {
+  sl_sched *S = running_sched;
+  return S != NULL && S->current != NULL && S->L != L && L == S->top &&
+         lua_isyieldable(L) && S->chain_ok;
+}
+
 int sl_sched_block(lua_State *L, const char *what, lua_KFunction k,
                    lua_KContext ctx) {
   sl_sched *S = running_sched;

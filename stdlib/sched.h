@@ -77,6 +77,11 @@ sl_sched *sl_sched_get(lua_State *L);
 /* Install coroutine.spawn and the yield-aware coroutine functions. */
 void sl_sched_openlib(lua_State *L);
 
+/* Make io.read and io.lines() on standard input block only their task
+** (stdin.c): wraps the io library's functions in the state.  After
+** luaL_openlibs. */
+void sl_stdin_openlib(lua_State *L);
+
 /*
 ** Hooks around the threads the scheduler runs; it is the only code that
 ** resumes coroutines (tasks, and coroutine.resume/wrap/close), so these
@@ -138,6 +143,9 @@ void sl_sched_interrupt(void);
 ** queue.
 */
 sl_task *sl_sched_self(lua_State *L, const char *what);
+
+/* Would sl_sched_self succeed (1), or raise (0)? */
+int sl_sched_can_block(lua_State *L);
 
 /*
 ** Yield the running task to the scheduler until sl_sched_wake(); then
