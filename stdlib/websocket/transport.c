@@ -406,7 +406,11 @@ static int rx_keep(ws_conn *c, const uint8_t *p, size_t n) {
     return 0;
   }
   if (c->rx && p >= c->rx && p < c->rx + c->rxcap) {
-    memmove(c->rx, p, n);
+    /* the rest of c->rx itself (a resume paused again): keep it in place;
+    ** moving it to the front at every message would cost O(rest) each */
+    c->rxoff = (size_t)(p - c->rx);
+    c->rxlen = c->rxoff + n;
+    return 0;
   } else {
     if (c->rxcap < n) {
       uint8_t *q = sandbox_libmem_realloc(c->rx, n);
