@@ -52,6 +52,17 @@ typedef struct sl_stdin {
 
 static char stdin_key;
 
+/* The unread bytes (never a null pointer, even before the first read). */
+static const char *unread(const sl_stdin *in) {
+  return in->buf ? in->buf + in->off : "";
+}
+
+/* Is there a whole line (or the end of input) to serve? */
+static int line_ready(const sl_stdin *in) {
+  return in->eof || in->err ||
+         (in->len > in->off && memchr(unread(in), '\n', in->len - in->off));
+}
+
 /* {======================================================
 ** The buffer
 ** ======================================================= */
@@ -125,7 +136,7 @@ static int isnumch(int c, int hex) {
 
 /* Is the format at arg n servable now? */
 static int ready(sl_stdin *in, lua_State *L, int n) {
-  const char *p = in->buf + in->off;
+  const char *p = unread(in);
   size_t avail = in->len - in->off;
   if (in->eof || in->err) return 1;
   if (lua_type(L, n) == LUA_TNUMBER) {
@@ -136,7 +147,7 @@ static int ready(sl_stdin *in, lua_State *L, int n) {
   if (*f == '*') f++;
   switch (*f) {
     case 'l': case 'L':
-      return memchr(p, '\n', avail) != NULL;
+      return line_ready(in);
     case 'a':
       return 0;  /* only at the end */
     case 'n': {
@@ -154,7 +165,7 @@ static int ready(sl_stdin *in, lua_State *L, int n) {
 /* liolib's read_number, on the buffer: a numeral of at most MAXNUMERAL
 ** characters, as lua_stringtonumber reads it; fail otherwise. */
 static int serve_number(sl_stdin *in, lua_State *L) {
-  const char *p = in->buf + in->off, *e = in->buf + in->len;
+  const char *p = unread(in), *e = p + (in->len - in->off);
   while (p < e && strchr(" \t\n\v\f\r", *p)) p++;
   char b[MAXNUMERAL + 1];
   size_t n = 0;
@@ -182,7 +193,7 @@ static int serve_number(sl_stdin *in, lua_State *L) {
   }
 #undef TEST2
 #undef DIGITS
-  in->off = (size_t)(p - in->buf);
+  in->off += (size_t)(p - unread(in));
   b[n] = '\0';
   if (lua_stringtonumber(L, b)) return 1;
   lua_pushnil(L);
@@ -190,9 +201,9 @@ static int serve_number(sl_stdin *in, lua_State *L) {
 }
 
 static int serve_line(sl_stdin *in, lua_State *L, int keepnl) {
-  const char *p = in->buf + in->off;
+  const char *p = unread(in);
   size_t avail = in->len - in->off;
-  const char *nl = memchr(p, '\n', avail);
+  const char *nl = avail ? memchr(p, '\n', avail) : NULL;
   size_t n = nl ? (size_t)(nl - p) + 1 : avail;
   if (n == 0) {  /* end of input */
     lua_pushnil(L);
@@ -210,7 +221,7 @@ static int serve_chars(sl_stdin *in, lua_State *L, lua_Integer k) {
     return avail > 0;
   }
   size_t n = (size_t)k < avail ? (size_t)k : avail;
-  lua_pushlstring(L, in->buf + in->off, n);
+  lua_pushlstring(L, unread(in), n);
   in->off += n;
   return n > 0;
 }
@@ -239,7 +250,7 @@ static int serve(sl_stdin *in, lua_State *L, int first) {
       case 'l': ok = serve_line(in, L, 0); break;
       case 'L': ok = serve_line(in, L, 1); break;
       case 'a':
-        lua_pushlstring(L, in->buf + in->off, in->len - in->off);
+        lua_pushlstring(L, unread(in), in->len - in->off);
         in->off = in->len;
         break;
       default:
@@ -302,8 +313,7 @@ static int read_from(lua_State *L, int first) {
   for (;;) {
     int all = 1;
     if (top < first) {
-      all = in->eof || in->err || memchr(in->buf + in->off, '\n',
-                                         in->len - in->off) != NULL;
+      all = line_ready(in);
     } else {
       for (int n = first; n <= top && all; n++) all = ready(in, L, n);
     }
