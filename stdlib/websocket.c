@@ -65,6 +65,18 @@ static void push_conn_error(lua_State *L, ws_conn *c) {
     lua_pushinteger(L, c->code);
     lua_setfield(L, -2, "code");
   }
+  if (c->ip[0] != '\0') {  /* the address connected (or tried) last */
+    lua_pushstring(L, c->ip);
+    lua_setfield(L, -2, "address");
+  }
+  if (c->why_errno != 0) {
+    lua_pushstring(L, sl_errno_name(c->why_errno));
+    lua_setfield(L, -2, "errno");
+  }
+  if (c->dns_status != NULL) {
+    lua_pushstring(L, c->dns_status);
+    lua_setfield(L, -2, "dns");
+  }
   sl_seterrdetails(L, e);
 }
 

@@ -41,8 +41,24 @@ static void dial_addrs(ws_conn *c, const sl_dns_addr *addrs, size_t n) {
   ws_start_tcp(c);
 }
 
+/* The name of a failed lookup's status, for the error's details. */
+static const char *dns_status_name(sl_dns_status st) {
+  switch (st) {
+    case SL_DNS_NOTFOUND: return "NXDOMAIN";
+    case SL_DNS_NODATA: return "NODATA";
+    case SL_DNS_TIMEOUT: return "TIMEOUT";
+    case SL_DNS_REFUSED: return "REFUSED";
+    case SL_DNS_SERVFAIL: return "SERVFAIL";
+    case SL_DNS_UNREACHABLE: return "UNREACHABLE";
+    case SL_DNS_BADRESP: return "BADRESP";
+    case SL_DNS_NOMEM: return "NOMEM";
+    default: return "FAILED";
+  }
+}
+
 void ws_resolved(ws_conn *c, const sl_dns_result *res) {
   if (res->status != SL_DNS_OK) {
+    c->dns_status = dns_status_name(res->status);
     if (res->status == SL_DNS_TIMEOUT)
       ws_set_error(c, SL_TIMEOUT, SL_RETRY_YES, "websocket %s: %s", c->canonical,
                 res->error);

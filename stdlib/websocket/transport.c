@@ -352,6 +352,7 @@ int ws_conn_flush(ws_conn *c) {
         sock_want_write(c, 1);
         return 0;
       }
+      c->why_errno = errno;
       snprintf(c->why, sizeof c->why, "send: %s (%s)", strerror(errno),
                sl_errno_name(errno));
       return -1;
@@ -750,6 +751,7 @@ static int sock_read(ws_conn *c) {
     return -1;
   }
   if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return 0;
+  c->why_errno = errno;
   snprintf(c->why, sizeof c->why, "recv: %s (%s)", strerror(errno),
            sl_errno_name(errno));
   return -1;
@@ -771,6 +773,7 @@ static void conn_io(sl_evio *io, unsigned events) {
   if (c->phase == PH_TCP) {
     int err = connect_result(c);
     if (err != 0) {
+      c->why_errno = err;
       snprintf(c->why, sizeof c->why, "%s (%s)", strerror(err),
                sl_errno_name(err));
       r = -1;
@@ -884,9 +887,11 @@ void ws_start_tcp(ws_conn *c) {
     sl_dns_format(&c->addrs[c->iaddr], -1, c->ip, sizeof c->ip);
     set_phase(c, PH_TCP);
     c->why[0] = '\0';
+    c->why_errno = 0;
     int err = tcp_open(c);
     if (err == 0) return;
     if (c->failed) break;  /* could not watch it: the reason is kept */
+    c->why_errno = err;
     snprintf(c->why, sizeof c->why, "%s (%s)%s", strerror(err),
              sl_errno_name(err),
              err == EMFILE || err == ENFILE ? ": the process's descriptor "

@@ -156,6 +156,8 @@ struct ws_conn {
   char ip[SL_DNS_ADDRSTRLEN];
   char *cname;       /* the CNAME chain DNS followed, or NULL */
   char why[160];     /* last transport failure (connect, recv, send) */
+  int why_errno;     /* its errno, or 0 */
+  const char *dns_status;  /* a failed lookup: "NXDOMAIN", "TIMEOUT"... */
   /* options */
   int64_t dial_ns, read_ns, write_ns;
   int capacity;

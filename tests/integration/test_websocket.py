@@ -343,6 +343,17 @@ def test_connection_refused(lua):
     out = ok(lua(echo_script(), f"ws://127.0.0.1:{port}/",
                  allow=[f"ws://127.0.0.1:{port}/*"]))
     assert out.startswith("ERR\tINTERNAL\ttrue\t"), out
+    # says what happened, with no guess; the details carry it too
+    assert "connect to 127.0.0.1: Connection refused (ECONNREFUSED)" in out
+    assert "too many" not in out
+    details = ok(lua("""
+        local websocket = require("websocket")
+        local c, e = websocket.connect(arg[1])
+        local d = e:details()
+        print(d.address, d.errno, d.url)
+    """, f"ws://127.0.0.1:{port}/", allow=[f"ws://127.0.0.1:{port}/*"]))
+    assert details.split() == ["127.0.0.1", "ECONNREFUSED",
+                               f"ws://127.0.0.1:{port}/"]
 
 
 # ------------------------------------------------------------------- TLS
@@ -489,6 +500,14 @@ def test_policy_meta_ip_with_fake_dns(lua, ws_servers, tmp_path):
     out = ok(lua(script, f"ws://nx.test:{srv.port}/", allow=["ws://*:*/*"],
                  opts=["--dns-server", dns.server]))
     assert out.startswith("ERR\tINTERNAL\ttrue") and "no such host" in out
+    out = ok(lua("""
+        local websocket = require("websocket")
+        local c, e = websocket.connect(arg[1])
+        local d = e:details()
+        print(d.dns, d.address, d.errno)
+    """, f"ws://nx.test:{srv.port}/", allow=["ws://*:*/*"],
+        opts=["--dns-server", dns.server]))
+    assert out.split() == ["NXDOMAIN", "nil", "nil"]
 
 
 def test_dns_server_option_errors(run):
