@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from test_websocket import allow_port, lua, ok  # noqa: F401
+from test_websocket import allow_port, loopback_policy, lua, ok  # noqa: F401
 
 LOOPS = {
     "print-forever": "while true do print(1) end",
@@ -116,3 +116,95 @@ def test_peer_reset_while_sending_is_an_error_not_sigpipe(lua, ws_servers,
     """, url, certs.ca if tls else "", allow=allow_port(srv),
         opts=["--ca-file", certs.ca] if tls else []))
     assert out.splitlines() == ["alive\tfalse\tINTERNAL", "1006"]
+
+
+class _TruncatingDNS:
+    """The fake DNS server over UDP answers every query truncated (TC), so
+    c-ares asks again over TCP on the same port, where `mode` "answer"
+    answers properly and "reset" reads the query and resets."""
+
+    def __init__(self, ws_servers, records, mode):
+        import socket
+        import struct
+        import threading
+        from wsservers import FakeDNS
+
+        class TC(FakeDNS):
+            def answer(self, q):
+                r = super().answer(q)
+                if r is None:
+                    return r
+                flags = struct.unpack("!H", r[2:4])[0] | 0x0200
+                return r[:2] + struct.pack("!H", flags) + r[4:]
+        self.udp = ws_servers._add(TC(records))
+        self.plain = FakeDNS(records)   # answers for the TCP side
+        self.plain.stop()
+        self.tcp_queries = 0
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", self.udp.port))
+        self.sock.listen(64)
+
+        def serve():
+            while True:
+                try:
+                    s, _ = self.sock.accept()
+                except OSError:
+                    return
+                with s:
+                    try:
+                        while True:
+                            n = s.recv(2, socket.MSG_WAITALL)
+                            if len(n) < 2:
+                                break
+                            q = s.recv(struct.unpack("!H", n)[0],
+                                       socket.MSG_WAITALL)
+                            self.tcp_queries += 1
+                            if mode == "reset":
+                                s.setsockopt(socket.SOL_SOCKET,
+                                             socket.SO_LINGER,
+                                             struct.pack("ii", 1, 0))
+                                break
+                            a = self.plain.answer(q)
+                            s.sendall(struct.pack("!H", len(a)) + a)
+                    except OSError:
+                        pass
+        threading.Thread(target=serve, daemon=True).start()
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.mark.parametrize("mode", ["answer", "reset"])
+def test_dns_over_tcp(lua, ws_servers, tmp_path, mode):
+    # DNS over TCP (after a truncated UDP answer) writes with sendmsg and
+    # MSG_NOSIGNAL: answers arrive; a server that resets is a failed
+    # lookup of those connects, and the process lives on
+    srv = ws_servers.echo()
+    dns = _TruncatingDNS(ws_servers, {"tcp.test": ["127.0.0.1"]}, mode)
+    try:
+        out = ok(lua("""
+            local websocket = require("websocket")
+            local done = channel.new(20)
+            for i = 1, 20 do
+              coroutine.spawn(function()
+                local c, err = websocket.connect(arg[1], {dial_timeout = "5s"})
+                if c then c:close() end
+                done:send(c and "ok" or err:kind())
+              end)
+            end
+            local seen = {}
+            for i = 1, 20 do local r = done:receive() seen[r] = (seen[r] or 0) + 1 end
+            for k, v in pairs(seen) do print(k, v) end
+            print("alive")
+        """, f"ws://tcp.test:{srv.port}/",
+            opts=["--dns-server", dns.udp.server, "--policy",
+                  str(loopback_policy(tmp_path, "ws://*:*/*"))]))
+    finally:
+        dns.close()
+    assert dns.tcp_queries > 0
+    if mode == "answer":
+        assert out.splitlines() == ["ok\t20", "alive"]
+    else:
+        assert out.splitlines()[-1] == "alive"
+        assert "ok" not in out
