@@ -3,6 +3,8 @@ creates: messages that arrive together with the frame that breaks the
 protocol (even in the same TCP write as the handshake response, plain and
 over TLS), and empty messages under permessage-deflate, sent and received.
 Real servers from wsservers.py; the lua/ok helpers of test_websocket.py."""
+import asyncio
+
 import pytest
 
 from test_websocket import allow_port, echo_script, lua, ok  # noqa: F401
@@ -128,3 +130,28 @@ def test_empty_compressed_messages_received(lua, ws_servers, mode):
         "5\tbinary\t", "6\ttext\thello", "1000"]
     assert srv.wait_closed()
     assert srv.errors == []
+
+
+def test_failure_close_reaches_a_server_that_keeps_sending(lua, ws_servers):
+    # the rest of an oversized frame is still unread when we fail the
+    # connection: our 1009 close still reaches the server (FIN after it,
+    # not RST), and a server that then never ends the TCP connection is
+    # cut off after the close wait (at most 5 s)
+    ends = []
+
+    async def script(conn):
+        conn.send(frame(OP_TEXT, "ok") + frame(OP_BINARY, b"x" * 200000))
+        await conn.drain()
+        await conn.expect_close(10)
+        try:  # what follows our close frame: FIN (EOF) or RST
+            ends.append(await asyncio.wait_for(conn.reader.read(1), 10))
+        except ConnectionResetError:
+            ends.append("RST")
+        await conn.sleep(3600)   # no close reply, no FIN
+    srv = ws_servers.scripted(script)
+    out = ok(lua(echo_script("{read_limit = 4096}", READ_ALL), srv.url(),
+                 allow=allow_port(srv)))
+    assert out.splitlines() == ["1\ttext\tok",
+                                "END\t1009\tfalse\tclient\tINTERNAL"]
+    assert srv.connections[0].close_code == 1009
+    assert ends == [b""]
