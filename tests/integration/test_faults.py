@@ -6,6 +6,8 @@ the timeouts the script sets through the API's options, and without a leak
 only guard against a hang; nothing here measures time.
 
     reset       a message, then half a frame, then RST (SO_LINGER 0)
+    violation   a message, then a frame over read_limit (1009; in the
+                valgrind run only: test_websocket_strict.py checks it)
     half-open   the server stops reading and answering after the handshake:
                 read_timeout, write_timeout, and close() that gets no reply
     slowloris   the 101 response one byte every 20 ms: dial_timeout
@@ -95,6 +97,12 @@ if which == "reset" then
   end
   report(c)
   print("send", c:send("after"))
+elseif which == "violation" then
+  local c = assert(websocket.connect(url, {ca_file = ca, read_limit = 4096}))
+  local m = c:channel():receive()
+  print("message", m.data)
+  assert(not select(2, c:channel():receive()))
+  report(c)
 elseif which == "read-timeout" then
   local c = assert(websocket.connect(url, {ca_file = ca,
                                            read_timeout = "300ms"}))
@@ -141,6 +149,14 @@ TLS = pytest.mark.parametrize("tls", [False, True], ids=["ws", "wss"])
 
 def _url(srv, tls):
     return srv.url(host="localhost") if tls else srv.url()
+
+
+async def _violation_script(conn):
+    # a message, then a frame over the client's read_limit: the client
+    # fails the connection with 1009, the rest of the frame unread
+    conn.send(frame(OP_TEXT, "ok") + frame(OP_BINARY, b"x" * 100000))
+    await conn.drain()
+    await conn.expect_close(10)
 
 
 async def _reset_script(conn):
@@ -246,6 +262,7 @@ def test_faults_leak_nothing_under_valgrind(sandlua, tmp_path, ws_servers,
         ca = certs.ca if tls else ""
         runs += [
             ("reset", ws_servers.scripted(_reset_script, tls=t), ca),
+            ("violation", ws_servers.scripted(_violation_script, tls=t), ca),
             ("read-timeout", ws_servers._add(HalfOpen(tls=ws_servers._tls(t))),
              ca),
             ("write-timeout",
@@ -270,6 +287,7 @@ def test_faults_leak_nothing_under_valgrind(sandlua, tmp_path, ws_servers,
     lines = r.stdout.splitlines()
     assert sum(1 for l in lines if l.startswith("status\t1006")) == 4
     assert sum(1 for l in lines if l.startswith("connect\tTIMEOUT")) == 3
+    assert sum(1 for l in lines if l.startswith("status\t1009")) == 2
 
 
 # ------------------------------------------------- a million messages
