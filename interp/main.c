@@ -678,6 +678,16 @@ static int pmain(lua_State *L) {
                              cfg->n_ca_files, err, sizeof err) != 0)
       return luaL_error(L, "websocket: %s", err);
   }
+  /*
+  ** SIGPIPE as lua5.4 has it: a write to a pipe nobody reads any more
+  ** ends the process by the signal (141 in the shell), so `sandlua s.lua |
+  ** head -1` stops at once instead of printing into the void.  The event
+  ** loop's library had set it to ignored; every socket write (WebSocket,
+  ** DNS over TCP) passes MSG_NOSIGNAL, so a peer that went away is an error
+  ** of that connection, never this signal.  Set after the event loop is
+  ** made, before the lockdown.
+  */
+  signal(SIGPIPE, SIG_DFL);
   if (!cfg->sandbox.unsafe)
     sandbox_env_apply(L, cfg->sandbox.module_paths,
                       cfg->sandbox.n_module_paths);

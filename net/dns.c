@@ -9,6 +9,7 @@
 #include <arpa/nameser.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -713,10 +714,16 @@ static ares_ssize_t sf_recvfrom(ares_socket_t fd, void *buf, size_t len,
   return recvfrom(fd, buf, len, flags, from, fromlen);
 }
 
+/* sendmsg with MSG_NOSIGNAL, not writev: a DNS server that resets its TCP
+** connection is a failed query, not a SIGPIPE (which ends the process). */
 static ares_ssize_t sf_sendv(ares_socket_t fd, const struct iovec *iov,
                              int n, void *ud) {
   (void)ud;
-  return writev(fd, iov, n);
+  struct msghdr m;
+  memset(&m, 0, sizeof m);
+  m.msg_iov = (struct iovec *)(uintptr_t)iov;
+  m.msg_iovlen = (size_t)n;
+  return sendmsg(fd, &m, MSG_NOSIGNAL);
 }
 
 static const struct ares_socket_functions sock_funcs = {

@@ -262,6 +262,15 @@ static int produce_deflated(wsp_conn *c) {
       break;
     }
   }
+  if (done && have == 0) {
+    /* zlib flushed already and had nothing new (an empty message right
+    ** after another message: deflate says Z_BUF_ERROR and writes no
+    ** byte).  RFC 7692 §7.2.1 step 2: append an empty stored block
+    ** (0x00 then 00 00 ff ff), so the payload is the single 0x00 byte
+    ** that §7.2.3.6 shows for an empty message. */
+    memcpy(pay, "\x00\x00\x00\xff\xff", 5);
+    have = 5;
+  }
   if (have < 4) return -EIO; /* cannot happen: a flush ends in 4 bytes */
   size_t plen = have - 4;
   if (done) {

@@ -379,7 +379,22 @@ int ws_conn_flush(ws_conn *c) {
       if (start_next_send(c)) continue;
     }
     /* close handshake over and all written: end the transport */
-    if (c->hs_done && wsp_get_state(c->wsp) == WSP_CLOSED) return 1;
+    if (c->hs_done && wsp_get_state(c->wsp) == WSP_CLOSED) {
+      if (!c->linger) return 1;
+      /*
+      ** We failed the connection: closing now, with the rest of the bad
+      ** frame unread, would make the kernel send RST, and a peer that
+      ** gets it may drop our close frame unread (RFC 6455 7.1.1: close
+      ** cleanly).  Send FIN instead and drop what still comes until the
+      ** peer's EOF, for at most the close wait.
+      */
+      if (!c->wr_shut) {
+        c->wr_shut = 1;
+        sl_timer_stop(&c->read_t);
+        shutdown(fd, SHUT_WR);
+        ws_arm_close_timer(c);
+      }
+    }
     return 0;
   }
 }
@@ -455,6 +470,7 @@ static void on_close_event(ws_conn *c, const wsp_event *ev) {
     c->ekind = SL_INTERNAL;
     c->eretry = SL_RETRY_NO;
     c->by = 2;
+    c->linger = 1;
     return;
   }
   if (c->ended) {  /* the reply to our close, or after a read timeout */

@@ -180,6 +180,9 @@ struct ws_conn {
   ws_closew *closers;
   int local_close;   /* close() was called (or exit) */
   int killing;
+  int linger;        /* we failed the connection: after our close frame,
+                        shut down writing and read until the peer's EOF */
+  int wr_shut;       /* shutdown(SHUT_WR) done */
   /* timers */
   sl_timer dial_t, read_t, write_t, close_t, resume_t;
   int64_t last_rx;

@@ -146,6 +146,12 @@ _add("rsv.after-good-message", "reserved-bits",
 for op in (3, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF):
     _add(f"opcode.reserved-{op:x}", "opcodes", [frame(op, b"x")],
          close=(1002,))
+_add("framing.messages-then-bad-frame-one-write", "framing",
+     [b"".join([_text("a"), frame(OP_BINARY, b"b"), frame(OP_PING, b"p"),
+                _text("c", fin=False), frame(OP_CONT, "d"), frame(5, b"")])],
+     messages=["a", b"b", "cd"], pongs=[b"p"], close=(1002,),
+     note="every complete message before a bad frame of the same read is "
+          "delivered, then the connection fails")
 _add("opcode.reserved-after-message", "opcodes",
      [_text("ok"), frame(5, b"")], messages=["ok"], close=(1002,))
 
@@ -253,6 +259,16 @@ _add("pmd.uncompressed-message", "compression",
      note="messages under a threshold sent uncompressed (Node ws does it)")
 _add("pmd.empty", "compression",
      [_text(_z("")[0], rsv1=True), _end()], messages=[""], extensions=PMD)
+_add("pmd.empty-text-then-binary", "compression",
+     [_text(b"\x00", rsv1=True), frame(OP_BINARY, b"\x00", rsv1=True),
+      _text(_z("after")[0], rsv1=True), _end()],
+     messages=["", b"", "after"], extensions=PMD,
+     note="an empty message compresses to one 0x00 byte (RFC 7692 "
+          "7.2.3.6), each time")
+_add("pmd.messages-then-bad-data-one-write", "compression",
+     [b"".join([_text(p, rsv1=True) for p in _z("one", "", "two")] +
+               [frame(OP_BINARY, b"\xff\xff\xff\xff", rsv1=True)])],
+     messages=["one", "", "two"], close=(1002, 1007), extensions=PMD)
 _p = _z("fragmented and compressed " * 10)[0]
 _add("pmd.fragmented", "compression",
      [_text(_p[:5], rsv1=True, fin=False), frame(OP_CONT, _p[5:10], fin=False),

@@ -619,13 +619,15 @@ class BlackholeServer(_RawServer):
 class ScriptedServer(_RawServer):
     """Raw WebSocket server: answers the handshake itself (101 with the
     right accept, or accept=<text> to send a wrong one; optional
-    `extensions` and `protocol` response headers, `extra_headers`), then
+    `extensions` and `protocol` response headers, `extra_headers`;
+    `initial` bytes go out in the same write as the response), then
     awaits script(conn) with a RawConn.  The connection is closed when the
     script returns (unless it did)."""
 
     def __init__(self, script=None, extensions=None, protocol=None,
-                 accept=None, extra_headers=(), **kw):
+                 accept=None, extra_headers=(), initial=b"", **kw):
         self.script = script
+        self.initial = initial
         self.extensions = extensions
         self.protocol = protocol
         self.accept = accept
@@ -647,7 +649,7 @@ class ScriptedServer(_RawServer):
             info.subprotocol = self.protocol
         for k, v in self.extra_headers:
             head += f"{k}: {v}\r\n"
-        writer.write(head.encode() + b"\r\n")
+        writer.write(head.encode() + b"\r\n" + self.initial)
         await writer.drain()
         conn = RawConn(reader, writer, info)
         if self.script is not None:

@@ -805,6 +805,148 @@ static void test_pmd_send(void **state) {
   wsp_free(c);
 }
 
+/* One input holding complete messages (whole, fragmented, compressed,
+** empty compressed) and then a frame that breaks the protocol: every
+** message comes out first, in order, then the failure; each kind of
+** violation, whatever the message before it. */
+static void test_messages_before_failure(void **state) {
+  (void)state;
+  static const struct {
+    const char *bad;
+    size_t n;
+    int code;
+  } bads[] = {
+      {"\xa1\x01x", 3, 1002},                 /* RSV2 */
+      {"\x85\x00", 2, 1002},                  /* reserved opcode */
+      {"\x81\x01\xff", 3, 1007},              /* invalid UTF-8 */
+      {"\x80\x01x", 3, 1002},                 /* continuation first */
+      {"\x88\x02\x03\xe7", 4, 1002},          /* close code 999 */
+      {"\xc1\x04\xff\xff\xff\xff", 6, 1007}, /* bad deflate data */
+      {"\x82\x7e\x01\x00", 4, 1009},          /* over read_limit 255 */
+  };
+  for (size_t b = 0; b < sizeof bads / sizeof *bads; b++) {
+    wsp_options o = {.host = "h",
+                     .compression = WSP_COMPRESS_CONTEXT_TAKEOVER,
+                     .read_limit = 255};
+    wsp_conn *c = tu_open(&o, PMD_EXT);
+    uint8_t in[256];
+    size_t n = 0;
+    n += tu_frame(in + n, 1, 0, WSP_OP_TEXT, "one", 3);
+    n += tu_frame(in + n, 0, 0, WSP_OP_BINARY, "t", 1);
+    n += tu_frame(in + n, 1, 0, WSP_OP_PING, "p", 1);
+    n += tu_frame(in + n, 1, 0, WSP_OP_CONT, "wo", 2);
+    n += tu_frame(in + n, 1, 4, WSP_OP_TEXT, "\xf2\x48\xcd\xc9\xc9\x07\x00",
+                  7); /* "Hello", RFC 7692 §7.2.3.1 */
+    n += tu_frame(in + n, 1, 4, WSP_OP_BINARY, "\x00", 1); /* empty */
+    memcpy(in + n, bads[b].bad, bads[b].n);
+    n += bads[b].n;
+    static const struct {
+      wsp_event_type type;
+      const char *data;
+      size_t len;
+    } want[] = {{WSP_EV_TEXT, "one", 3},   {WSP_EV_PING, "p", 1},
+                {WSP_EV_BINARY, "two", 3}, {WSP_EV_TEXT, "Hello", 5},
+                {WSP_EV_BINARY, "", 0}};
+    size_t pos = 0, k = 0;
+    wsp_event ev;
+    for (;;) {
+      size_t used = wsp_feed(c, in + pos, n - pos, &ev);
+      pos += used;
+      if (ev.type == WSP_EV_NONE) {
+        assert_true(used > 0);
+        continue;
+      }
+      if (ev.type == WSP_EV_ERROR) break;
+      assert_true(k < sizeof want / sizeof *want);
+      assert_int_equal(ev.type, want[k].type);
+      assert_int_equal(ev.len, want[k].len);
+      assert_memory_equal(ev.data, want[k].data, want[k].len);
+      k++;
+    }
+    assert_int_equal(k, sizeof want / sizeof *want);
+    assert_int_equal(pos, n);
+    tu_expect_fail(c, ev, bads[b].code);
+    wsp_free(c);
+  }
+}
+
+/* Empty compressed messages from the server, one after another (each a
+** single 0x00 byte, RFC 7692 §7.2.3.6), text and binary, then a message
+** that refers back (context takeover): all arrive, the window intact. */
+static void test_pmd_receive_empty_messages(void **state) {
+  (void)state;
+  wsp_options o = {.host = "h", .compression = WSP_COMPRESS_CONTEXT_TAKEOVER};
+  wsp_conn *c = tu_open(&o, PMD_EXT);
+  z_stream z = {0};
+  assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY),
+                   Z_OK);
+  const char *msgs[] = {"hello hello", "", "", "", "hello hello", ""};
+  for (size_t i = 0; i < sizeof msgs / sizeof *msgs; i++) {
+    uint8_t s[128];
+    size_t len = strlen(msgs[i]);
+    size_t n = 1; /* zlib, flushed already, would write nothing */
+    if (len)
+      n = server_deflate(&z, msgs[i], len, s + 2, sizeof s - 2);
+    else
+      s[2] = 0x00;
+    int op = i % 2 ? WSP_OP_BINARY : WSP_OP_TEXT;
+    wsp__write_header(s, 1, 4, op, n, NULL);
+    wsp_event ev = tu_feed1(c, s, n + 2);
+    assert_int_equal(ev.type, op == WSP_OP_TEXT ? WSP_EV_TEXT : WSP_EV_BINARY);
+    assert_int_equal(ev.len, len);
+    assert_memory_equal(ev.data, msgs[i], len);
+  }
+  assert_int_equal(wsp_get_state(c), WSP_OPEN);
+  deflateEnd(&z);
+  wsp_free(c);
+}
+
+/* Empty messages one after another under permessage-deflate: the second
+** finds zlib with nothing to flush (deflate says Z_BUF_ERROR, no bytes),
+** and must still go out as a compressed empty message, not as a 1011
+** close.  Both modes; empty after non-empty and before it too. */
+static void test_pmd_send_empty_messages(void **state) {
+  (void)state;
+  for (int mode = 0; mode < 2; mode++) {
+    wsp_options o = {.host = "h",
+                     .compression = mode ? WSP_COMPRESS_NO_CONTEXT
+                                         : WSP_COMPRESS_CONTEXT_TAKEOVER};
+    wsp_conn *c = tu_open(
+        &o, mode ? "Sec-WebSocket-Extensions: permessage-deflate; "
+                   "server_no_context_takeover; client_no_context_takeover\r\n"
+                 : PMD_EXT);
+    z_stream inf = {0};
+    assert_int_equal(inflateInit2(&inf, -15), Z_OK);
+    static uint8_t got[256];
+    int rsv1, frames;
+    const char *msgs[] = {"", "", "", "hello", "", "", "hello", ""};
+    const int types[] = {WSP_TEXT,   WSP_BINARY, WSP_TEXT, WSP_TEXT,
+                         WSP_BINARY, WSP_BINARY, WSP_TEXT, WSP_TEXT};
+    for (size_t i = 0; i < sizeof msgs / sizeof *msgs; i++) {
+      size_t len = strlen(msgs[i]);
+      assert_int_equal(wsp_send(c, types[i], msgs[i], len), 0);
+      wsp__frame f;
+      uint8_t *p;
+      const uint8_t *out;
+      /* Peek at the frame: the right opcode, RSV1, not a close. */
+      size_t avail = wsp_output(c, &out);
+      assert_true(avail >= 2);
+      assert_int_equal(out[0] & 0x0f, types[i] == WSP_TEXT ? WSP_OP_TEXT
+                                                           : WSP_OP_BINARY);
+      size_t n = client_message(c, &inf, got, sizeof got, &rsv1, &frames);
+      assert_int_equal(rsv1, 1);
+      assert_int_equal(frames, 1);
+      assert_int_equal(n, len);
+      assert_memory_equal(got, msgs[i], len);
+      assert_int_equal(wsp_get_state(c), WSP_OPEN);
+      assert_false(tu_next_out(c, &f, &p));
+      if (mode) inflateReset(&inf);
+    }
+    inflateEnd(&inf);
+    wsp_free(c);
+  }
+}
+
 /* A zlib allocator of the options: counts what it hands out. */
 typedef struct zblock {
   size_t size;
@@ -1173,6 +1315,9 @@ int main(void) {
       cmocka_unit_test(test_pmd_rfc7692_frames),
       cmocka_unit_test(test_pmd_bomb),
       cmocka_unit_test(test_pmd_send),
+      cmocka_unit_test(test_pmd_send_empty_messages),
+      cmocka_unit_test(test_messages_before_failure),
+      cmocka_unit_test(test_pmd_receive_empty_messages),
       cmocka_unit_test(test_pmd_allocator),
       cmocka_unit_test(test_allocator_counts_everything),
     cmocka_unit_test(test_declared_length_is_not_allocated),
