@@ -689,11 +689,14 @@ const char *sl_dns_servers(sl_dns *r, char *buf, size_t len) {
 
 /*
 ** c-ares' socket functions when the caller closes the sockets itself
-** (sl_dns_config.close_fd): the plain system calls, but close.
+** (sl_dns_config.close_fd): the plain system calls, but close.  c-ares
+** leaves such sockets as they are made (no O_NONBLOCK of its own): they
+** are made non-blocking and close-on-exec here, or a read of a TCP answer
+** that has not all arrived would block the whole loop.
 */
 static ares_socket_t sf_socket(int af, int type, int proto, void *ud) {
   (void)ud;
-  return socket(af, type, proto);
+  return socket(af, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
 }
 
 static int sf_close(ares_socket_t fd, void *ud) {
