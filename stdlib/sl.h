@@ -46,6 +46,8 @@ typedef enum sl_errkind {
 #define SL_RETRY_YES 1
 
 #define SL_ERROR_MT "sandlua.Error"
+/* time.Duration values (stdlib/time.c): a userdata holding int64 ns. */
+#define SL_DURATION_MT "sandlua.Duration"
 
 /* Name of a kind ("TIMEOUT"); NULL when out of range. */
 const char *sl_errkind_name(sl_errkind kind);

@@ -21,7 +21,7 @@
 #include "sched.h"
 #include "sl.h"
 
-#define DURATION_MT "sandlua.Duration"
+#define DURATION_MT SL_DURATION_MT
 #define TIME_MT "sandlua.Time"
 #define TIMER_MT "sandlua.Timer"
 #define TICKER_MT "sandlua.Ticker"
@@ -224,6 +224,66 @@ static int dur_lt(lua_State *L) {
 static int dur_le(lua_State *L) {
   lua_pushboolean(L, checkdur(L, 1) <= checkdur(L, 2));
   return 1;
+}
+
+/*
+** Arithmetic, as Go's: Duration +/- Duration (or nanoseconds) and
+** Duration * or // an integer are Durations; Duration / Duration is a
+** number (their ratio).  Overflow is an error, never a wrap.
+*/
+static int64_t arg_ns(lua_State *L, int idx, const char *op) {
+  int64_t *d = luaL_testudata(L, idx, DURATION_MT);
+  if (d != NULL) return *d;
+  int isint = 0;
+  lua_Integer n = lua_tointegerx(L, idx, &isint);
+  if (!isint)
+    luaL_error(L, "Duration %s: %s, expected a Duration or an integer",
+               op, lua_type(L, idx) == LUA_TNUMBER ? "a fraction"
+                                                   : luaL_typename(L, idx));
+  return (int64_t)n;
+}
+
+static int dur_result(lua_State *L, int overflow, int64_t v, const char *op) {
+  if (overflow) return luaL_error(L, "Duration %s: overflow", op);
+  pushduration(L, v);
+  return 1;
+}
+
+static int dur_add(lua_State *L) {
+  int64_t r;
+  int o = __builtin_add_overflow(arg_ns(L, 1, "+"), arg_ns(L, 2, "+"), &r);
+  return dur_result(L, o, r, "+");
+}
+
+static int dur_sub(lua_State *L) {
+  int64_t r;
+  int o = __builtin_sub_overflow(arg_ns(L, 1, "-"), arg_ns(L, 2, "-"), &r);
+  return dur_result(L, o, r, "-");
+}
+
+static int dur_mul(lua_State *L) {
+  int64_t r;
+  if (luaL_testudata(L, 1, DURATION_MT) && luaL_testudata(L, 2, DURATION_MT))
+    return luaL_error(L, "Duration *: a Duration times a Duration is not a "
+                         "Duration");
+  int o = __builtin_mul_overflow(arg_ns(L, 1, "*"), arg_ns(L, 2, "*"), &r);
+  return dur_result(L, o, r, "*");
+}
+
+static int dur_unm(lua_State *L) {
+  int64_t d = checkdur(L, 1);
+  return dur_result(L, d == INT64_MIN, -d, "-");
+}
+
+static int dur_div(lua_State *L) {  /* d / d2: a ratio; d / n: a Duration */
+  int64_t a = checkdur(L, 1);
+  if (luaL_testudata(L, 2, DURATION_MT)) {
+    lua_pushnumber(L, (lua_Number)a / (lua_Number)checkdur(L, 2));
+    return 1;
+  }
+  int64_t b = arg_ns(L, 2, "/");
+  if (b == 0) return luaL_error(L, "Duration /: division by zero");
+  return dur_result(L, a == INT64_MIN && b == -1, a / b, "/");
 }
 
 static int t_parse_duration(lua_State *L) {
@@ -540,6 +600,12 @@ static const luaL_Reg dur_methods[] = {
 
 static const luaL_Reg dur_meta[] = {
   {"__tostring", dur_tostring},
+  {"__add", dur_add},
+  {"__sub", dur_sub},
+  {"__mul", dur_mul},
+  {"__div", dur_div},
+  {"__idiv", dur_div},
+  {"__unm", dur_unm},
   {"__eq", dur_eq},
   {"__lt", dur_lt},
   {"__le", dur_le},

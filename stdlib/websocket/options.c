@@ -5,6 +5,8 @@
 */
 #include "ws.h"
 
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,21 +17,42 @@
 
 
 /* Each returns NULL or an error message (in buf). */
+
+/* A timeout past WS_MAX_DURATION_NS (a year) is a mistake, not a wish. */
+static const char *dur_range(const char *name, int64_t v, char *buf,
+                             size_t len) {
+  if (v < 0) {
+    snprintf(buf, len, "%s: must not be negative", name);
+    return buf;
+  }
+  if (v > WS_MAX_DURATION_NS) {
+    snprintf(buf, len, "%s: %.6gh is over a year, too long to be meant "
+             "(at most 8760h; 0 means none)", name, (double)v / 3.6e12);
+    return buf;
+  }
+  return NULL;
+}
+
 static const char *opt_duration(lua_State *L, const char *name, int64_t *ns,
                                 char *buf, size_t len) {
+  int64_t v;
   if (lua_type(L, -1) == LUA_TNUMBER) {
     lua_Number ms = lua_tonumber(L, -1);
-    if (!(ms >= 0) || ms * 1e6 > (lua_Number)WS_MAX_DURATION_NS) {
+    if (!(ms >= 0) || ms == (lua_Number)HUGE_VAL) {
       snprintf(buf, len, "%s: must be a number of milliseconds >= 0 (or a "
-               "duration string such as \"5s\")", name);
+               "duration string such as \"5s\", or a Duration)", name);
       return buf;
     }
-    *ns = (int64_t)(ms * 1e6);
-    return NULL;
-  }
-  if (lua_type(L, -1) == LUA_TSTRING) {
+    if (ms * 1e6 > (lua_Number)WS_MAX_DURATION_NS) {
+      snprintf(buf, len, "%s: %.6gh is over a year, too long to be meant "
+               "(numbers are milliseconds here, not time.SECOND's "
+               "nanoseconds: give \"5s\" or a Duration)", name,
+               (double)ms / 3.6e6);
+      return buf;
+    }
+    v = (int64_t)(ms * 1e6);
+  } else if (lua_type(L, -1) == LUA_TSTRING) {
     char e[128];
-    int64_t v;
     const char *s = sl_tocstring(L, -1, NULL);
     if (s == NULL) {
       snprintf(buf, len, "%s: the duration contains a zero byte", name);
@@ -39,16 +62,16 @@ static const char *opt_duration(lua_State *L, const char *name, int64_t *ns,
       snprintf(buf, len, "%s: %s", name, e);
       return buf;
     }
-    if (v < 0 || v > WS_MAX_DURATION_NS) {
-      snprintf(buf, len, "%s: must not be negative", name);
-      return buf;
-    }
-    *ns = v;
-    return NULL;
+  } else if (luaL_testudata(L, -1, SL_DURATION_MT) != NULL) {
+    v = *(int64_t *)lua_touserdata(L, -1);  /* time.SECOND * 2 */
+  } else {
+    snprintf(buf, len, "%s: number (milliseconds), duration string or "
+             "Duration expected, got %s", name, luaL_typename(L, -1));
+    return buf;
   }
-  snprintf(buf, len, "%s: number (milliseconds) or duration string expected, "
-           "got %s", name, luaL_typename(L, -1));
-  return buf;
+  const char *why = dur_range(name, v, buf, len);
+  if (why == NULL) *ns = v;
+  return why;
 }
 
 static const char *opt_int(lua_State *L, const char *name, lua_Integer lo,

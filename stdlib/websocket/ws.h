@@ -56,7 +56,8 @@
 ** datagrams with the kernel's default cap) would be dropped and only
 ** retried after the resolver timeout. */
 #define WS_DNS_INFLIGHT 64
-#define WS_MAX_DURATION_NS ((int64_t)100 * 365 * 24 * 3600 * 1000000000LL)
+/* The longest timeout an option takes: a year (more is a mistake). */
+#define WS_MAX_DURATION_NS ((int64_t)365 * 24 * 3600 * 1000000000LL)
 
 typedef struct ws_owner ws_owner;
 typedef struct ws_global ws_global;

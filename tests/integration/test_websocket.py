@@ -330,11 +330,14 @@ def test_redirect_not_followed(lua, ws_servers):
     assert target.accepted == 0
 
 
-def test_dial_timeout(lua, ws_servers):
+@pytest.mark.parametrize("timeout", ['"300ms"', '300',
+                                     'time.parse_duration("100ms") * 3'])
+def test_dial_timeout(lua, ws_servers, timeout):
     srv = ws_servers.blackhole()
-    out = ok(lua(echo_script('{dial_timeout = "300ms"}'), srv.url(),
+    out = ok(lua(echo_script(f'{{dial_timeout = {timeout}}}'), srv.url(),
                  allow=allow_port(srv)))
     assert out.startswith("ERR\tTIMEOUT\ttrue\t") and "dial timeout" in out
+    assert "after 0.3s" in out
 
 
 def test_connection_refused(lua):

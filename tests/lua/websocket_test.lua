@@ -52,8 +52,28 @@ T.test("timeouts", function()
     bad({[k] = math.huge}, k .. ": must be a number")
     bad({[k] = "5 parsecs"}, k .. ":")
     bad({[k] = "-5s"}, k .. ": must not be negative")
-    bad({[k] = true}, k .. ": number (milliseconds) or duration string")
-    bad({[k] = {}}, k .. ": number (milliseconds) or duration string")
+    bad({[k] = true}, k .. ": number (milliseconds), duration string or Duration expected, got boolean")
+    bad({[k] = {}}, k .. ": number (milliseconds), duration string or Duration")
+    bad({[k] = io.stdout}, k .. ": number (milliseconds), duration string or Duration")
+    -- over a year cannot be meant, however it is written
+    bad({[k] = 366 * 24 * 3600 * 1000}, k .. ": 8784h is over a year")
+    bad({[k] = "8761h"}, k .. ": 8761h is over a year")
+    bad({[k] = time.parse_duration("1h") * 9000}, k .. ": 9000h is over a year")
+    bad({[k] = -time.parse_duration("1s")}, k .. ": must not be negative")
+    -- time.MINUTE is nanoseconds: as milliseconds, 1.9 years; said so
+    bad({[k] = time.MINUTE}, "numbers are milliseconds here, not time.SECOND's nanoseconds")
+  end
+end)
+
+T.test("timeouts as Durations, strings and milliseconds", function()
+  -- the options are accepted (the deny-all policy then refuses the URL)
+  local second = time.parse_duration("1s")
+  for _, v in ipairs({second * 2, time.parse_duration("1.5s"), "2s",
+                      2000, 0, "8760h", second * 3600 * 8760}) do
+    local c, err = websocket.connect(URL, {dial_timeout = v, read_timeout = v,
+                                           write_timeout = v})
+    T.eq(c, nil)
+    T.eq(err:kind(), errors.PERMISSION_DENIED, tostring(v))
   end
 end)
 
