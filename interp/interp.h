@@ -58,6 +58,12 @@ typedef struct interp_config {
 #define INTERP_DEFAULT_POLICY "/etc/sandlua/policy.yaml"
 #endif
 
+/* The site policy: every *.yaml here is loaded first, whatever the
+** options say (the operator's; a deny there cannot be overridden). */
+#ifndef INTERP_SITE_POLICY_DIR
+#define INTERP_SITE_POLICY_DIR "/etc/sandlua/policy.d"
+#endif
+
 /* Long options of the policy layer: NULL or what is wrong with value. */
 const char *interp_opt_policy(interp_config *cfg, const char *value);
 const char *interp_opt_allow_url(interp_config *cfg, const char *value);

@@ -5,6 +5,7 @@
 #include "interp.h"
 #include "diag.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,46 @@ static void audit_failed(policy_audit *a, int err) {
   exit(SL_EXIT_AUDIT);
 }
 
+static int yaml_name(const struct dirent *e) {
+  size_t n = strlen(e->d_name);
+  return e->d_name[0] != '.' && n > 5 &&
+         strcmp(e->d_name + n - 5, ".yaml") == 0;
+}
+
+/*
+** The site policy: every INTERP_SITE_POLICY_DIR/ *.yaml, in name order,
+** before anything the command line names.  A missing directory is none;
+** one that cannot be read is an error (the operator's policy must not be
+** skipped silently).  0, -ENOMEM, or -1 (reported).
+*/
+static int load_site_policy(policy_set *set, policy_diags *d) {
+  struct dirent **names = NULL;
+  int n = scandir(INTERP_SITE_POLICY_DIR, &names, yaml_name, alphasort);
+  if (n < 0) {
+    if (errno == ENOENT) return 0;
+    interp_errorf(INTERP_PROGNAME ": site policy %s: %s",
+                  INTERP_SITE_POLICY_DIR, strerror(errno));
+    return -1;
+  }
+  int rc = 0;
+  for (int i = 0; i < n; i++) {
+    if (rc == 0) {
+      char path[4096];
+      int len = snprintf(path, sizeof path, "%s/%s", INTERP_SITE_POLICY_DIR,
+                         names[i]->d_name);
+      rc = len > 0 && (size_t)len < sizeof path
+               ? policy_load_file(set, path, d) : -ENAMETOOLONG;
+      if (rc != 0 && rc != -ENOMEM) {
+        interp_print_diag(&d->error, "");
+        rc = -1;
+      }
+    }
+    free(names[i]);
+  }
+  free(names);
+  return rc;
+}
+
 int interp_policy_load(interp_config *cfg) {
   policy_diags d;
   memset(&d, 0, sizeof d);
@@ -89,8 +130,12 @@ int interp_policy_load(interp_config *cfg) {
   }
   policy_set *set = cfg->policies = policy_set_new();
   if (set == NULL) goto oom;
-  int rc = 0;
-  if (cfg->n_policy_files == 0) {
+  int rc = load_site_policy(set, &d);
+  if (rc == -1) {
+    interp_print_warnings(&d, INTERP_PROGNAME ": warning: ");
+    return SL_EXIT_POLICY;
+  }
+  if (rc == 0 && cfg->n_policy_files == 0) {
     struct stat st;
     if (stat(INTERP_DEFAULT_POLICY, &st) == 0 || errno != ENOENT)
       rc = policy_load_file(set, INTERP_DEFAULT_POLICY, &d);

@@ -39,7 +39,8 @@ VERSION := $(shell sed -n 's/^\#define INTERP_VERSION "\(.*\)"/\1/p' \
 # does, and every object depends on it, so `make install SYSCONFDIR=...`
 # never installs a binary that reads another directory than the one the
 # policy went to.
-XCFLAGS += -DINTERP_DEFAULT_POLICY='"$(SYSCONFDIR)/sandlua/policy.yaml"'
+XCFLAGS += -DINTERP_DEFAULT_POLICY='"$(SYSCONFDIR)/sandlua/policy.yaml"' \
+           -DINTERP_SITE_POLICY_DIR='"$(SYSCONFDIR)/sandlua/policy.d"'
 $(OBJS): $(B)/sysconfdir.stamp
 $(B)/sysconfdir.stamp: FORCE
 	@mkdir -p $(@D)
