@@ -9,6 +9,7 @@
 #include "diag.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "../sandbox/env.h"
 #include "../sandbox/libmem.h"
 #include "../sandbox/limits.h"
+#include "../sandbox/readpaths.h"
 #include "../sandbox/sandbox.h"
 #include "../security/audit.h"
 #include "../security/policy.h"
@@ -93,6 +95,9 @@ static void print_usage(FILE *f) {
   }
   fprintf(f,
       "  --module-path DIR       where require finds Lua files (repeatable)\n"
+      "  --allow-read PATH       io.open/io.lines/dofile/loadfile/require may\n"
+      "                          read PATH (a file, or a directory tree);\n"
+      "                          read-only, no symbolic links (repeatable)\n"
       "  --seccomp MODE          strict (default), log or off\n"
       "  --unsafe-no-sandbox     full standard library, no seccomp/Landlock\n"
       "Other:\n"
@@ -299,6 +304,19 @@ static const char *opt_module_path(interp_config *cfg, const char *value) {
   return NULL;
 }
 
+static const char *opt_allow_read(interp_config *cfg, const char *value) {
+  struct stat st;
+  if (value[0] == '\0') return "empty path";
+  if (stat(value, &st) != 0) {
+    snprintf(optwhy, sizeof optwhy, "%s", strerror(errno));
+    return optwhy;
+  }
+  if (cfg->sandbox.n_read_paths >= SANDBOX_MAX_PATHS)
+    return "too many paths";
+  cfg->sandbox.read_paths[cfg->sandbox.n_read_paths++] = value;
+  return NULL;
+}
+
 static const char *opt_ca_file(interp_config *cfg, const char *value) {
   if (value[0] == '\0') return "empty file name";
   if (cfg->n_ca_files >= (int)(sizeof cfg->ca_files / sizeof cfg->ca_files[0]))
@@ -323,6 +341,7 @@ static const longopt longopts[] = {
   SL_LIMITS(LIMIT_LONGOPT)
 #undef LIMIT_LONGOPT
   {"--module-path", 1, opt_module_path},
+  {"--allow-read", 1, opt_allow_read},
   {"--seccomp", 1, opt_seccomp},
   {"--unsafe-no-sandbox", 0, opt_unsafe},
   {NULL, 0, NULL}
@@ -649,6 +668,59 @@ static int lockdown(interp_config *cfg) {
 }
 
 /*
+** The safe environment.  require searches the --module-path directories,
+** then the script's own directory when an --allow-read directory holds it,
+** then the --allow-read directories.  Returns 0 (cfg->exit_code set) when
+** the script must not run.
+*/
+static int apply_env(lua_State *L, interp_config *cfg) {
+  sandbox_config *sb = &cfg->sandbox;
+  static const char *mods[2 * SANDBOX_MAX_PATHS + 1];
+  static char scriptdir[PATH_MAX];
+  size_t n = 0;
+  if (sb->n_read_paths > 0) {
+    char err[PATH_MAX + 64];
+    const char *canon[SANDBOX_MAX_PATHS];
+    if (sandbox_read_init(sb->read_paths, sb->n_read_paths, canon, err,
+                          sizeof err) != 0) {
+      interp_errorf(INTERP_PROGNAME ": %s", err);
+      cfg->exit_code = SL_EXIT_USAGE;
+      return 0;
+    }
+    for (size_t i = 0; i < sb->n_read_paths; i++) sb->read_paths[i] = canon[i];
+  }
+  for (size_t i = 0; i < sb->n_module_paths; i++) mods[n++] = sb->module_paths[i];
+  if (sb->n_read_paths > 0 && cfg->script < cfg->argc &&
+      strcmp(cfg->argv[cfg->script], "-") != 0) {
+    char *rp = realpath(cfg->argv[cfg->script], NULL);
+    char *slash = rp ? strrchr(rp, '/') : NULL;
+    if (slash != NULL) {
+      *slash = '\0';
+      snprintf(scriptdir, sizeof scriptdir, "%s", rp[0] ? rp : "/");
+      for (size_t i = 0; i < sandbox_read_count(); i++) {
+        int isdir;
+        const char *root = sandbox_read_root(i, &isdir);
+        size_t rl = strlen(root);
+        if (isdir && (strcmp(root, "/") == 0 ||
+                      (strncmp(scriptdir, root, rl) == 0 &&
+                       (scriptdir[rl] == '\0' || scriptdir[rl] == '/')))) {
+          mods[n++] = scriptdir;
+          break;
+        }
+      }
+    }
+    free(rp);
+  }
+  for (size_t i = 0; i < sandbox_read_count(); i++) {
+    int isdir;
+    const char *root = sandbox_read_root(i, &isdir);
+    if (isdir) mods[n++] = root;
+  }
+  sandbox_env_apply(L, mods, n);
+  return 1;
+}
+
+/*
 ** The protected main: the configuration as light userdata.  Returns true on
 ** success (lua.c's contract).
 */
@@ -688,9 +760,7 @@ static int pmain(lua_State *L) {
   ** made, before the lockdown.
   */
   signal(SIGPIPE, SIG_DFL);
-  if (!cfg->sandbox.unsafe)
-    sandbox_env_apply(L, cfg->sandbox.module_paths,
-                      cfg->sandbox.n_module_paths);
+  if (!cfg->sandbox.unsafe && !apply_env(L, cfg)) return 0;
   createargtable(L, argv, argc, script);
   lua_gc(L, LUA_GCGEN, 0, 0);
   if (cfg->sandbox.unsafe && !(args & HAS_BIGE) && handle_luainit(L) != LUA_OK)
@@ -820,6 +890,7 @@ int main(int argc, char **argv) {
   sandbox_env_closing();
   sandbox_limits_closing();
   lua_close(L);  /* finalizers run with the limits in force */
+  sandbox_read_free();
   int hit = sandbox_limits_hit();
   if (hit >= 0) audit_limit(&cfg, (sl_limit)hit);
   interp_policy_free(&cfg);

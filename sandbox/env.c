@@ -10,6 +10,7 @@
 #include "env.h"
 
 #include <errno.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <lualib.h>
 
 #include "limits.h"
+#include "readpaths.h"
 
 /* Registry keys. */
 #define PROXIES_KEY "sandlua.sandbox.proxies"  /* real table -> proxy (weak) */
@@ -224,17 +226,6 @@ static int sb_stream_flush(lua_State *L) {
   return luaL_fileresult(L, fflush(f) == 0, NULL);
 }
 
-/* io.lines(): standard input only. */
-static int sb_io_lines(lua_State *L) {
-  if (!lua_isnoneornil(L, 1))
-    return luaL_error(L, "io.lines: files cannot be read in the sandbox "
-                         "(io.lines() reads standard input)");
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-  return lua_gettop(L);
-}
-
 /* load(chunk [, chunkname [, mode [, env]]]): text chunks only. */
 static int sb_load(lua_State *L) {
   const char *mode = luaL_optstring(L, 3, "t");
@@ -387,23 +378,11 @@ static const char *readfile(lua_State *L, void *ud, size_t *size) {
 ** file (freopen needs dup3, which the filter refuses): a binary chunk gets
 ** lua_load's "attempt to load a binary chunk (mode is 't')".  Stack: +1.
 */
-int sandbox_loadfile(lua_State *L, const char *path) {
+/* Load the chunk in f (closed when `owned`) named by the string at
+** fnameindex (removed).  Stack: +1 over fnameindex - 1. */
+static int load_stream(lua_State *L, FILE *f, int owned, int fnameindex) {
   filereader r;
-  int fnameindex = lua_gettop(L) + 1;
-  if (path == NULL) {
-    lua_pushliteral(L, "=stdin");
-    r.f = stdin;
-  } else {
-    lua_pushfstring(L, "@%s", path);
-    errno = 0;
-    r.f = fopen(path, "r");
-    if (r.f == NULL) {
-      const char *why = strerror(errno);
-      lua_pushfstring(L, "cannot open %s: %s", path, why);
-      lua_remove(L, fnameindex);
-      return LUA_ERRFILE;
-    }
-  }
+  r.f = f;
   r.nfirst = 0;
   int c = getc(r.f);
   if (c == 0xEF && getc(r.f) == 0xBB && getc(r.f) == 0xBF) c = getc(r.f);
@@ -414,9 +393,9 @@ int sandbox_loadfile(lua_State *L, const char *path) {
   } else if (c != EOF) {
     r.first[r.nfirst++] = (char)c;
   }
-  int status = lua_load(L, readfile, &r, lua_tostring(L, -1), "t");
+  int status = lua_load(L, readfile, &r, lua_tostring(L, fnameindex), "t");
   int readerr = ferror(r.f);
-  if (path != NULL) fclose(r.f);
+  if (owned) fclose(r.f);
   if (readerr) {
     lua_settop(L, fnameindex);
     lua_pushfstring(L, "cannot read %s", lua_tostring(L, fnameindex) + 1);
@@ -424,6 +403,219 @@ int sandbox_loadfile(lua_State *L, const char *path) {
   }
   lua_remove(L, fnameindex);
   return status;
+}
+
+int sandbox_loadfile(lua_State *L, const char *path) {
+  int fnameindex = lua_gettop(L) + 1;
+  FILE *f;
+  if (path == NULL) {
+    lua_pushliteral(L, "=stdin");
+    f = stdin;
+  } else {
+    lua_pushfstring(L, "@%s", path);
+    errno = 0;
+    f = fopen(path, "r");
+    if (f == NULL) {
+      const char *why = strerror(errno);
+      lua_pushfstring(L, "cannot open %s: %s", path, why);
+      lua_remove(L, fnameindex);
+      return LUA_ERRFILE;
+    }
+  }
+  return load_stream(L, f, path != NULL, fnameindex);
+}
+
+/* }====================================================== */
+
+/* {======================================================
+** Reading files: --allow-read (readpaths.h)
+** ======================================================= */
+
+/* A path argument: a string with no zero byte (never a cut path). */
+static const char *checkpath(lua_State *L, int arg) {
+  size_t n;
+  const char *s = luaL_checklstring(L, arg, &n);
+  if (strlen(s) != n) luaL_argerror(L, arg, "the path contains a zero byte");
+  return s;
+}
+
+/* What is wrong with opening path (a negative errno from
+** sandbox_read_open), pushed. */
+static const char *push_read_error(lua_State *L, const char *path, int rc) {
+  switch (-rc) {
+    case EACCES:
+      return lua_pushfstring(L, "%s: not readable in the sandbox (under no "
+                             "--allow-read path)", path);
+    case ELOOP:
+      return lua_pushfstring(L, "%s: a symbolic link (links are not followed "
+                             "in the sandbox)", path);
+    case EINVAL:
+      return lua_pushfstring(L, "%s: not a regular file", path);
+    default:
+      return lua_pushfstring(L, "%s: %s", path, strerror(-rc));
+  }
+}
+
+/* Raise when no --allow-read was given: `fn` is not there at all. */
+static void need_roots(lua_State *L, const char *fn) {
+  if (sandbox_read_count() == 0)
+    luaL_error(L, "%s is not available in the sandbox: files can be read "
+               "only under --allow-read PATH", fn);
+}
+
+static int sb_fclose(lua_State *L) {
+  luaL_Stream *p = luaL_checkudata(L, 1, LUA_FILEHANDLE);
+  errno = 0;
+  return luaL_fileresult(L, fclose(p->f) == 0, NULL);
+}
+
+/* Open path (checked) as a Lua file handle: +1 (the handle), or 0 with
+** the error pushed. */
+static int open_handle(lua_State *L, const char *path) {
+  luaL_Stream *p = lua_newuserdatauv(L, sizeof *p, 0);
+  p->closef = NULL;  /* not open yet: __gc leaves it */
+  luaL_setmetatable(L, LUA_FILEHANDLE);
+  int fd = sandbox_read_open(path);
+  if (fd < 0) {
+    lua_pop(L, 1);
+    push_read_error(L, path, fd);
+    errno = -fd;
+    return 0;
+  }
+  p->f = fdopen(fd, "r");
+  if (p->f == NULL) {
+    int e = errno;
+    close(fd);
+    lua_pop(L, 1);
+    lua_pushfstring(L, "%s: %s", path, strerror(e));
+    errno = e;
+    return 0;
+  }
+  p->closef = sb_fclose;
+  return 1;
+}
+
+/* io.open(path [, mode]): reading only, under the --allow-read paths. */
+static int sb_io_open(lua_State *L) {
+  const char *path = checkpath(L, 1);
+  const char *mode = luaL_optstring(L, 2, "r");
+  need_roots(L, "io.open");
+  size_t ml = strlen(mode);
+  int valid = ml >= 1 && strchr("rwa", mode[0]) != NULL;
+  size_t k = 1;
+  if (valid && mode[k] == '+') k++;
+  valid = valid && strspn(mode + k, "b") == ml - k;
+  luaL_argcheck(L, valid, 2, "invalid mode");
+  if (mode[0] != 'r' || mode[1] == '+') {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s: files are read-only in the sandbox (mode '%s')",
+                    path, mode);
+    lua_pushinteger(L, EACCES);
+    return 3;
+  }
+  if (open_handle(L, path)) return 1;
+  int e = errno;
+  luaL_pushfail(L);
+  lua_insert(L, -2);
+  lua_pushinteger(L, e);
+  return 3;
+}
+
+/* The iterator of io.lines(file): the file's own, closing it at the end.
+** Upvalues: 1 the file's lines iterator, 2 the file. */
+static int lines_closing(lua_State *L) {
+  lua_settop(L, 0);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_call(L, 0, LUA_MULTRET);
+  if (lua_gettop(L) == 0 || lua_isnil(L, 1)) {
+    lua_getfield(L, lua_upvalueindex(2), "close");
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_call(L, 1, 0);
+  }
+  return lua_gettop(L);
+}
+
+/* io.lines([file, ...]): standard input (upvalue 1, the stdin-aware
+** io.lines), or a file under the --allow-read paths, as lua5.4's. */
+static int sb_io_lines(lua_State *L) {
+  if (lua_isnoneornil(L, 1)) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+  }
+  const char *path = checkpath(L, 1);
+  need_roots(L, "io.lines");
+  if (!open_handle(L, path)) return lua_error(L);
+  int file = lua_gettop(L);
+  lua_getfield(L, file, "lines");
+  lua_pushvalue(L, file);
+  for (int i = 2; i < file; i++) lua_pushvalue(L, i);  /* the formats */
+  lua_call(L, file - 1, 1);
+  lua_pushvalue(L, file);
+  lua_pushcclosure(L, lines_closing, 2);
+  lua_pushnil(L);
+  lua_pushnil(L);
+  lua_pushvalue(L, file);  /* to-be-closed, as lua5.4's */
+  return 4;
+}
+
+/* Load the file at arg 1 (a path under the roots, or stdin when nil):
+** LUA_OK with the chunk pushed, or the error pushed. */
+static int load_arg(lua_State *L, const char *fn) {
+  if (lua_isnoneornil(L, 1)) return sandbox_loadfile(L, NULL);
+  const char *path = checkpath(L, 1);
+  need_roots(L, fn);
+  int fd = sandbox_read_open(path);
+  if (fd < 0) {
+    lua_pushfstring(L, "cannot open %s", push_read_error(L, path, fd));
+    lua_remove(L, -2);
+    return LUA_ERRFILE;
+  }
+  FILE *f = fdopen(fd, "r");
+  if (f == NULL) {
+    close(fd);
+    lua_pushfstring(L, "cannot open %s: %s", path, strerror(errno));
+    return LUA_ERRFILE;
+  }
+  lua_pushfstring(L, "@%s", path);
+  return load_stream(L, f, 1, lua_gettop(L));
+}
+
+/* loadfile([file [, mode [, env]]]): text chunks only. */
+static int sb_loadfile(lua_State *L) {
+  const char *mode = luaL_optstring(L, 2, "t");
+  int env = !lua_isnone(L, 3) ? 3 : 0;
+  if (strchr(mode, 'b') != NULL) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "binary chunks cannot be loaded in the sandbox "
+                       "(mode '%s')", mode);
+    return 2;
+  }
+  if (load_arg(L, "loadfile") != LUA_OK) {
+    luaL_pushfail(L);
+    lua_insert(L, -2);
+    return 2;
+  }
+  if (env) {
+    lua_pushvalue(L, env);
+    if (!lua_setupvalue(L, -2, 1)) lua_pop(L, 1);
+  }
+  return 1;
+}
+
+static int dofilecont(lua_State *L, int d1, lua_KContext d2) {
+  (void)d1;
+  (void)d2;
+  return lua_gettop(L) - 1;
+}
+
+/* dofile([file]): as lua5.4's, text chunks, files under the roots. */
+static int sb_dofile(lua_State *L) {
+  lua_settop(L, 1);
+  if (load_arg(L, "dofile") != LUA_OK) return lua_error(L);
+  lua_callk(L, 0, LUA_MULTRET, 0, dofilecont);
+  return dofilecont(L, 0, 0);
 }
 
 /* }====================================================== */
@@ -518,7 +710,10 @@ static int sb_require(lua_State *L) {
       lua_pop(L, 1);  /* dir */
     }
   }
-  return luaL_error(L, "module '%s' not found:%s", name, lua_tostring(L, 2));
+  return luaL_error(L, "module '%s' not found:%s\n\t(the sandbox searches "
+                    "only --module-path DIR and --allow-read DIR; the "
+                    "script's own directory when an --allow-read path holds "
+                    "it)", name, lua_tostring(L, 2));
 }
 
 /* }====================================================== */
@@ -533,7 +728,8 @@ typedef struct libspec {
 } libspec;
 
 static const char *const base_fields[] = {
-  "assert", "collectgarbage", "error", "getmetatable", "ipairs", "load",
+  "assert", "collectgarbage", "dofile", "error", "getmetatable", "ipairs",
+  "load", "loadfile",
   "next", "pairs", "rawequal", "rawset",
   "rawget", "rawlen", "select", "setmetatable", "tonumber", "tostring",
   "type", "_VERSION", NULL
@@ -563,7 +759,7 @@ static const char *const coroutine_fields[] = {
 static const char *const os_fields[] = {
   "clock", "date", "difftime", "exit", "time", NULL
 };
-static const char *const io_fields[] = {"lines", "read", "write", NULL};
+static const char *const io_fields[] = {"lines", "open", "read", "write", NULL};
 static const char *const debug_fields[] = {"traceback", NULL};
 
 static const libspec libs[] = {
@@ -592,6 +788,9 @@ static const replacement replacements[] = {
   {NULL, "rawset", sb_rawset},
   {"os", "exit", sb_exit},
   {"io", "lines", sb_io_lines},
+  {"io", "open", sb_io_open},
+  {NULL, "dofile", sb_dofile},
+  {NULL, "loadfile", sb_loadfile},
   {NULL, NULL, NULL}
 };
 

@@ -145,6 +145,8 @@ static size_t readable(const sandbox_config *cfg, const char **out,
   size_t n = 0;
   for (size_t i = 0; i < cfg->n_module_paths && n < max; i++)
     out[n++] = cfg->module_paths[i];
+  for (size_t i = 0; i < cfg->n_read_paths && n < max; i++)
+    out[n++] = cfg->read_paths[i];
   if (cfg->script != NULL && n < max) out[n++] = cfg->script;
   const char *env[] = {getenv("SSL_CERT_FILE"), getenv("SSL_CERT_DIR")};
   for (int i = 0; i < 2; i++)

@@ -31,6 +31,9 @@ typedef struct sandbox_config {
   int seccomp_source;               /* SANDBOX_SOURCE_* */
   const char *module_paths[SANDBOX_MAX_PATHS];  /* --module-path */
   size_t n_module_paths;
+  const char *read_paths[SANDBOX_MAX_PATHS];    /* --allow-read (resolved
+                                                   by sandbox_read_init) */
+  size_t n_read_paths;
   const char *script;               /* the script file (read once more) */
   int log_fd;                       /* a file sandlua appends to (the audit
                                        log), or -1 */
