@@ -153,6 +153,39 @@ static void out(lua_State *L, FILE *f, const char *s, size_t len) {
   }
 }
 
+/*
+** warn: lua5.4's protocol (lauxlib's warnf: "@on", "@off", pieces joined
+** until one is not to be continued, "Lua warning: " before, a newline
+** after), off until -W or warn("@on"), written to stderr through the
+** output count.  Past --max-output the rest is dropped; the limit, hit,
+** ends the script at its next check (raising here could unwind a thread
+** that is not running).
+*/
+static struct { int on, cont; } warnst;
+
+static void warn_out(const char *s) {
+  size_t len = strlen(s), n = sandbox_output(len);
+  fwrite(s, 1, n, stderr);
+}
+
+static void sb_warnf(void *ud, const char *msg, int tocont) {
+  (void)ud;
+  if (!warnst.cont && !tocont && msg[0] == '@') {  /* a control message */
+    if (strcmp(msg + 1, "on") == 0) warnst.on = 1;
+    else if (strcmp(msg + 1, "off") == 0) warnst.on = 0;
+    return;
+  }
+  if (warnst.on) {
+    if (!warnst.cont) warn_out("Lua warning: ");
+    warn_out(msg);
+    if (!tocont) {
+      warn_out("\n");
+      fflush(stderr);
+    }
+  }
+  warnst.cont = tocont;
+}
+
 static int sb_print(lua_State *L) {
   int n = lua_gettop(L);
   for (int i = 1; i <= n; i++) {
@@ -732,7 +765,7 @@ static const char *const base_fields[] = {
   "load", "loadfile",
   "next", "pairs", "rawequal", "rawset",
   "rawget", "rawlen", "select", "setmetatable", "tonumber", "tostring",
-  "type", "_VERSION", NULL
+  "type", "warn", "_VERSION", NULL
 };
 static const char *const string_fields[] = {
   "byte", "char", "find", "format", "gmatch", "gsub", "len", "lower",
@@ -832,6 +865,7 @@ static void pushstream(lua_State *L, int which, const char *name) {
 }
 
 void sandbox_env_apply(lua_State *L, const char *const *paths, size_t n) {
+  lua_setwarnf(L, sb_warnf, NULL);
   lua_pushglobaltable(L);
   int real = lua_gettop(L);
   lua_getfield(L, real, "next");

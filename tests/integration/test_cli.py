@@ -9,6 +9,8 @@ import subprocess
 
 import pytest
 
+from conftest import sandlua_path
+
 
 UNSAFE = "--unsafe-no-sandbox"
 UNSAFE_WARNING = ("sandlua: warning: --unsafe-no-sandbox: full standard "
@@ -205,3 +207,37 @@ def test_max_connections_zero_means_none_and_help_says_so(run):
                   "'ws://127.0.0.1:9/') print(c, e:kind())")
     assert p.returncode == 0, p.stderr
     assert p.stdout == "nil\tUNAVAILABLE\n"
+
+
+WARN = ('warn("hello") warn("@on") warn("a", "b", "c") warn("@off") '
+        'warn("x") warn("@on") warn("@bogus") warn("line", 2, "\\n") '
+        'warn("@off", "not a control") print("done")')
+
+
+@pytest.mark.parametrize("flags", [[], ["-W"]])
+def test_warn_as_lua54(run, flags):
+    ours = run(*flags, "-e", WARN)
+    ref = subprocess.run(["lua5.4", *flags, "-e", WARN], capture_output=True,
+                         text=True, timeout=30)
+    assert ours.returncode == 0, ours.stderr
+    assert (ours.stdout, ours.stderr) == (ref.stdout, ref.stderr)
+    assert "Lua warning: abc\n" in ours.stderr
+
+
+def test_warn_counts_toward_max_output(run):
+    p = run("--max-output", "100", "-W", "-e",
+            "for i = 1, 100 do warn(string.rep('w', 50)) end print('after')")
+    assert p.returncode == 8, p.stderr  # the output limit's status
+    assert p.stderr.count("w") <= 100 + 20
+    assert "after" not in p.stdout
+
+
+def test_help_says_lua_path_and_init_are_ignored(run):
+    p = run("--help")
+    assert "LUA_INIT, LUA_PATH and LUA_CPATH are ignored" in p.stdout
+    p = subprocess.run([sandlua_path(), "-e",
+                        "print(package.path:find('/nowhere') == nil)"],
+                       env=dict(os.environ, LUA_INIT="error('ran')",
+                                LUA_PATH="/nowhere/?.lua"),
+                       capture_output=True, text=True, timeout=30)
+    assert (p.returncode, p.stdout) == (0, "true\n"), p.stderr

@@ -44,7 +44,6 @@ local removed = {
   {"getlocal", function() return debug.getlocal(1, 1) end},
   {"getmetatable", function() return debug.getmetatable("") end},
   {"upvaluejoin", function() return debug.upvaluejoin(print, 1, print, 1) end},
-  {"warn", function() return warn("@on") end},
 }
 for _, r in ipairs(removed) do
   attempt("removed: " .. r[1], "'" .. r[1] .. "'", r[2])

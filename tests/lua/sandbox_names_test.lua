@@ -14,6 +14,7 @@ local EXPECTED = {
   rawlen = "function", rawset = "function", require = "function",
   select = "function", setmetatable = "function", tonumber = "function",
   tostring = "function", type = "function", xpcall = "function",
+  warn = "function",  -- to stderr, counted by --max-output
   coroutine = {"close", "create", "isyieldable", "resume", "running",
                "spawn", "status", "wrap", "yield"},
   channel = {"new", "select"},
@@ -105,7 +106,7 @@ end)
 
 T.test("nothing reaches the full library", function()
   for _, f in ipairs({"loadstring", "module",
-                      "setfenv", "getfenv", "unpack", "warn"}) do
+                      "setfenv", "getfenv", "unpack"}) do
     T.eq(_G[f], nil, f)
   end
   for _, f in ipairs({"dump"}) do T.eq(string[f], nil, "string." .. f) end
