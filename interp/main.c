@@ -322,6 +322,12 @@ static const char *opt_allow_read(interp_config *cfg, const char *value) {
 
 static const char *opt_ca_file(interp_config *cfg, const char *value) {
   if (value[0] == '\0') return "empty file name";
+  FILE *f = fopen(value, "r");  /* missing or unreadable: say so now */
+  if (f == NULL) {
+    snprintf(optwhy, sizeof optwhy, "%s", strerror(errno));
+    return optwhy;
+  }
+  fclose(f);
   if (cfg->n_ca_files >= (int)(sizeof cfg->ca_files / sizeof cfg->ca_files[0]))
     return "too many CA files (at most 16)";
   cfg->ca_files[cfg->n_ca_files++] = value;
@@ -749,9 +755,14 @@ static int pmain(lua_State *L) {
       cfg->exit_code = SL_EXIT_SANDBOX;
       return 0;
     }
-    if (sl_websocket_prepare(L, cfg->dns_server, cfg->ca_files,
-                             cfg->n_ca_files, err, sizeof err) != 0)
-      return luaL_error(L, "websocket: %s", err);
+    int prc = sl_websocket_prepare(L, cfg->dns_server, cfg->ca_files,
+                                   cfg->n_ca_files, err, sizeof err);
+    if (prc == -2) {  /* --ca-file: a command-line error */
+      interp_errorf(INTERP_PROGNAME ": %s", err);
+      cfg->exit_code = SL_EXIT_USAGE;
+      return 0;
+    }
+    if (prc != 0) return luaL_error(L, "websocket: %s", err);
   }
   /*
   ** SIGPIPE as lua5.4 has it: a write to a pipe nobody reads any more

@@ -40,6 +40,8 @@ struct ca_ctx {
 static SSL_CTX *default_ctx;
 static int default_store_loaded;  /* default_ctx has the trust store */
 static struct ca_ctx *ca_ctxs;
+static char *trusted[16];         /* --ca-file: in every context */
+static int ntrusted;
 
 /* Append the reason of the first error on OpenSSL's queue, then clear it. */
 static void err_reason(char *buf, size_t len, const char *prefix) {
@@ -78,6 +80,15 @@ static SSL_CTX *make_ctx(const char *cafile, int store, char *err,
   if (store && !SSL_CTX_set_default_verify_paths(ctx)) {
     err_reason(err, errlen, "TLS: cannot load the default trust store");
     goto fail;
+  }
+  for (int i = 0; i < ntrusted; i++) {
+    if (!SSL_CTX_load_verify_locations(ctx, trusted[i], NULL)) {
+      char what[PATH_MAX + 64];
+      snprintf(what, sizeof what, "TLS: cannot load CA file \"%s\"",
+               trusted[i]);
+      err_reason(err, errlen, what);
+      goto fail;
+    }
   }
   if (cafile != NULL && !SSL_CTX_load_verify_locations(ctx, cafile, NULL)) {
     char what[PATH_MAX + 64];
@@ -152,6 +163,39 @@ static SSL_CTX *ca_ctx_get(const char *cafile, char *err, size_t errlen) {
   return e->ctx;
 }
 
+int sl_tls_trust_ca(const char *cafile, char *err, size_t errlen) {
+  if (default_ctx == NULL) {
+    snprintf(err, errlen, "TLS: not initialised");
+    return -1;
+  }
+  if (ntrusted == (int)(sizeof trusted / sizeof trusted[0])) {
+    snprintf(err, errlen, "TLS: too many CA files");
+    return -1;
+  }
+  ERR_clear_error();
+  net_mem_shared_begin();
+  int ok = SSL_CTX_load_verify_locations(default_ctx, cafile, NULL);
+  char *copy = ok ? strdup(cafile) : NULL;
+  net_mem_shared_end();
+  if (!ok) {
+    char what[PATH_MAX + 64];
+    snprintf(what, sizeof what, "TLS: cannot load CA file \"%s\"", cafile);
+    err_reason(err, errlen, what);
+    return -1;
+  }
+  if (copy == NULL) {
+    snprintf(err, errlen, "TLS: out of memory");
+    return -1;
+  }
+  trusted[ntrusted++] = copy;
+  return 0;
+}
+
+int sl_tls_verify_failed(const sl_tls_conn *c) {
+  return c != NULL && c->ssl != NULL && !c->established &&
+         SSL_get_verify_result(c->ssl) != X509_V_OK;
+}
+
 int sl_tls_preload_ca(const char *cafile, char *err, size_t errlen) {
   if (default_ctx == NULL) {
     snprintf(err, errlen, "TLS: not initialised");
@@ -175,6 +219,7 @@ void sl_tls_cleanup(void) {
   SSL_CTX_free(default_ctx);
   default_ctx = NULL;
   default_store_loaded = 0;
+  while (ntrusted > 0) free(trusted[--ntrusted]);
 }
 
 sl_tls_conn *sl_tls_new(const char *host, const char *cafile, char *err,

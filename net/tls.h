@@ -71,6 +71,17 @@ int sl_tls_init(char *err, size_t errlen);
 */
 int sl_tls_preload_ca(const char *cafile, char *err, size_t errlen);
 
+/*
+** Trust cafile in every connection from now on (the default context and
+** every CA context made later): --ca-file.  Read now (before the sandbox).
+** 0, or -1 with a message in err (unreadable, no certificate in it).
+*/
+int sl_tls_trust_ca(const char *cafile, char *err, size_t errlen);
+
+/* The handshake of c failed because the peer's certificate did not verify
+** (an untrusted issuer, a wrong name, expired...): retrying will not help. */
+int sl_tls_verify_failed(const sl_tls_conn *c);
+
 /* Free every context (the default one and the cached CA ones). */
 void sl_tls_cleanup(void);
 

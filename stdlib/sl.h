@@ -98,11 +98,12 @@ int luaopen_websocket(lua_State *L);
 
 /*
 ** Get the WebSocket client ready before the sandbox locks the process
-** down: the event loop, the extra CA files (the connect option ca_file may
-** then name them), the DNS resolver (reading resolv.conf and the hosts
-** file; dns_server "ADDR[:PORT]" or NULL).  TLS itself and the default
-** trust store are set up by the first wss:// connection.  Returns 0, or -1
-** with a message in err.
+** down: the event loop, the extra CA files (trusted by every wss://
+** connection; the connect option ca_file may name them too), the DNS
+** resolver (reading resolv.conf and the hosts file; dns_server
+** "ADDR[:PORT]" or NULL).  TLS itself and the default trust store are set
+** up by the first wss:// connection.  Returns 0, -2 when a CA file cannot
+** be used (a command-line error), or -1, with a message in err.
 */
 int sl_websocket_prepare(lua_State *L, const char *dns_server,
                          const char *const *ca_files, int n_ca_files,

@@ -233,11 +233,12 @@ int sl_websocket_prepare(lua_State *L, const char *dns_server,
   ** a run otherwise), except for --ca-file: those files are read now.
   */
   if (n_ca_files > 0 && ensure_tls(G, err, errlen) != 0) return -1;
-  for (int i = 0; i < n_ca_files; i++) {
+  for (int i = 0; i < n_ca_files; i++) {  /* every wss://, like curl's */
     char e[256];
-    if (sl_tls_preload_ca(ca_files[i], e, sizeof e) != 0) {
+    if (sl_tls_trust_ca(ca_files[i], e, sizeof e) != 0 ||
+        sl_tls_preload_ca(ca_files[i], e, sizeof e) != 0) {
       snprintf(err, errlen, "--ca-file %s: %s", ca_files[i], e);
-      return -1;
+      return -2;
     }
   }
   if (ws_dns_ensure(G) != 0) {

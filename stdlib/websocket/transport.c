@@ -553,8 +553,10 @@ static int tls_pump(ws_conn *c) {
     int r = sl_tls_handshake(c->tls);
     if (r == SL_TLS_AGAIN) return 0;
     if (r != SL_TLS_OK) {
-      ws_set_error(c, SL_INTERNAL, SL_RETRY_YES, "websocket %s: %s",
-                c->canonical, sl_tls_error(c->tls));
+      /* a certificate that does not verify will not verify next time */
+      ws_set_error(c, SL_INTERNAL,
+                   sl_tls_verify_failed(c->tls) ? SL_RETRY_NO : SL_RETRY_YES,
+                   "websocket %s: %s", c->canonical, sl_tls_error(c->tls));
       return -1;
     }
     /* TLS is up: send the HTTP upgrade request through it */

@@ -382,9 +382,32 @@ def test_tls_success_with_ca_file(lua, ws_servers, certs):
     assert out.strip() == "secure"
 
 
-def test_ca_file_option_errors(run):
+def test_ca_file_option_errors(run, tmp_path):
+    # a command-line error (2) naming the file, before anything runs
     r = run("--ca-file", "/nonexistent/ca.pem", "-e", "print(1)")
-    assert r.returncode != 0 and "--ca-file /nonexistent/ca.pem" in r.stderr
+    assert (r.returncode, r.stdout) == (2, ""), r.stderr
+    assert "--ca-file /nonexistent/ca.pem: No such file or directory" in r.stderr
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a certificate\n")
+    r = run("--ca-file", str(bad), "-e", "print(1)")
+    assert (r.returncode, r.stdout) == (2, ""), r.stderr
+    assert f"--ca-file {bad}: TLS: cannot load CA file" in r.stderr
+
+
+def test_ca_file_option_alone_trusts_the_ca(lua, ws_servers, certs):
+    # like curl --cacert: no ca_file in the script
+    srv = ws_servers.echo(tls="server")
+    out = ok(lua(echo_script(body="""
+        c:send("trusted") print(c:channel():receive().data) c:close()"""),
+                 srv.url(host="localhost"), allow=allow_port(srv),
+                 opts=["--ca-file", certs.ca]))
+    assert out.strip() == "trusted"
+    # and a script's own ca_file (another file) still trusts it too
+    out = ok(lua(echo_script("{ca_file = arg[2]}", """
+        c:send("both") print(c:channel():receive().data) c:close()"""),
+                 srv.url(host="localhost"), certs.ca, allow=allow_port(srv),
+                 opts=["--ca-file", certs.ca]))
+    assert out.strip() == "both"
 
 
 @pytest.mark.parametrize("kind,why", [
@@ -396,7 +419,8 @@ def test_tls_failures(lua, ws_servers, certs, kind, why):
     srv = ws_servers.echo(tls=kind)
     out = ok(lua(echo_script("{ca_file = arg[2]}"), srv.url(host="localhost"),
                  certs.ca, allow=allow_port(srv), opts=["--ca-file", certs.ca]))
-    assert out.startswith("ERR\tINTERNAL\t") and why in out, out
+    # a certificate that does not verify is not worth retrying
+    assert out.startswith("ERR\tINTERNAL\tfalse\t") and why in out, out
 
 
 def test_tls_without_ca_option_fails(lua, ws_servers):
