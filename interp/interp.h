@@ -42,6 +42,7 @@ typedef struct interp_config {
   int n_actor_meta;
   const char *audit_log;       /* --audit-log */
   int audit_all;               /* --audit-all */
+  int allow_unknown;           /* --allow-unknown */
   int64_t audit_max;           /* --audit-log-max; 0: the default */
   struct policy_set *policies; /* loaded before the state exists */
   struct policy_audit *audit;  /* NULL without --audit-log */
@@ -71,6 +72,7 @@ const char *interp_opt_actor(interp_config *cfg, const char *value);
 const char *interp_opt_actor_meta(interp_config *cfg, const char *value);
 const char *interp_opt_audit_log(interp_config *cfg, const char *value);
 const char *interp_opt_audit_all(interp_config *cfg, const char *value);
+const char *interp_opt_allow_unknown(interp_config *cfg, const char *value);
 const char *interp_opt_audit_max(interp_config *cfg, const char *value);
 
 /*

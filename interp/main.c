@@ -80,6 +80,7 @@ static void print_usage(FILE *f) {
       "  --actor-meta K=V        an actor attribute (repeatable)\n"
       "  --audit-log FILE        append policy denials to FILE (JSON lines)\n"
       "  --audit-all             audit allowed decisions too\n"
+      "  --allow-unknown         unknown policy actions/kinds only warn\n"
       "  --audit-log-max SIZE    bytes this run may add to it (default 64M;\n"
       "                          past it records are counted, then summed up)\n"
       "Network:\n"
@@ -343,6 +344,7 @@ static const longopt longopts[] = {
   {"--actor-meta", 1, interp_opt_actor_meta},
   {"--audit-log", 1, interp_opt_audit_log},
   {"--audit-all", 0, interp_opt_audit_all},
+  {"--allow-unknown", 0, interp_opt_allow_unknown},
   {"--audit-log-max", 1, interp_opt_audit_max},
   {"--dns-server", 1, opt_dns_server},
   {"--ca-file", 1, opt_ca_file},

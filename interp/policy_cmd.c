@@ -22,18 +22,42 @@
 
 #define P INTERP_PROGNAME " policy"
 
+static const char *const USAGE_LINT =
+    "usage: " P " lint [--allow-unknown] FILE...\n"
+    "Check policy files (FILE - reads standard input): every error as\n"
+    "file:line:column: message.  Unknown actions in the websocket.\n"
+    "namespace (or near misses of websocket.connect[.url]) and unknown\n"
+    "security.* kinds are errors; --allow-unknown makes them warnings.\n"
+    "Exit 0 valid, 3 invalid, 2 usage.\n";
+static const char *const USAGE_CHECK =
+    "usage: " P " check [--policy FILE]... [--allow-url PATTERN]...\n"
+    "                 [--actor ID] [--actor-meta K=V]... [--meta K=V]...\n"
+    "                 [--ip ADDRESS]... [--allow-unknown] ACTION RESOURCE\n"
+    "Print allow or deny and the deciding policy, as the runtime decides\n"
+    "(the site policy " INTERP_SITE_POLICY_DIR "/*.yaml included; without\n"
+    "--policy, " INTERP_DEFAULT_POLICY " if present).  --ip: the resolved\n"
+    "addresses, the first allowed one wins.  An ACTION that looks like a\n"
+    "misspelt guarded action is a usage error unless --allow-unknown.\n"
+    "Exit 0 allow, 1 deny, 2 usage, 3 invalid policy.\n";
+static const char *const USAGE_TEST =
+    "usage: " P " test [--policy FILE]... [--junit FILE] [--allow-unknown]\n"
+    "                CASES.yaml...\n"
+    "Run expectation cases against the policies each cases file names\n"
+    "(plus --policy; not the site policy: cases test the files they name).\n"
+    "TAP on standard output; --junit FILE writes JUnit XML too.\n"
+    "Exit 0 all pass, 1 a case failed, 2 usage, 3 invalid file.\n";
+
 static void usage(FILE *f) {
   fprintf(f,
-      "usage: " P " lint FILE...\n"
-      "       " P " check [--policy FILE]... [--allow-url PATTERN]...\n"
-      "                 [--actor ID] [--actor-meta K=V]... [--meta K=V]...\n"
-      "                 [--ip ADDRESS]... ACTION RESOURCE\n"
-      "       " P " test [--policy FILE]... [--junit FILE] CASES.yaml...\n"
+      "usage: " P " lint [--allow-unknown] FILE...\n"
+      "       " P " check [options] ACTION RESOURCE\n"
+      "       " P " test [options] CASES.yaml...\n"
       "lint: check policy files (exit 0 valid, 3 invalid).\n"
       "check: print allow or deny and the deciding policy (exit 0 allow, "
       "1 deny).\n"
       "test: run expectation cases, TAP on stdout (exit 0 all pass, 1 a "
       "case failed).\n"
+      "'" P " COMMAND --help' shows each command's options.\n"
       "Without --policy, check and test use " INTERP_DEFAULT_POLICY
       " if present.\n");
 }
@@ -42,13 +66,59 @@ static void usage(FILE *f) {
 ** lint
 ** ======================================================= */
 
+/* Standard input, whole: a malloc'd buffer (NULL when out of memory). */
+static char *read_stdin(size_t *len) {
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
+  while (buf != NULL) {
+    size_t got = fread(buf + n, 1, cap - n, stdin);
+    n += got;
+    if (got == 0) break;
+    if (n == cap) {
+      char *b = realloc(buf, cap *= 2);
+      if (b == NULL) free(buf);
+      buf = b;
+    }
+  }
+  *len = n;
+  return buf;
+}
+
+/* Load one FILE of lint ("-": standard input). */
+static int lint_load(policy_set *set, const char *file, policy_diags *d) {
+  if (strcmp(file, "-") != 0) return policy_load_file(set, file, d);
+  static char *in;  /* read once: the combined pass loads it again */
+  static size_t inlen;
+  if (in == NULL && (in = read_stdin(&inlen)) == NULL) return -ENOMEM;
+  return policy_load_buffer(set, "<stdin>", in, inlen, d);
+}
+
 static int cmd_lint(int argc, char **argv) {
-  if (argc < 2) return interp_usage_error(P, "lint needs at least one FILE");
+  int allow_unknown = 0, first = 1, nfiles = 0;
+  for (; first < argc; first++) {
+    if (strcmp(argv[first], "--help") == 0) {
+      fputs(USAGE_LINT, stdout);
+      return SL_EXIT_OK;
+    }
+    if (strcmp(argv[first], "--allow-unknown") == 0) {
+      allow_unknown = 1;
+    } else if (strcmp(argv[first], "--") == 0) {
+      first++;
+      break;
+    } else if (strncmp(argv[first], "--", 2) == 0) {
+      return interp_usage_error(P, "lint: unrecognized option '%s'",
+                                argv[first]);
+    } else {
+      break;
+    }
+  }
+  for (int i = first; i < argc; i++) nfiles += strcmp(argv[i], "--") != 0;
+  if (nfiles == 0) return interp_usage_error(P, "lint needs at least one FILE");
   int bad = 0;
   policy_set *all = policy_set_new();
   policy_diags d;
   memset(&d, 0, sizeof d);
-  for (int i = 1; i < argc; i++) {
+  for (int i = first; i < argc; i++) {
     policy_set *one = policy_set_new();
     if (one == NULL || all == NULL) {
       policy_set_free(one);
@@ -56,16 +126,18 @@ static int cmd_lint(int argc, char **argv) {
       interp_errorf(P ": out of memory");
       return SL_EXIT_POLICY;
     }
-    int rc = policy_load_file(one, argv[i], &d);
+    one->allow_unknown = all->allow_unknown = allow_unknown;
+    const char *shown = strcmp(argv[i], "-") == 0 ? "<stdin>" : argv[i];
+    int rc = lint_load(one, argv[i], &d);
     interp_print_warnings(&d, "warning: ");
     if (rc != 0) {
       interp_print_diag(&d.error, "");
       bad = 1;
     } else {
-      printf("%s: ok (%zu %s)\n", argv[i], one->n,
+      printf("%s: ok (%zu %s)\n", shown, one->n,
              one->n == 1 ? "policy" : "policies");
       /* Combined: names must not clash across files. */
-      if (policy_load_file(all, argv[i], &d) != 0) {
+      if (lint_load(all, argv[i], &d) != 0) {
         interp_print_diag(&d.error, "");
         bad = 1;
       }
@@ -94,7 +166,7 @@ typedef struct cmd_opts {
   int n_rest;
 } cmd_opts;
 
-/* Returns 0 or the exit status of a usage error. */
+/* Returns 0, the exit status of a usage error, or -1 after --help. */
 static int parse_opts(int argc, char **argv, int for_test, cmd_opts *o) {
   memset(o, 0, sizeof *o);
   o->rest = calloc((size_t)argc + 1, sizeof *o->rest);
@@ -107,6 +179,14 @@ static int parse_opts(int argc, char **argv, int for_test, cmd_opts *o) {
     }
     if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
       o->rest[o->n_rest++] = argv[i];
+      continue;
+    }
+    if (strcmp(a, "--help") == 0) {
+      fputs(for_test ? USAGE_TEST : USAGE_CHECK, stdout);
+      return -1;  /* done, status 0 */
+    }
+    if (strcmp(a, "--allow-unknown") == 0) {
+      o->cfg.allow_unknown = 1;
       continue;
     }
     if (i + 1 >= argc) return interp_usage_error(P, "'%s' needs a value", a);
@@ -161,8 +241,22 @@ static void free_opts(cmd_opts *o) {
 static int cmd_check(int argc, char **argv) {
   cmd_opts o;
   int rc = parse_opts(argc, argv, 0, &o);
+  if (rc == -1) {  /* --help */
+    free_opts(&o);
+    return SL_EXIT_OK;
+  }
   if (rc == 0 && o.n_rest != 2)
     rc = interp_usage_error(P, "check needs ACTION and RESOURCE");
+  const char *suggest;
+  if (rc == 0 && policy_action_suspect(o.rest[0], &suggest)) {
+    if (!o.cfg.allow_unknown)
+      rc = interp_usage_error(P, "unknown action '%s' (did you mean '%s'?); "
+                              "--allow-unknown checks it anyway", o.rest[0],
+                              suggest);
+    else
+      interp_errorf(P ": warning: unknown action '%s' (did you mean '%s'?)",
+                    o.rest[0], suggest);
+  }
   if (rc == 0) rc = interp_policy_load(&o.cfg);
   policy_kv *meta = NULL;
   if (rc == 0 && o.n_meta > 0 &&
@@ -313,7 +407,7 @@ static int cmd_test(int argc, char **argv) {
     rc = interp_usage_error(P, "test needs CASES.yaml");
   if (rc != 0) {
     free_opts(&o);
-    return rc;
+    return rc == -1 ? SL_EXIT_OK : rc;  /* -1: after --help */
   }
   policy_cases *cases = calloc((size_t)o.n_rest, sizeof *cases);
   policy_url *u = malloc(sizeof *u);
@@ -337,6 +431,7 @@ static int cmd_test(int argc, char **argv) {
   for (int i = 0; rc == 0 && i < o.n_rest; i++) {
     /* Each cases file: its policies plus the --policy files. */
     policy_set *set = policy_set_new();
+    if (set != NULL) set->allow_unknown = o.cfg.allow_unknown;
     if (set == NULL) {
       rc = SL_EXIT_POLICY;
       break;

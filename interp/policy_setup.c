@@ -59,6 +59,12 @@ const char *interp_opt_audit_all(interp_config *cfg, const char *value) {
   return NULL;
 }
 
+const char *interp_opt_allow_unknown(interp_config *cfg, const char *value) {
+  (void)value;
+  cfg->allow_unknown = 1;
+  return NULL;
+}
+
 const char *interp_opt_audit_max(interp_config *cfg, const char *value) {
   static char why[160];
   int64_t v;
@@ -130,6 +136,7 @@ int interp_policy_load(interp_config *cfg) {
   }
   policy_set *set = cfg->policies = policy_set_new();
   if (set == NULL) goto oom;
+  set->allow_unknown = cfg->allow_unknown;
   int rc = load_site_policy(set, &d);
   if (rc == -1) {
     interp_print_warnings(&d, INTERP_PROGNAME ": warning: ");

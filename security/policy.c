@@ -394,6 +394,46 @@ int policy_set_reindex(policy_set *set) {
 /* Result of a condition: holds, does not, or cannot be decided. */
 enum { C_FALSE = 0, C_TRUE = 1, C_ERROR = 2, C_DEFERRED = 3 };
 
+int policy_edit_distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 64 || lb > 64) return 99;
+  int row[65];
+  for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+  for (size_t i = 1; i <= la; i++) {
+    int diag = row[0];
+    row[0] = (int)i;
+    for (size_t j = 1; j <= lb; j++) {
+      int up = row[j];
+      int best = diag + (a[i - 1] != b[j - 1]);
+      if (up + 1 < best) best = up + 1;
+      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+      row[j] = best;
+      diag = up;
+    }
+  }
+  return row[lb];
+}
+
+int policy_action_suspect(const char *action, const char **suggest) {
+  static const char *const known[] = {POLICY_ACTION_CONNECT,
+                                      POLICY_ACTION_CONNECT_URL, NULL};
+  const char *best = NULL;
+  int bestd = 99;
+  *suggest = NULL;
+  for (int i = 0; known[i]; i++) {
+    if (strcmp(action, known[i]) == 0) return 0;
+    if (strpbrk(action, "*?[") != NULL && policy_glob_match(action, known[i]))
+      return 0;  /* a pattern that covers a guarded action */
+    int d = policy_edit_distance(action, known[i]);
+    if (d < bestd) bestd = d, best = known[i];
+  }
+  if (strncmp(action, "websocket.", 10) == 0 || bestd <= 2) {
+    *suggest = best;
+    return 1;
+  }
+  return 0;
+}
+
 int policy_action_is_url(const char *action, const char *resource) {
   if (strcmp(action, POLICY_ACTION_CONNECT_URL) == 0) return 1;
   return strcmp(action, POLICY_ACTION_CONNECT) == 0 && resource != NULL &&

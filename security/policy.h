@@ -192,6 +192,7 @@ typedef struct policy_set {
   size_t n, cap;
   int n_files;          /* files loaded */
   int n_nonstrict;      /* files that said strict: false */
+  int allow_unknown;    /* --allow-unknown: unknown names only warn */
   policy_actor actor;
   policy_sandbox sandbox;
   struct policy__index *index;  /* host index of the URL actions (policy.c) */
@@ -242,6 +243,20 @@ const policy *policy_set_find(const policy_set *set, const char *name);
 /* The two guarded actions of the WebSocket client. */
 #define POLICY_ACTION_CONNECT "websocket.connect"
 #define POLICY_ACTION_CONNECT_URL "websocket.connect.url"
+
+/*
+** Is action an unknown name that looks like one of sandlua's guarded
+** actions (in the websocket. namespace, or a near miss such as
+** "websocket.conect")?  Then it is most likely a typo that would make a
+** policy (or a check) silently match nothing: *suggest gets the closest
+** known action.  Other names (a script's own, for security.can) are fine.
+** Glob patterns are fine when they match a known action or stay out of
+** the websocket. namespace.
+*/
+int policy_action_suspect(const char *action, const char **suggest);
+
+/* Levenshtein distance of two short names (99 past 64 bytes). */
+int policy_edit_distance(const char *a, const char *b);
 
 typedef struct policy_request {
   const policy_actor *actor;  /* NULL: no actor */

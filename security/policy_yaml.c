@@ -369,6 +369,21 @@ static int check_duplicate(loader *ld, const policy_set *set,
   return 0;
 }
 
+/* An unknown name: an error naming its place and the closest known one,
+** or only a warning with --allow-unknown.  Returns 0 or the error. */
+static int unknown_name(loader *ld, const ynode *at, const char *what,
+                        const char *name, const char *suggest) {
+  char hint[160] = "";
+  if (suggest != NULL)
+    snprintf(hint, sizeof hint, " (did you mean '%s'?)", suggest);
+  if (ld->allow_unknown) {
+    policy__y_warnat(ld, at, "unknown %s '%s'%s", what, name, hint);
+    return 0;
+  }
+  return ERR(ld, at, "unknown %s '%s'%s; --allow-unknown makes this a "
+             "warning", what, name, hint);
+}
+
 static int load_policy_entry(loader *ld, const policy_set *set,
                              const ynode *e, const ynode *name_node,
                              policy *p) {
@@ -406,6 +421,14 @@ static int load_policy_entry(loader *ld, const policy_set *set,
   if (effect == NULL) return ERR(ld, pol, "policy without 'effect'");
   rc = policy__y_string_list(ld, actions, "actions", &p->actions, &p->n_actions);
   if (rc != 0) return rc;
+  for (size_t i = 0; i < p->n_actions; i++) {
+    const char *suggest;
+    if (policy_action_suspect(p->actions[i], &suggest) &&
+        (rc = unknown_name(ld, actions->kind == Y_SEQ ? actions->kids[i]
+                                                      : actions,
+                           "action", p->actions[i], suggest)) != 0)
+      return rc;
+  }
   if ((rc = load_resources(ld, res, p)) != 0) return rc;
   if ((rc = policy__y_want_string(ld, effect, "effect", &s)) != 0) return rc;
   if (strcmp(s, "allow") == 0) p->effect = POLICY_ALLOW;
@@ -441,8 +464,17 @@ static int load_entries(loader *ld, const policy_set *set, const ynode *n) {
     if (nn == NULL) return ERR(ld, e, "entry without 'name'");
     if ((rc = policy__y_want_string(ld, kn, "kind", &kind)) != 0) return rc;
     if (strcmp(kind, "security.policy") != 0) {
-      policy__y_warnat(ld, e, "entry '%s' of kind '%s' skipped",
-             nn->kind == Y_SCALAR ? nn->s : "?", kind);
+      /* The registry's other kinds (function.lua, registry.entry...) are
+      ** skipped; a security.* kind or a near miss of security.policy is a
+      ** security entry that would silently do nothing. */
+      if (strncmp(kind, "security.", 9) == 0 ||
+          policy_edit_distance(kind, "security.policy") <= 3) {
+        if ((rc = unknown_name(ld, kn, "kind", kind, "security.policy")))
+          return rc;
+      } else {
+        policy__y_warnat(ld, e, "entry '%s' of kind '%s' skipped",
+                         nn->kind == Y_SCALAR ? nn->s : "?", kind);
+      }
       continue;
     }
     if (sl_grow(&ld->pols, &ld->cap_pols, ld->n_pols, sizeof *ld->pols, 16))
@@ -637,6 +669,7 @@ int policy_load_buffer(policy_set *set, const char *name, const char *buf,
   ld.file = name;
   ld.d = d;
   ld.strict = -1;
+  ld.allow_unknown = set->allow_unknown;
   int rc;
   if (len > POLICY_FILE_MAX)
     rc = policy__y_errat(&ld, 1, 1, "file larger than 1 MiB");

@@ -38,6 +38,7 @@ typedef struct loader {
   policy_actor actor;
   policy_sandbox sandbox;
   const char *ns;
+  int allow_unknown;  /* unknown actions and kinds only warn */
 } loader;
 
 #define ERR(ld, node, ...) \

@@ -9,6 +9,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from conftest import sandlua_path
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BAD = sorted((ROOT / "tests" / "policies" / "bad").glob("*.yaml"))
 GOOD = sorted((ROOT / "tests" / "policies" / "good").glob("*.yaml"))
@@ -263,6 +265,93 @@ def test_check_errors(run, tmp_path):
     assert p.returncode == 2
     p = run("policy", "--help")
     assert p.returncode == 0 and "usage:" in p.stdout
+
+
+TYPOS = """\
+version: "1.0"
+namespace: t
+entries:
+  - name: a
+    kind: security.polcy
+    policy: {actions: [websocket.connect], resources: "*", effect: allow}
+  - name: b
+    kind: security.policy
+    policy:
+      actions: [websocket.conect, reports.read]
+      resources: "*"
+      effect: allow
+  - name: c
+    kind: function.lua
+"""
+
+
+def test_unknown_kinds_and_actions_are_errors(run, tmp_path):
+    f = write(tmp_path, "typos.yaml", TYPOS)
+    p = run("policy", "lint", f)
+    assert p.returncode == 3 and "ok" not in p.stdout
+    assert p.stderr.startswith(
+        f"{f}:5:11: unknown kind 'security.polcy' (did you mean "
+        "'security.policy'?); --allow-unknown makes this a warning")
+    # the runtime refuses it the same way, before the script
+    p = run("--policy", f, "-e", "print('ran')")
+    assert (p.returncode, p.stdout) == (3, "")
+    assert "unknown kind 'security.polcy'" in p.stderr
+    # fix the kind: the action is next
+    f2 = write(tmp_path, "typo2.yaml", TYPOS.replace("polcy", "policy"))
+    p = run("policy", "lint", f2)
+    assert p.returncode == 3
+    assert ("10:17: unknown action 'websocket.conect' (did you mean "
+            "'websocket.connect'?)") in p.stderr
+    # --allow-unknown: warnings; reports.read (a script's own action for
+    # security.can) and function.lua (a registry entry) were never errors
+    p = run("policy", "lint", "--allow-unknown", f)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == f"{f}: ok (1 policy)\n"
+    assert "warning: " in p.stderr and "reports.read" not in p.stderr
+    assert "entry 'c' of kind 'function.lua' skipped" in p.stderr
+    p = run("--allow-unknown", "--policy", f, "-e", "print('ran')")
+    assert (p.returncode, p.stdout) == (0, "ran\n"), p.stderr
+    for near in ("websocket.connect.uri", "websocket.*x", "websockets.connect"):
+        g = write(tmp_path, "near.yaml", TYPOS.replace(
+            "security.polcy", "security.policy").replace(
+            "websocket.conect", near).replace("name: a", "name: z"))
+        p = run("policy", "lint", g)
+        assert p.returncode == 3 and f"unknown action '{near}'" in p.stderr, near
+    ok = write(tmp_path, "ok.yaml", TYPOS.replace(
+        "security.polcy", "security.policy").replace(
+        "websocket.conect", "websocket.*"))
+    assert run("policy", "lint", ok).returncode == 0
+
+
+def test_check_with_an_unknown_action(run):
+    p = run("policy", "check", "websocket.conect", "ws://x.test/")
+    assert p.returncode == 2 and p.stdout == ""
+    assert ("unknown action 'websocket.conect' (did you mean "
+            "'websocket.connect'?)") in p.stderr
+    p = run("policy", "check", "--allow-unknown", "websocket.conect",
+            "ws://x.test/")
+    assert p.returncode == 1 and p.stdout.startswith("deny\n")
+    assert "warning: unknown action" in p.stderr
+    p = run("policy", "check", "reports.read", "/r/1")  # a script's action
+    assert p.returncode == 1 and p.stderr == ""
+
+
+def test_lint_reads_stdin_and_every_command_has_help(run, tmp_path):
+    p = subprocess.run([sandlua_path(), "policy", "lint", "-"],
+                       input=ALLOW_CHAT, capture_output=True, text=True,
+                       timeout=30)
+    assert (p.returncode, p.stdout) == (0, "<stdin>: ok (1 policy)\n")
+    p = subprocess.run([sandlua_path(), "policy", "lint", "-"],
+                       input="entries: [\n", capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 3 and p.stderr.startswith("<stdin>:")
+    for cmd in ("lint", "check", "test"):
+        p = run("policy", cmd, "--help")
+        assert p.returncode == 0, (cmd, p.stderr)
+        assert p.stdout.startswith(f"usage: sandlua policy {cmd} ")
+        assert "--allow-unknown" in p.stdout
+    p = run("policy", "lint", "--bogus", "x.yaml")
+    assert p.returncode == 2
 
 
 # sandlua policy test
