@@ -120,6 +120,7 @@ static int load_site_policy(policy_set *set, policy_diags *d) {
     free(names[i]);
   }
   free(names);
+  set->n_site = set->n;  /* loaded first: the site's are the first items */
   return rc;
 }
 

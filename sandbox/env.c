@@ -837,6 +837,49 @@ static lua_CFunction replacement_for(const char *lib, const char *field) {
   return NULL;
 }
 
+/*
+** Functions of the full library the sandbox leaves out, present as stubs
+** that say so and why, and what option (if any) has them: a script gets
+** "os.getenv is not available in the sandbox: ...", never "attempt to call
+** a nil value".
+*/
+typedef struct absent {
+  const char *lib, *field, *why;
+} absent;
+
+static const absent absents[] = {
+  {"os", "execute", "it runs other programs"},
+  {"os", "getenv", "the host's environment is not the script's"},
+  {"os", "remove", "files cannot be changed"},
+  {"os", "rename", "files cannot be changed"},
+  {"os", "tmpname", "files cannot be created"},
+  {"io", "popen", "it runs other programs"},
+  {"io", "tmpfile", "files cannot be created"},
+  {"io", "output", "files cannot be written (io.write and print go to "
+                   "standard output)"},
+  {"io", "input", "the default input is standard input (io.open and "
+                  "io.lines read files under --allow-read PATH)"},
+  {"package", "loadlib", "native code cannot be loaded"},
+  {NULL, NULL, NULL}
+};
+
+/* The stub: upvalue 1 the message. */
+static int sb_absent(lua_State *L) {
+  return luaL_error(L, "%s", lua_tostring(L, lua_upvalueindex(1)));
+}
+
+/* Add lib's stubs to the table on top. */
+static void add_absents(lua_State *L, const char *lib) {
+  for (const absent *a = absents; a->lib; a++) {
+    if (strcmp(a->lib, lib) != 0) continue;
+    lua_pushfstring(L, "%s.%s is not available in the sandbox: %s (only "
+                    "--unsafe-no-sandbox, which drops the sandbox, has it)",
+                    a->lib, a->field, a->why);
+    lua_pushcclosure(L, sb_absent, 1);
+    lua_setfield(L, -2, a->field);
+  }
+}
+
 /* Copy the allowed fields of the real table at `real` into the table at
 ** `dst`, wrapping replacements around the real functions. */
 static void copyfields(lua_State *L, int real, int dst, const char *lib,
@@ -893,6 +936,7 @@ void sandbox_env_apply(lua_State *L, const char *const *paths, size_t n) {
     lua_newtable(L);
     int copy = lua_gettop(L);
     copyfields(L, rl, copy, lib->name, lib->fields);
+    add_absents(L, lib->name);
     if (strcmp(lib->name, "io") == 0) {
       pushstream(L, 1, "io.stdout");
       lua_pushvalue(L, -1);
@@ -970,6 +1014,7 @@ void sandbox_env_apply(lua_State *L, const char *const *paths, size_t n) {
   }
   luaL_pushresult(&b);
   lua_setfield(L, -2, "path");
+  add_absents(L, "package");
   makeproxy(L, "package");
   lua_pushvalue(L, -1);
   lua_setfield(L, g, "package");

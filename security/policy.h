@@ -193,6 +193,7 @@ typedef struct policy_set {
   int n_files;          /* files loaded */
   int n_nonstrict;      /* files that said strict: false */
   int allow_unknown;    /* --allow-unknown: unknown names only warn */
+  size_t n_site;        /* items[0..n_site) came from the site policy */
   policy_actor actor;
   policy_sandbox sandbox;
   struct policy__index *index;  /* host index of the URL actions (policy.c) */

@@ -11,6 +11,7 @@
 
 #include "sl_security.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -45,27 +46,65 @@ static sec_ctx get_ctx(lua_State *L) {
 }
 
 /*
+** What would allow a refused URL: the --allow-url pattern of its origin
+** ("scheme://host:port/" and a star, from the canonical URL) in buf, or "" for a
+** resource that is not a URL.
+*/
+static void allow_url_hint(const char *resource, char *buf, size_t len) {
+  const char *p = strstr(resource, "://");
+  buf[0] = '\0';
+  if (p == NULL) return;
+  const char *slash = strchr(p + 3, '/');
+  size_t n = slash ? (size_t)(slash - resource) : strlen(resource);
+  if (n + 3 >= len || memchr(resource, '\'', n)) return;
+  memcpy(buf, resource, n);
+  memcpy(buf + n, "/*", 3);
+}
+
+/*
 ** Push the refusal for a decision: INVALID for a malformed URL, else
-** PERMISSION_DENIED, naming action, resource and policy.  Stack: +1.
+** PERMISSION_DENIED, naming action, resource and policy, and what would
+** allow it (an --allow-url pattern, the policy to change).  Stack: +1.
 */
 static void push_refusal(lua_State *L, const char *action,
                          const char *resource, const policy_ip *ip,
                          const policy_decision *d) {
   const char *by = policy_decision_policy(d);
+  char pat[POLICY_URL_MAX + 8];
+  allow_url_hint(resource, pat, sizeof pat);
   if (d->why == POLICY_WHY_INVALID) {
     sl_pusherror(L, SL_INVALID, SL_RETRY_NO, "%s: invalid URL '%s': %s",
                  action, resource, d->detail);
   } else if (d->why == POLICY_WHY_UNDEFINED) {
-    sl_pusherror(L, SL_PERMISSION_DENIED, SL_RETRY_NO,
-                 "%s %s: permission denied: no policy allows it %s", action,
-                 resource, by);
+    if (pat[0])
+      sl_pusherror(L, SL_PERMISSION_DENIED, SL_RETRY_NO,
+                   "%s %s: permission denied: no policy allows it %s; to "
+                   "allow it: --allow-url '%s', or an allow policy for %s "
+                   "in a --policy file", action, resource, by, pat, action);
+    else
+      sl_pusherror(L, SL_PERMISSION_DENIED, SL_RETRY_NO,
+                   "%s %s: permission denied: no policy allows it %s; to "
+                   "allow it: an allow policy for %s in a --policy file",
+                   action, resource, by, action);
   } else if (d->why == POLICY_WHY_SPECIAL) {
     sl_pusherror(L, SL_PERMISSION_DENIED, SL_RETRY_NO,
-                 "%s %s: permission denied: %s", action, resource, d->detail);
+                 "%s %s: permission denied: %s; to allow it: an allow that "
+                 "names the address (--allow-url '%s' with the address as "
+                 "host, or a meta.ip cidr condition)", action, resource,
+                 d->detail, pat[0] ? pat : "scheme://ADDRESS:PORT/*");
   } else {
+    const policy *p = d->policy;
+    char where[PATH_MAX + 32] = "";
+    if (p != NULL && p->file != NULL && strcmp(p->file, "--allow-url") != 0)
+      snprintf(where, sizeof where, " (%s:%d)", p->file, p->line);
+    const policy_set *set = get_ctx(L).set;
+    int site = p != NULL && p >= set->items && p < set->items + set->n_site;
     sl_pusherror(L, SL_PERMISSION_DENIED, SL_RETRY_NO,
-                 "%s %s: permission denied by policy %s%s%s", action,
-                 resource, by, d->detail[0] ? ": " : "", d->detail);
+                 "%s %s: permission denied by policy %s%s%s%s; a deny wins "
+                 "over every allow: %s", action, resource, by, where,
+                 d->detail[0] ? ": " : "", d->detail,
+                 site ? "it is the site policy (the operator's)"
+                      : "change that policy to allow it");
   }
   lua_createtable(L, 0, 4);
   lua_pushstring(L, action);

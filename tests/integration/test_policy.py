@@ -323,6 +323,33 @@ def test_unknown_kinds_and_actions_are_errors(run, tmp_path):
     assert run("policy", "lint", ok).returncode == 0
 
 
+def test_refusals_say_what_would_allow_them(run, tmp_path):
+    code = script(tmp_path, 'local c, e = require("websocket").connect('
+                  'arg[1]) print(e:message())')
+    p = run(code, "wss://chat.example.com/ws/1")
+    assert p.stdout.strip().endswith(
+        "no policy allows it (default deny); to allow it: --allow-url "
+        "'wss://chat.example.com:443/*', or an allow policy for "
+        "websocket.connect in a --policy file"), p.stdout
+    p = run("--allow-url", "ws://*:*/*", code, "ws://10.0.0.1:81/x")
+    assert ("10.0.0.1 is a private address, which no allow policy names "
+            "explicitly; to allow it: an allow that names the address "
+            "(--allow-url 'ws://10.0.0.1:81/*'") in p.stdout, p.stdout
+    deny = write(tmp_path, "deny.yaml", """\
+version: "1.0"
+namespace: t
+entries:
+  - name: no-evil
+    kind: security.policy
+    policy: {actions: ["*"], resources: "ws://evil.test:*/*", effect: deny}
+""")
+    p = run("--policy", deny, "--allow-url", "ws://*:*/*", code,
+            "ws://evil.test/x")
+    assert p.stdout.strip().endswith(
+        f"permission denied by policy t:no-evil ({deny}:4); a deny wins "
+        "over every allow: change that policy to allow it"), p.stdout
+
+
 def test_check_with_an_unknown_action(run):
     p = run("policy", "check", "websocket.conect", "ws://x.test/")
     assert p.returncode == 2 and p.stdout == ""

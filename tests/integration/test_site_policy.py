@@ -116,6 +116,10 @@ def test_site_deny_beats_allow_url_and_policy(site, sandlua, tmp_path):
             print(e:kind(), e:details().policy)""")
         assert r.returncode == 0, r.stderr
         assert r.stdout.split() == ["PERMISSION_DENIED", "site:no-evil"]
+        r = site({"10-deny.yaml": DENY}, sandlua, *opts, "-e", """
+            local c, e = require("websocket").connect("ws://evil.test/x")
+            print(e:message())""")
+        assert "it is the site policy (the operator's)" in r.stdout
     # what the site does not deny, the command line still decides
     r = site({"10-deny.yaml": DENY}, sandlua, "policy", "check", "--policy",
              str(pol), "websocket.connect", "ws://good.test/x")

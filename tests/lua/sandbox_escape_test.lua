@@ -45,8 +45,15 @@ local removed = {
   {"getmetatable", function() return debug.getmetatable("") end},
   {"upvaluejoin", function() return debug.upvaluejoin(print, 1, print, 1) end},
 }
+-- absent from the sandbox but present as stubs that say so
+local STUBS = {execute = "os", getenv = "os", remove = "os", rename = "os",
+               tmpname = "os", popen = "io", input = "io", output = "io",
+               tmpfile = "io", loadlib = "package"}
 for _, r in ipairs(removed) do
-  attempt("removed: " .. r[1], "'" .. r[1] .. "'", r[2])
+  local lib = STUBS[r[1]]
+  attempt("removed: " .. r[1],
+          lib and (lib .. "." .. r[1] .. " is not available in the sandbox")
+              or "'" .. r[1] .. "'", r[2])
 end
 
 attempt("string method dump", "attempt to call a nil value",
@@ -135,8 +142,9 @@ end)
 -- _ENV tricks.
 T.test("a new _ENV does not bring back removed functions", function()
   local _ENV = setmetatable({}, {__index = _G})
-  T.eq(os.execute, nil)
-  T.eq(io.popen, nil)
+  T.eq(string.dump, nil)
+  T.eq(debug.getinfo, nil)
+  T.eq(select(2, pcall(os.execute, "id")):find("not available", 1, true) ~= nil, true)
 end)
 T.test("load with a hand-made env reaches only that env", function()
   local f = load("return io, os, debug", "=x", "t", {})
@@ -160,7 +168,8 @@ attempt("require a C module", "module 'socket.core' not found", require,
 attempt("require an empty name", "not a module name", require, "")
 T.test("require of a library returns the read-only proxy", function()
   T.eq(require("string"), string)
-  T.eq(require("os").execute, nil)
+  T.eq(require("os"), os)
+  T.eq(require("os").setlocale, nil)
 end)
 
 -- collectgarbage: only what does not tune the collector.
@@ -205,7 +214,9 @@ attempt("__close that raises", "from close", function()
 end)
 T.test("__gc of a script object cannot reach removed functions", function()
   local seen
-  setmetatable({}, {__gc = function() seen = (os.execute == nil) end})
+  setmetatable({}, {__gc = function()
+    seen = debug.getinfo == nil and not pcall(os.execute, "id")
+  end})
   collectgarbage()
   collectgarbage()
   T.eq(seen, true)
