@@ -1,7 +1,8 @@
 # sandbox/: the try-syscall test program, built with the unit tests and run
 # by tests/integration/test_sandbox.py.
 $(B)/tests/try-syscall: tests/sandbox/try-syscall.c $(B)/sandbox/seccomp.o \
-                      $(B)/sandbox/sigsafe.o $(B)/sandbox/landlock.o
+                      $(B)/sandbox/sigsafe.o $(B)/sandbox/landlock.o \
+                      $(B)/common/errbuf.o
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 

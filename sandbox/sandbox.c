@@ -98,15 +98,15 @@ static rlim_t fsize_limit(const sandbox_config *cfg) {
 }
 
 /*
-** NPROC 0: no new process; CORE 0: no core file (the memory of a script
+** (NPROC 0, no new process, comes after Landlock, once seccomp's thread
+** is made: sandbox_lockdown.)  CORE 0: no core file (the memory of a script
 ** someone else wrote); FSIZE (fsize_limit); AS: a backstop well above the
 ** memory limit, for memory the allocators do not see (not under the
 ** sanitizers, which reserve terabytes); NOFILE: the connections allowed
 ** and a margin.
 */
 static int rlimits(const sandbox_config *cfg, char *err, size_t errlen) {
-  int rc = set_rlimit(RLIMIT_NPROC, 0, "RLIMIT_NPROC", err, errlen);
-  if (rc == 0) rc = set_rlimit(RLIMIT_CORE, 0, "RLIMIT_CORE", err, errlen);
+  int rc = set_rlimit(RLIMIT_CORE, 0, "RLIMIT_CORE", err, errlen);
   rlim_t fsize = fsize_limit(cfg);
   if (rc == 0 && fsize != RLIM_INFINITY)
     rc = set_rlimit(RLIMIT_FSIZE, fsize, "RLIMIT_FSIZE", err, errlen);
@@ -186,5 +186,9 @@ int sandbox_lockdown(const sandbox_config *cfg, sandbox_status *st,
     snprintf(err, errlen, "%s", why);
     return rc;
   }
+  /* the seccomp supervisor thread: under Landlock, before NPROC 0 */
+  sandbox_seccomp_prepare(cfg->seccomp);
+  rc = set_rlimit(RLIMIT_NPROC, 0, "RLIMIT_NPROC", err, errlen);
+  if (rc != 0) return rc;
   return sandbox_seccomp_install(cfg->seccomp, err, errlen);
 }

@@ -13,15 +13,18 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/errbuf.h"
 #include "limits.h"
 #include "sigsafe.h"
 
@@ -116,43 +119,256 @@ static const char *arch_name(unsigned arch, int nr) {
   return "other";
 }
 
-/* Async-signal-safe: clock_gettime, write(2) and _exit only. */
-static void on_sigsys(int sig, siginfo_t *info, void *uc) {
-  (void)sig;
-  (void)uc;
-  int nr = info->si_syscall;
-  int foreign = info->si_arch != FILTER_ARCH || (nr & 0x40000000) != 0;
-  line what = {.n = 0};
+/* The name of a call ("execve", or "#NR" for a foreign ABI or an unknown
+** number) into l; returns whether it is foreign. */
+static int call_name(line *l, int nr, unsigned arch) {
+  int foreign = arch != FILTER_ARCH || (nr & 0x40000000) != 0;
   if (!foreign && nr >= 0 && nr < NAMES_MAX && names[nr] != NULL) {
-    add(&what, names[nr]);
+    add(l, names[nr]);
   } else {
-    add(&what, "#");
-    add_uint(&what, (unsigned)nr & 0x3fffffffu, 1);
+    add(l, "#");
+    add_uint(l, (unsigned)nr & 0x3fffffffu, 1);
   }
-  what.b[what.n] = '\0';
-  if (audit_fd >= 0) {
-    line rec = {.n = 0};
-    add(&rec, "{\"time\":\"");
-    add_time(&rec);
-    add(&rec, "\",\"event\":\"sandbox\",\"syscall\":\"");
-    add(&rec, what.b);
-    add(&rec, foreign ? "\",\"abi\":\"foreign\"" : "\"");
-    add(&rec, ",\"arch\":\"");
-    add(&rec, arch_name(info->si_arch, nr));
-    add(&rec, "\",\"action\":\"trap\"");
-    if (audit_fields[0] != '\0') {
-      add(&rec, ",");
-      add(&rec, audit_fields);
-    }
-    rec.b[rec.n++] = '}';
-    rec.b[rec.n++] = '\n';
-    sandbox_write_all(audit_fd, rec.b, rec.n);
+  l->b[l->n] = '\0';
+  return foreign;
+}
+
+/* The audit record of a refused call, in one write(2).  errname: the
+** errno returned (action "errno"), or NULL (action "trap"). */
+static void audit_call(int nr, unsigned arch, const char *errname,
+                       unsigned long long suppressed) {
+  if (audit_fd < 0) return;
+  line what = {.n = 0}, rec = {.n = 0};
+  int foreign = call_name(&what, nr, arch);
+  add(&rec, "{\"time\":\"");
+  add_time(&rec);
+  add(&rec, "\",\"event\":\"sandbox\",\"syscall\":\"");
+  add(&rec, what.b);
+  add(&rec, foreign ? "\",\"abi\":\"foreign\"" : "\"");
+  add(&rec, ",\"arch\":\"");
+  add(&rec, arch_name(arch, nr));
+  add(&rec, errname ? "\",\"action\":\"errno\",\"errno\":\""
+                    : "\",\"action\":\"trap\"");
+  if (errname) {
+    add(&rec, errname);
+    add(&rec, "\"");
   }
+  if (suppressed > 0) {  /* refusals left out since the last record */
+    add(&rec, ",\"suppressed\":");
+    add_uint(&rec, suppressed, 1);
+  }
+  if (audit_fields[0] != '\0') {
+    add(&rec, ",");
+    add(&rec, audit_fields);
+  }
+  rec.b[rec.n++] = '}';
+  rec.b[rec.n++] = '\n';
+  sandbox_write_all(audit_fd, rec.b, rec.n);
+}
+
+/* A refused call ends the run: the audit record, one line on stderr, exit
+** status 9.  Async-signal-safe: clock_gettime, write(2) and _exit only. */
+static void refused(int nr, unsigned arch) {
+  line what = {.n = 0};
+  int foreign = call_name(&what, nr, arch);
+  audit_call(nr, arch, NULL, 0);
   put("sandlua: sandbox: blocked system call ");
   put(foreign ? "of a foreign ABI (" : "");
   put(what.b);
   put(foreign ? ")\n" : "\n");
   _exit(SL_EXIT_SANDBOX);
+}
+
+static void on_sigsys(int sig, siginfo_t *info, void *uc) {
+  (void)sig;
+  (void)uc;
+  refused(info->si_syscall, info->si_arch);
+}
+
+/* }====================================================== */
+
+/* {======================================================
+** The supervisor: user notification (Linux 5.7+)
+** ======================================================= */
+
+/*
+** In strict mode every refused call is sent to a thread of sandlua's
+** (SECCOMP_RET_USER_NOTIF; the thread is under the same filter, TSYNC)
+** rather than trapped.  The thread runs the strict filter itself on the
+** call (a small classic-BPF interpreter, so the two can never disagree):
+** an errno refusal is answered with that errno and audited, at most
+** AUDIT_RATE records a second (the others are counted, and the next
+** record says how many); any other refusal ends the run with status 9 as
+** the SIGSYS handler does.  The calling thread waits in the kernel, so a
+** refusal made with SIGSYS blocked (clone inside pthread_create) ends the
+** run the same way instead of a raw SIGSYS death.  Without user
+** notification (older kernels) the trap filter and the handler above do
+** the job.
+*/
+#define AUDIT_RATE 10
+
+static struct sock_filter classifier[FILTER_MAX];
+static unsigned short classifier_len;
+static int listener = -1;     /* set once the filter is in force */
+static int supervisor_stop;
+static int supervisor_started;  /* past the thread's own start-up calls */
+static pthread_t supervisor;
+static int supervisor_made;
+
+/* Run a classic BPF seccomp program on d; the action (KILL on anything
+** unexpected). */
+static uint32_t run_bpf(const struct sock_filter *f, unsigned n,
+                        const struct seccomp_data *d) {
+  uint32_t A = 0, X = 0, M[BPF_MEMWORDS] = {0};
+  const unsigned char *data = (const unsigned char *)d;
+  for (unsigned pc = 0; pc < n; pc++) {
+    const struct sock_filter *i = &f[pc];
+    uint32_t k = i->k;
+    switch (i->code) {
+      case BPF_LD | BPF_W | BPF_ABS:
+        if (k > sizeof *d - 4 || k % 4) return SECCOMP_RET_KILL_PROCESS;
+        memcpy(&A, data + k, 4);
+        break;
+      case BPF_LD | BPF_W | BPF_LEN: A = sizeof *d; break;
+      case BPF_LDX | BPF_W | BPF_LEN: X = sizeof *d; break;
+      case BPF_LD | BPF_IMM: A = k; break;
+      case BPF_LDX | BPF_IMM: X = k; break;
+      case BPF_LD | BPF_MEM: A = M[k % BPF_MEMWORDS]; break;
+      case BPF_LDX | BPF_MEM: X = M[k % BPF_MEMWORDS]; break;
+      case BPF_ST: M[k % BPF_MEMWORDS] = A; break;
+      case BPF_STX: M[k % BPF_MEMWORDS] = X; break;
+      case BPF_ALU | BPF_AND | BPF_K: A &= k; break;
+      case BPF_ALU | BPF_AND | BPF_X: A &= X; break;
+      case BPF_ALU | BPF_OR | BPF_K: A |= k; break;
+      case BPF_ALU | BPF_OR | BPF_X: A |= X; break;
+      case BPF_ALU | BPF_RSH | BPF_K: A >>= (k & 31); break;
+      case BPF_ALU | BPF_LSH | BPF_K: A <<= (k & 31); break;
+      case BPF_ALU | BPF_ADD | BPF_K: A += k; break;
+      case BPF_ALU | BPF_SUB | BPF_K: A -= k; break;
+      case BPF_ALU | BPF_NEG: A = -A; break;
+      case BPF_MISC | BPF_TAX: X = A; break;
+      case BPF_MISC | BPF_TXA: A = X; break;
+      case BPF_JMP | BPF_JA: pc += k; break;
+      case BPF_JMP | BPF_JEQ | BPF_K: pc += A == k ? i->jt : i->jf; break;
+      case BPF_JMP | BPF_JEQ | BPF_X: pc += A == X ? i->jt : i->jf; break;
+      case BPF_JMP | BPF_JGT | BPF_K: pc += A > k ? i->jt : i->jf; break;
+      case BPF_JMP | BPF_JGT | BPF_X: pc += A > X ? i->jt : i->jf; break;
+      case BPF_JMP | BPF_JGE | BPF_K: pc += A >= k ? i->jt : i->jf; break;
+      case BPF_JMP | BPF_JGE | BPF_X: pc += A >= X ? i->jt : i->jf; break;
+      case BPF_JMP | BPF_JSET | BPF_K: pc += (A & k) ? i->jt : i->jf; break;
+      case BPF_JMP | BPF_JSET | BPF_X: pc += (A & X) ? i->jt : i->jf; break;
+      case BPF_RET | BPF_K: return k;
+      case BPF_RET | BPF_A: return A;
+      default: return SECCOMP_RET_KILL_PROCESS;
+    }
+  }
+  return SECCOMP_RET_KILL_PROCESS;
+}
+
+/* An errno refusal: audited, AUDIT_RATE records a second at most. */
+static void audit_errno(const struct seccomp_data *d, int e) {
+  static time_t window;
+  static int in_window;
+  static unsigned long long suppressed;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  if (ts.tv_sec != window) {
+    window = ts.tv_sec;
+    in_window = 0;
+  }
+  if (++in_window > AUDIT_RATE) {
+    suppressed++;
+    return;
+  }
+  audit_call(d->nr, d->arch, sl_errno_name(e), suppressed);
+  suppressed = 0;
+}
+
+static void *supervise(void *arg) {
+  (void)arg;
+  struct timespec ms = {0, 1000000};
+  __atomic_store_n(&supervisor_started, 1, __ATOMIC_RELEASE);
+  while (__atomic_load_n(&listener, __ATOMIC_ACQUIRE) < 0) {
+    if (__atomic_load_n(&supervisor_stop, __ATOMIC_ACQUIRE)) return NULL;
+    nanosleep(&ms, NULL);
+  }
+  int fd = listener;
+  for (;;) {
+    struct seccomp_notif req;
+    memset(&req, 0, sizeof req);
+    if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) continue;
+    uint32_t act = run_bpf(classifier, classifier_len, &req.data);
+    struct seccomp_notif_resp resp;
+    memset(&resp, 0, sizeof resp);
+    resp.id = req.id;
+    if ((act & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_ERRNO) {
+      int e = (int)(act & SECCOMP_RET_DATA);
+      audit_errno(&req.data, e);
+      resp.error = -e;
+    } else if ((act & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_ALLOW) {
+      resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;  /* cannot happen */
+    } else {
+      refused((int)req.data.nr, req.data.arch);  /* exits */
+    }
+    ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+  }
+  return NULL;
+}
+
+int sandbox_seccomp_prepare(sandbox_seccomp_mode mode) {
+  if (mode != SANDBOX_SECCOMP_STRICT || supervisor_made) return 0;
+  /* every signal blocked: they go to the main thread, as the limits'
+  ** timers need (the mask is the new thread's from birth) */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_attr_t at;
+  pthread_attr_init(&at);
+  pthread_attr_setstacksize(&at, 64 * 1024);
+  int rc = pthread_create(&supervisor, &at, supervise, NULL);
+  pthread_attr_destroy(&at);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rc != 0) return -rc;  /* without it: the trap filter */
+  supervisor_made = 1;
+  /* its start-up (rseq, the stack guard...) must be over before the filter
+  ** applies to it: a refused call of its own would wait for itself */
+  struct timespec tick = {0, 50000};
+  while (!__atomic_load_n(&supervisor_started, __ATOMIC_ACQUIRE))
+    nanosleep(&tick, NULL);
+  return 0;
+}
+
+/* No user notification here: the supervisor goes before the trap filter
+** is installed (it would be outside it). */
+static void supervisor_end(void) {
+  if (!supervisor_made) return;
+  __atomic_store_n(&supervisor_stop, 1, __ATOMIC_RELEASE);
+  pthread_join(supervisor, NULL);
+  supervisor_made = 0;
+}
+
+/* Install prog (strict, pid patched) as user notifications to the
+** supervisor, on every thread.  0, or -errno (then nothing changed). */
+static int install_notify(const struct sock_filter *prog, unsigned short len) {
+  if (!supervisor_made) return -ENOSYS;
+  struct sock_filter notify[FILTER_MAX];
+  memcpy(classifier, prog, len * sizeof prog[0]);
+  classifier_len = len;
+  memcpy(notify, prog, len * sizeof prog[0]);
+  for (unsigned short i = 0; i < len; i++) {
+    if (notify[i].code != (BPF_RET | BPF_K)) continue;
+    uint32_t a = notify[i].k & SECCOMP_RET_ACTION_FULL;
+    if (a != SECCOMP_RET_ALLOW && a != SECCOMP_RET_LOG)
+      notify[i].k = SECCOMP_RET_USER_NOTIF;
+  }
+  struct sock_fprog fprog = {.len = len, .filter = notify};
+  long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                    SECCOMP_FILTER_FLAG_NEW_LISTENER |
+                        SECCOMP_FILTER_FLAG_TSYNC |
+                        SECCOMP_FILTER_FLAG_TSYNC_ESRCH, &fprog);
+  if (fd < 0) return -errno;
+  __atomic_store_n(&listener, (int)fd, __ATOMIC_RELEASE);
+  return 0;
 }
 
 /* }====================================================== */
@@ -213,6 +429,11 @@ int sandbox_seccomp_install(sandbox_seccomp_mode mode, char *err,
     snprintf(err, errlen, "seccomp filter: %zu pid comparisons, not %zu",
              patched, uses);
     return -EINVAL;
+  }
+  if (mode == SANDBOX_SECCOMP_STRICT) {
+    sandbox_seccomp_prepare(mode);  /* if start-up did not */
+    if (install_notify(copy, len) == 0) return 0;
+    supervisor_end();  /* an older kernel: the trap filter */
   }
   struct sock_fprog fprog = {.len = len, .filter = copy};
   if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0) {

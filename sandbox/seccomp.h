@@ -35,14 +35,28 @@ typedef enum sandbox_seccomp_mode {
 int sandbox_seccomp_parse(const char *text, sandbox_seccomp_mode *mode);
 
 /*
-** With fd >= 0, a trapped call (strict mode) also appends one JSON line to
-** fd, written by the SIGSYS handler in one write(2):
-**   {"time":"...Z","event":"sandbox","syscall":"execve",FIELDS}
+** With fd >= 0, a refused call (strict mode) also appends one JSON line to
+** fd, in one write(2):
+**   {"time":"...Z","event":"sandbox","syscall":"execve","arch":"x86_64",
+**    "action":"trap",FIELDS}
+** or, for a call refused with an errno (at most 10 records a second; the
+** next record after a gap carries "suppressed":N),
+**   {...,"syscall":"socket","arch":"x86_64","action":"errno",
+**    "errno":"EAFNOSUPPORT",FIELDS}
 ** (a foreign ABI's call: "syscall":"#NR","abi":"foreign").  FIELDS are
 ** JSON members, already escaped, without the leading comma ("" for none).
 ** Returns 0, or -ENAMETOOLONG when fields do not fit (nothing changed).
 */
 int sandbox_seccomp_audit(int fd, const char *fields);
+
+/*
+** Strict mode: start the thread that will receive the refused calls (user
+** notification), with every signal blocked.  Call it before RLIMIT_NPROC
+** forbids threads and after Landlock (the thread must be under every
+** restriction the process is under); sandbox_seccomp_install calls it when
+** it was not.  Returns 0, or -errno (then the trap filter is used).
+*/
+int sandbox_seccomp_prepare(sandbox_seccomp_mode mode);
 
 /*
 ** Set no_new_privs and install the filter for `mode` (nothing for OFF but

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <netinet/in.h>
@@ -79,8 +80,12 @@ static const struct {
 ** F_DUPFD family, leases and locks are trapped. */
 static const int fcntls[] = {F_GETFD, F_SETFD, F_GETFL, F_SETFL};
 
-/* Allowed ioctl requests; any other is trapped (TIOCSTI and friends). */
-static const unsigned long ioctls[] = {FIONREAD, FIONBIO, TCGETS, TIOCGWINSZ};
+/* Allowed ioctl requests; any other is trapped (TIOCSTI and friends).
+** The last two are the supervisor thread's (sandbox/seccomp.c), on its
+** listener descriptor only. */
+static const unsigned long ioctls[] = {FIONREAD, FIONBIO, TCGETS, TIOCGWINSZ,
+                                       SECCOMP_IOCTL_NOTIF_RECV,
+                                       SECCOMP_IOCTL_NOTIF_SEND};
 
 /* Add one rule; a name this ABI does not have is skipped. */
 static int rule(scmp_filter_ctx ctx, uint32_t action, const char *name,

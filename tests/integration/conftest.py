@@ -69,7 +69,7 @@ _FEATURES = {}
 
 def kernel_lacks(feature):
     """Why this kernel lacks feature ("i386" IA32 emulation, "x32",
-    "landlock", "netns"), probed for real by try-syscall --probe; None when
+    "landlock", "netns", "seccomp-notify"), probed for real by try-syscall --probe; None when
     it has it.  Tests that need a feature skip with this reason."""
     if feature not in _FEATURES:
         b = os.environ.get("B", "build")

@@ -521,6 +521,53 @@ def test_a_trapped_call_is_audited(tmp_path, name, fields):
 
 
 @pytest.mark.parametrize("name,err", [
+    ("socket-unix", "EAFNOSUPPORT"), ("clone3", "ENOSYS"),
+    ("openat-write", "EACCES"), ("mmap-exec", "EACCES"),
+])
+def test_a_call_refused_with_an_errno_is_audited(tmp_path, name, err):
+    skip_if_sanitizer_allows(name)
+    log = tmp_path / "audit.jsonl"
+    p = subprocess.run([TRY, "--audit", str(log), "strict", name, "getpid"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert f"{name}: errno {err}" in p.stdout  # the caller still gets it
+    r = json.loads(log.read_text())
+    assert r["event"] == "sandbox" and r["action"] == "errno"
+    assert r["errno"] == err and r["arch"] == "x86_64" and r["actor"] == "try"
+
+
+def test_errno_refusals_are_audited_at_a_bounded_rate(tmp_path):
+    # at most 10 records a second; the next record says how many were left
+    # out (a script cannot fill the audit log through a refused call)
+    log = tmp_path / "audit.jsonl"
+    p = subprocess.run([TRY, "--audit", str(log), "strict",
+                        *["socket-unix"] * 30, "sleep", "socket-unix"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count("errno EAFNOSUPPORT") == 31
+    recs = [json.loads(x) for x in log.read_text().splitlines()]
+    assert len(recs) == 11, recs
+    assert all("suppressed" not in r for r in recs[:10])
+    assert recs[10]["suppressed"] == 20
+
+
+@pytest.mark.parametrize("name", ["blocked-clone", "pthread"])
+def test_a_refusal_with_sigsys_blocked_ends_with_status_9(tmp_path, name):
+    # pthread_create blocks every signal around clone: the refusal must
+    # still end the run with status 9, one message and its record, never a
+    # raw SIGSYS death (which the kernel forces when SIGSYS is blocked)
+    skip_if_sanitizer_allows("clone")
+    need_kernel("seccomp-notify")  # else the trap filter: SIGSYS, as before
+    log = tmp_path / "audit.jsonl"
+    p = subprocess.run([TRY, "--audit", str(log), "strict", name],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 9, (p.returncode, p.stderr)
+    assert p.stderr == "sandlua: sandbox: blocked system call clone\n"
+    recs = [json.loads(x) for x in log.read_text().splitlines()]
+    assert recs[-1]["syscall"] == "clone" and recs[-1]["action"] == "trap"
+
+
+@pytest.mark.parametrize("name,err", [
     ("clone3", "ENOSYS"), ("io_uring_setup", "ENOSYS"),
     ("io_uring_enter", "ENOSYS"), ("io_uring_register", "ENOSYS"),
     ("socket-unix", "EAFNOSUPPORT"), ("socket-netlink", "EAFNOSUPPORT"),

@@ -13,7 +13,8 @@
 **   try-syscall --deny NAME:ERRNO... -- PROG ARGS...   run PROG under a
 **       filter that makes the named calls fail with ERRNO (a number), to
 **       test how sandlua copes without seccomp or Landlock.
-**   try-syscall --probe FEATURE   whether this kernel has FEATURE, tried
+**   try-syscall --probe FEATURE   whether this kernel has FEATURE (i386, x32,
+**       landlock, netns, seccomp-notify), tried
 **       for real in a child without any filter: "i386" (int 0x80: IA32
 **       emulation), "x32" (the x32 system call ABI), "landlock" (prints the
 **       ABI version), "netns" (a network namespace of one's own).  Prints
@@ -32,6 +33,7 @@
 #include <fcntl.h>
 #include <linux/landlock.h>
 #include <sched.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +42,8 @@
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -47,6 +51,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <seccomp.h>
@@ -74,6 +79,33 @@ static long do_clone(void) {
   long r = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
   if (r == 0) _exit(0);
   return r;
+}
+
+/* A refused call with every signal blocked (SIGSYS too), as inside
+** pthread_create. */
+static long do_blocked_clone(void) {
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, NULL);
+  return do_clone();
+}
+
+static void *thread_fn(void *arg) { return arg; }
+
+/* pthread_create itself: clone3 (ENOSYS), then clone (refused). */
+static long do_pthread(void) {
+  pthread_t t;
+  int rc = pthread_create(&t, NULL, thread_fn, NULL);
+  if (rc == 0) pthread_join(t, NULL);
+  errno = rc;
+  return rc == 0 ? 0 : -1;
+}
+
+/* Not a system call: a pause of 1.1 s (the audit's rate window). */
+static long do_sleep(void) {
+  struct timespec ts = {1, 100000000};
+  nanosleep(&ts, NULL);
+  return 0;
 }
 
 #if defined(__x86_64__)
@@ -174,6 +206,9 @@ static long call(const char *name) {
     {"fork", do_fork},
     {"vfork", do_vfork},
     {"clone", do_clone},
+    {"blocked-clone", do_blocked_clone},
+    {"pthread", do_pthread},
+    {"sleep", do_sleep},
 #if defined(__x86_64__)
     {"x32", do_x32},
     {"i386", do_i386},
@@ -293,6 +328,17 @@ static long do_netns(void) {
   return unshare(CLONE_NEWNET);
 }
 
+/* seccomp user notification with thread sync (Linux 5.7+), as
+** sandbox/seccomp.c installs it: a filter that allows everything. */
+static long do_seccomp_notify(void) {
+  struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  struct sock_fprog prog = {1, &allow};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
+  return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                 SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_TSYNC |
+                     SECCOMP_FILTER_FLAG_TSYNC_ESRCH, &prog) < 0 ? -1 : 0;
+}
+
 static int probe(const char *what) {
   char why[96] = "";
   int ok = -1;
@@ -304,6 +350,8 @@ static int probe(const char *what) {
       return 0;
     }
     snprintf(why, sizeof why, "errno %s", strerrorname_np(errno));
+  } else if (strcmp(what, "seccomp-notify") == 0) {
+    ok = in_child(do_seccomp_notify, why, sizeof why);
   } else if (strcmp(what, "netns") == 0) {
     ok = in_child(do_netns, why, sizeof why);
 #if defined(__x86_64__)
