@@ -15,8 +15,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <regex.h>
 #include <string.h>
 
+#include "../security/audit.h"
 #include "../security/policy.h"
 #include "../security/policy_cases.h"
 
@@ -41,10 +43,12 @@ static const char *const USAGE_CHECK =
     "Exit 0 allow, 1 deny, 2 usage, 3 invalid policy.\n";
 static const char *const USAGE_TEST =
     "usage: " P " test [--policy FILE]... [--junit FILE] [--allow-unknown]\n"
-    "                CASES.yaml...\n"
+    "                [-v] [--run REGEX] [--format tap|json] CASES.yaml...\n"
     "Run expectation cases against the policies each cases file names\n"
     "(plus --policy; not the site policy: cases test the files they name).\n"
-    "TAP on standard output; --junit FILE writes JUnit XML too.\n"
+    "TAP on standard output (--format json: one JSON document); --junit\n"
+    "FILE writes JUnit XML too.  -v: every case's decision; --run REGEX:\n"
+    "only the cases whose name matches (POSIX extended regex).\n"
     "Exit 0 all pass, 1 a case failed, 2 usage, 3 invalid file.\n";
 
 static void usage(FILE *f) {
@@ -162,6 +166,9 @@ typedef struct cmd_opts {
   policy_ip ips[POLICY_CASE_IPS]; /* check: --ip, in order */
   size_t n_ips;
   const char *junit;       /* test: --junit */
+  const char *run;         /* test: --run REGEX */
+  int verbose;             /* test: -v */
+  int json;                /* test: --format json */
   char **rest;             /* positional arguments */
   int n_rest;
 } cmd_opts;
@@ -177,6 +184,10 @@ static int parse_opts(int argc, char **argv, int for_test, cmd_opts *o) {
       while (++i < argc) o->rest[o->n_rest++] = argv[i];
       break;
     }
+    if (for_test && strcmp(a, "-v") == 0) {
+      o->verbose = 1;
+      continue;
+    }
     if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
       o->rest[o->n_rest++] = argv[i];
       continue;
@@ -187,6 +198,10 @@ static int parse_opts(int argc, char **argv, int for_test, cmd_opts *o) {
     }
     if (strcmp(a, "--allow-unknown") == 0) {
       o->cfg.allow_unknown = 1;
+      continue;
+    }
+    if (for_test && strcmp(a, "--verbose") == 0) {
+      o->verbose = 1;
       continue;
     }
     if (i + 1 >= argc) return interp_usage_error(P, "'%s' needs a value", a);
@@ -218,6 +233,20 @@ static int parse_opts(int argc, char **argv, int for_test, cmd_opts *o) {
         o->n_ips++;
     } else if (strcmp(a, "--junit") == 0 && for_test) {
       o->junit = v;
+    } else if (strcmp(a, "--run") == 0 && for_test) {
+      regex_t re;
+      int e = regcomp(&re, v, REG_EXTENDED | REG_NOSUB);
+      if (e != 0) {
+        static char msg[160];
+        regerror(e, &re, msg, sizeof msg);
+        why = msg;
+      } else {
+        regfree(&re);
+        o->run = v;
+      }
+    } else if (strcmp(a, "--format") == 0 && for_test) {
+      if (strcmp(v, "json") == 0) o->json = 1;
+      else if (strcmp(v, "tap") != 0) why = "must be tap or json";
     } else {
       return interp_usage_error(P, "unrecognized option '%s'", a);
     }
@@ -310,6 +339,7 @@ typedef struct result {
   const char *file;
   const policy_case *c;
   int ok;
+  char got[512];  /* the decision: "allow by NAME[: detail]" */
   char why[768];  /* the failure, in words */
 } result;
 
@@ -390,6 +420,8 @@ static void run_case(const policy_set *set, const policy_actor *actor,
             : d.allow ? POLICY_EXPECT_ALLOW : POLICY_EXPECT_DENY;
   const char *by = policy_decision_policy(&d);
   r->c = c;
+  snprintf(r->got, sizeof r->got, "%s by %s%s%s", expect_name(got), by,
+           d.detail[0] ? ": " : "", d.detail);
   r->ok = got == c->expect && (c->policy == NULL || got ==
                                POLICY_EXPECT_INVALID ||
                                strcmp(c->policy, by) == 0);
@@ -398,6 +430,32 @@ static void run_case(const policy_set *set, const policy_actor *actor,
              expect_name(c->expect), c->policy ? " by " : "",
              c->policy ? c->policy : "", expect_name(got), by,
              d.detail[0] ? ": " : "", d.detail);
+}
+
+/* The results as one JSON document (--format json). */
+static void print_json(const result *r, size_t n, size_t failures,
+                       int verbose) {
+  char buf[2048];
+  printf("{\"passed\":%zu,\"failed\":%zu,\"cases\":[", n - failures,
+         failures);
+  for (size_t i = 0; i < n; i++) {
+    printf("%s\n {\"name\":", i ? "," : "");
+    policy_json_quote(r[i].c->name, buf, sizeof buf);
+    printf("%s,\"file\":", buf);
+    policy_json_quote(r[i].file, buf, sizeof buf);
+    printf("%s,\"line\":%d,\"ok\":%s", buf, r[i].c->line,
+           r[i].ok ? "true" : "false");
+    if (!r[i].ok || verbose) {
+      policy_json_quote(r[i].got, buf, sizeof buf);
+      printf(",\"got\":%s", buf);
+    }
+    if (!r[i].ok) {
+      policy_json_quote(r[i].why, buf, sizeof buf);
+      printf(",\"message\":%s", buf);
+    }
+    printf("}");
+  }
+  printf("%s]}\n", n ? "\n" : "");
 }
 
 static int cmd_test(int argc, char **argv) {
@@ -417,17 +475,20 @@ static int cmd_test(int argc, char **argv) {
   memset(&d, 0, sizeof d);
   rc = (cases && u) ? 0 : SL_EXIT_POLICY;
   int loaded = 0;
+  regex_t re;
+  if (rc == 0 && o.run) regcomp(&re, o.run, REG_EXTENDED | REG_NOSUB);
   for (int i = 0; rc == 0 && i < o.n_rest; i++, loaded++) {
     if (policy_cases_load(o.rest[i], &cases[i], &d) != 0) {
       interp_print_diag(&d.error, "");
       rc = SL_EXIT_POLICY;
       break;
     }
-    total += cases[i].n;
+    for (size_t k = 0; k < cases[i].n; k++)
+      total += !o.run || regexec(&re, cases[i].items[k].name, 0, NULL, 0) == 0;
   }
-  if (rc == 0 && (res = calloc(total, sizeof *res)) == NULL)
+  if (rc == 0 && (res = calloc(total + 1, sizeof *res)) == NULL)
     rc = SL_EXIT_POLICY;
-  if (rc == 0) printf("TAP version 13\n1..%zu\n", total);
+  if (rc == 0 && !o.json) printf("TAP version 13\n1..%zu\n", total);
   for (int i = 0; rc == 0 && i < o.n_rest; i++) {
     /* Each cases file: its policies plus the --policy files. */
     policy_set *set = policy_set_new();
@@ -450,12 +511,17 @@ static int cmd_test(int argc, char **argv) {
     const policy_actor *actor =
         cases[i].has_actor ? &cases[i].actor : &set->actor;
     for (size_t k = 0; rc == 0 && k < cases[i].n; k++) {
+      if (o.run && regexec(&re, cases[i].items[k].name, 0, NULL, 0) != 0)
+        continue;
       result *r = &res[nres++];
       r->file = o.rest[i];
       run_case(set, actor, &cases[i].items[k], u, r);
+      failures += !r->ok;
+      if (o.json) continue;
       printf("%s %zu - %s\n", r->ok ? "ok" : "not ok", nres, r->c->name);
+      if (r->ok && o.verbose)
+        printf("  # %s:%d: %s\n", r->file, r->c->line, r->got);
       if (!r->ok) {
-        failures++;
         printf("  ---\n  message: \"");
         for (const char *p = r->why; *p; p++)
           if (*p == '"' || *p == '\\') printf("\\%c", *p);
@@ -465,8 +531,11 @@ static int cmd_test(int argc, char **argv) {
     }
     policy_set_free(set);
   }
+  if (o.run && cases && u) regfree(&re);
+  if (rc == 0 && o.json) print_json(res, nres, failures, o.verbose);
   if (rc == 0) {
-    printf("# %zu passed, %zu failed\n", total - failures, failures);
+    if (!o.json)
+      printf("# %zu passed, %zu failed\n", total - failures, failures);
     if (o.junit && write_junit(o.junit, res, nres, failures) != 0)
       rc = SL_EXIT_POLICY;
     else

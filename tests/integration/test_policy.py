@@ -381,6 +381,29 @@ def test_lint_reads_stdin_and_every_command_has_help(run, tmp_path):
     assert p.returncode == 2
 
 
+def test_test_verbose_run_and_json(run):
+    cases = str(EXAMPLES / "cases.yaml")
+    p = run("policy", "test", "-v", "--run", "chat", cases)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[:2] == ["TAP version 13", "1..2"]
+    assert lines[2] == "ok 1 - the chat host is allowed"
+    assert lines[3].endswith("cases.yaml:12: allow by examples.one_host:chat")
+    assert lines[-1] == "# 2 passed, 0 failed"
+    p = run("policy", "test", "--format", "json", "--run", "^userinfo", cases)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["passed"] == 1 and doc["failed"] == 0
+    assert [c["name"] for c in doc["cases"]] == ["userinfo is rejected"]
+    assert doc["cases"][0]["line"] == 21 and doc["cases"][0]["ok"] is True
+    p = run("policy", "test", "--run", "no such case", cases)
+    assert p.returncode == 0 and "1..0" in p.stdout
+    for bad, why in ((["--run", "("], "--run (:"),
+                     (["--format", "xml"], "must be tap or json")):
+        p = run("policy", "test", *bad, cases)
+        assert p.returncode == 2 and why in p.stderr, p.stderr
+
+
 # sandlua policy test
 
 def test_example_cases_pass(run, tmp_path):
