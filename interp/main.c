@@ -8,6 +8,7 @@
 #include "interp.h"
 #include "diag.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -492,10 +493,33 @@ static int handle_luainit(lua_State *L) {
 /* }====================================================== */
 
 /* {======================================================
-** REPL (plain stdio, as lua.c without readline)
+** REPL (as lua.c; line editing and history from libedit on a terminal)
 ** ======================================================= */
 
 #define MAXINPUT 512
+
+/*
+** Line editing: libedit's readline (BSD licence), loaded with dlopen
+** before the lockdown, and only when the REPL will read a terminal, so a
+** script pays nothing for it (no library to load at start-up).  It reads
+** its terminal description then; afterwards it needs read, write and the
+** terminal ioctls (TCGETS, TCSETS*, TIOCGWINSZ), which the filter allows.
+** History is kept in memory only (nothing is written in the sandbox).
+** Without libedit the REPL reads plain lines, as lua.c without readline.
+*/
+static char *(*ed_readline)(const char *prompt);
+static int (*ed_add_history)(const char *line);
+
+static void edit_init(void) {
+  void *h = dlopen("libedit.so.2", RTLD_NOW | RTLD_LOCAL);
+  if (h == NULL) return;
+  int (*init)(void) = (int (*)(void))dlsym(h, "rl_initialize");
+  ed_readline = (char *(*)(const char *))dlsym(h, "readline");
+  ed_add_history = (int (*)(const char *))dlsym(h, "add_history");
+  if (ed_readline == NULL || ed_add_history == NULL || init == NULL ||
+      init() != 0)
+    ed_readline = NULL;
+}
 
 static const char *get_prompt(lua_State *L, int firstline) {
   if (lua_getglobal(L, firstline ? "_PROMPT" : "_PROMPT2") == LUA_TNIL) {
@@ -511,7 +535,17 @@ static const char *get_prompt(lua_State *L, int firstline) {
 /* Read a line into a new string at the top; returns 0 at end of input. */
 static int pushline(lua_State *L, int firstline) {
   char buffer[MAXINPUT];
-  fputs(get_prompt(L, firstline), stdout);
+  const char *prompt = get_prompt(L, firstline);
+  if (ed_readline != NULL) {
+    fflush(stdout);
+    char *b = ed_readline(prompt);
+    if (b == NULL) return 0;
+    lua_pushstring(L, b);
+    if (b[0] != '\0') ed_add_history(b);
+    free(b);
+    return 1;
+  }
+  fputs(prompt, stdout);
   fflush(stdout);
   if (fgets(buffer, sizeof buffer, stdin) == NULL) return 0;
   size_t l = strlen(buffer);
@@ -563,6 +597,14 @@ static int multiline(lua_State *L) {
 static int loadline(lua_State *L) {
   lua_settop(L, 0);
   if (!pushline(L, 1)) return -1;
+  if (strchr(lua_tostring(L, 1), '\033') != NULL) {
+    /* a terminal's escape sequence (an arrow key without line editing):
+    ** say so, instead of Lua's "attempt to load a binary chunk" */
+    lua_pushliteral(L, "the line holds a terminal escape sequence (arrow "
+                       "keys need line editing: install libedit2)");
+    lua_remove(L, 1);
+    return LUA_ERRSYNTAX;
+  }
   int status = addreturn(L);
   if (status != LUA_OK) status = multiline(L);
   lua_remove(L, 1);  /* the line */
@@ -781,6 +823,9 @@ static int pmain(lua_State *L) {
   lua_gc(L, LUA_GCGEN, 0, 0);
   if (cfg->sandbox.unsafe && !(args & HAS_BIGE) && handle_luainit(L) != LUA_OK)
     return 0;
+  if (isatty(0) && ((args & HAS_I) ||
+                    (script == argc && !(args & (HAS_E | HAS_V)))))
+    edit_init();  /* the REPL will read the terminal */
   if (!lockdown(cfg)) return 0;
   if (!runargs(L, argv, script)) return 0;
   if (script < argc && handle_script(L, argv + script) != LUA_OK) return 0;

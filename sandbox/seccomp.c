@@ -10,6 +10,7 @@
 #include "seccomp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -210,8 +211,8 @@ static void on_sigsys(int sig, siginfo_t *info, void *uc) {
 static struct sock_filter classifier[FILTER_MAX];
 static unsigned short classifier_len;
 static int listener = -1;     /* set once the filter is in force */
-static int supervisor_stop;
-static int supervisor_started;  /* past the thread's own start-up calls */
+static int hand[2] = {-1, -1};  /* main -> supervisor: the listener, or -1 */
+static int back[2] = {-1, -1};  /* supervisor -> main: started */
 static pthread_t supervisor;
 static int supervisor_made;
 
@@ -286,13 +287,11 @@ static void audit_errno(const struct seccomp_data *d, int e) {
 
 static void *supervise(void *arg) {
   (void)arg;
-  struct timespec ms = {0, 1000000};
-  __atomic_store_n(&supervisor_started, 1, __ATOMIC_RELEASE);
-  while (__atomic_load_n(&listener, __ATOMIC_ACQUIRE) < 0) {
-    if (__atomic_load_n(&supervisor_stop, __ATOMIC_ACQUIRE)) return NULL;
-    nanosleep(&ms, NULL);
-  }
-  int fd = listener;
+  int fd = -1;
+  /* past its own start-up calls (rseq...): say so, then wait for the
+  ** listener (one read: no polling, no system call while waiting) */
+  sandbox_write_all(back[1], "s", 1);
+  if (read(hand[0], &fd, sizeof fd) != sizeof fd || fd < 0) return NULL;
   for (;;) {
     struct seccomp_notif req;
     memset(&req, 0, sizeof req);
@@ -319,6 +318,13 @@ int sandbox_seccomp_prepare(sandbox_seccomp_mode mode) {
   if (mode != SANDBOX_SECCOMP_STRICT || supervisor_made) return 0;
   /* every signal blocked: they go to the main thread, as the limits'
   ** timers need (the mask is the new thread's from birth) */
+  if (pipe2(hand, O_CLOEXEC) != 0) return -errno;
+  if (pipe2(back, O_CLOEXEC) != 0) {
+    int e = errno;
+    close(hand[0]);
+    close(hand[1]);
+    return -e;
+  }
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -332,9 +338,9 @@ int sandbox_seccomp_prepare(sandbox_seccomp_mode mode) {
   supervisor_made = 1;
   /* its start-up (rseq, the stack guard...) must be over before the filter
   ** applies to it: a refused call of its own would wait for itself */
-  struct timespec tick = {0, 50000};
-  while (!__atomic_load_n(&supervisor_started, __ATOMIC_ACQUIRE))
-    nanosleep(&tick, NULL);
+  char c;
+  while (read(back[0], &c, 1) < 0 && errno == EINTR) {
+  }
   return 0;
 }
 
@@ -342,7 +348,8 @@ int sandbox_seccomp_prepare(sandbox_seccomp_mode mode) {
 ** is installed (it would be outside it). */
 static void supervisor_end(void) {
   if (!supervisor_made) return;
-  __atomic_store_n(&supervisor_stop, 1, __ATOMIC_RELEASE);
+  int none = -1;
+  sandbox_write_all(hand[1], (const char *)&none, sizeof none);
   pthread_join(supervisor, NULL);
   supervisor_made = 0;
 }
@@ -367,7 +374,8 @@ static int install_notify(const struct sock_filter *prog, unsigned short len) {
                         SECCOMP_FILTER_FLAG_TSYNC |
                         SECCOMP_FILTER_FLAG_TSYNC_ESRCH, &fprog);
   if (fd < 0) return -errno;
-  __atomic_store_n(&listener, (int)fd, __ATOMIC_RELEASE);
+  listener = (int)fd;
+  sandbox_write_all(hand[1], (const char *)&listener, sizeof listener);
   return 0;
 }
 

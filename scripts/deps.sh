@@ -13,7 +13,8 @@ man-db mandoc python3-yaml rpm systemd"
 # link it).
 PKGS="gcc make pkg-config liblua5.4-dev lua5.4 libwebsockets-dev libssl-dev
 zlib1g-dev libc-ares-dev libyaml-dev libseccomp-dev libcmocka-dev
-python3 python3-pytest python3-websockets lua-cjson openssl strace valgrind"
+python3 python3-pytest python3-websockets lua-cjson openssl strace valgrind
+libedit2"
 # `make fuzz` (libFuzzer) also needs clang; `make check` does not.
 [ -n "${FUZZ:-}" ] && PKGS="$PKGS clang"
 

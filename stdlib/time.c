@@ -272,7 +272,7 @@ static int dur_mul(lua_State *L) {
 
 static int dur_unm(lua_State *L) {
   int64_t d = checkdur(L, 1);
-  return dur_result(L, d == INT64_MIN, -d, "-");
+  return dur_result(L, d == INT64_MIN, d == INT64_MIN ? 0 : -d, "-");
 }
 
 static int dur_div(lua_State *L) {  /* d / d2: a ratio; d / n: a Duration */
@@ -283,7 +283,8 @@ static int dur_div(lua_State *L) {  /* d / d2: a ratio; d / n: a Duration */
   }
   int64_t b = arg_ns(L, 2, "/");
   if (b == 0) return luaL_error(L, "Duration /: division by zero");
-  return dur_result(L, a == INT64_MIN && b == -1, a / b, "/");
+  int o = a == INT64_MIN && b == -1;
+  return dur_result(L, o, o ? 0 : a / b, "/");
 }
 
 static int t_parse_duration(lua_State *L) {

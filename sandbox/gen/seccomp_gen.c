@@ -84,6 +84,8 @@ static const int fcntls[] = {F_GETFD, F_SETFD, F_GETFL, F_SETFL};
 ** The last two are the supervisor thread's (sandbox/seccomp.c), on its
 ** listener descriptor only. */
 static const unsigned long ioctls[] = {FIONREAD, FIONBIO, TCGETS, TIOCGWINSZ,
+                                       /* the REPL's line editing */
+                                       TCSETS, TCSETSW, TCSETSF,
                                        SECCOMP_IOCTL_NOTIF_RECV,
                                        SECCOMP_IOCTL_NOTIF_SEND};
 

@@ -221,6 +221,8 @@ T.test("Duration arithmetic", function()
   err(function() return s * math.maxinteger end, "overflow")
   err(function() return s / 0 end, "division by zero")
   err(function() return -time.parse_duration(math.mininteger) end, "overflow")
+  err(function() return time.parse_duration(math.mininteger) // -1 end,
+      "overflow")
 end)
 
 T.done()
