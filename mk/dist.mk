@@ -17,9 +17,6 @@
 #   $(DATADIR)/sandlua/types/                  LuaLS ---@meta stubs
 #   $(MANDIR)/man1/sandlua.1, man5/sandlua-policy.5
 #   $(SYSTEMDUNITDIR)/sandlua@.service         hardened template unit
-#   $(DATADIR)/bash-completion/completions/sandlua, zsh/vendor-completions/
-#                                              _sandlua: shell completion
-#   The man pages and the unit name $(SYSCONFDIR), not /etc, when it differs.
 
 # Where things go.  SYSCONFDIR follows the GNU convention: /etc when
 # installing into /usr (distribution packages), $(PREFIX)/etc otherwise.
@@ -55,8 +52,6 @@ STUBS        = $(wildcard stdlib/types/*.d.lua)
 MAN1         = packaging/man/sandlua.1
 MAN5         = packaging/man/sandlua-policy.5
 UNIT         = packaging/systemd/sandlua@.service
-BASHCOMP     = $(DESTDIR)$(DATADIR)/bash-completion/completions
-ZSHCOMP      = $(DESTDIR)$(DATADIR)/zsh/vendor-completions
 POLICYFILE   = $(DESTDIR)$(SYSCONFDIR)/sandlua/policy.yaml
 SHARE        = $(DESTDIR)$(DATADIR)/sandlua
 
@@ -64,7 +59,7 @@ install: all
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/sandlua \
 	  $(SHARE)/examples $(SHARE)/types \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
-	  $(DESTDIR)$(SYSTEMDUNITDIR) $(BASHCOMP) $(ZSHCOMP)
+	  $(DESTDIR)$(SYSTEMDUNITDIR)
 	$(INSTALL) -m 0755 $(B)/sandlua $(DESTDIR)$(BINDIR)/sandlua
 	@if [ -e $(POLICYFILE) ]; then \
 	  echo "keeping existing $(POLICYFILE)"; \
@@ -77,14 +72,8 @@ install: all
 	$(if $(POLICY_EXAMPLES),$(INSTALL) -m 0644 $(POLICY_EXAMPLES) \
 	  $(SHARE)/examples/policies/)
 	$(INSTALL) -m 0644 $(STUBS) $(SHARE)/types/
-	sed -e 's|/etc/sandlua|$(SYSCONFDIR)/sandlua|g' $(MAN1) \
-	  >$(DESTDIR)$(MANDIR)/man1/sandlua.1
-	sed -e 's|/etc/sandlua|$(SYSCONFDIR)/sandlua|g' $(MAN5) \
-	  >$(DESTDIR)$(MANDIR)/man5/sandlua-policy.5
-	chmod 0644 $(DESTDIR)$(MANDIR)/man1/sandlua.1 \
-	  $(DESTDIR)$(MANDIR)/man5/sandlua-policy.5
-	$(INSTALL) -m 0644 packaging/completion/sandlua.bash $(BASHCOMP)/sandlua
-	$(INSTALL) -m 0644 packaging/completion/_sandlua $(ZSHCOMP)/_sandlua
+	$(INSTALL) -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
 	sed -e 's|/usr/bin/sandlua|$(BINDIR)/sandlua|g' \
 	    -e 's|/etc/sandlua|$(SYSCONFDIR)/sandlua|g' $(UNIT) \
 	  >$(DESTDIR)$(SYSTEMDUNITDIR)/sandlua@.service
@@ -96,8 +85,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/sandlua \
 	  $(DESTDIR)$(MANDIR)/man1/sandlua.1 \
 	  $(DESTDIR)$(MANDIR)/man5/sandlua-policy.5 \
-	  $(DESTDIR)$(SYSTEMDUNITDIR)/sandlua@.service \
-	  $(BASHCOMP)/sandlua $(ZSHCOMP)/_sandlua
+	  $(DESTDIR)$(SYSTEMDUNITDIR)/sandlua@.service
 	rm -rf $(SHARE)
 	@if [ -f $(POLICYFILE) ]; then \
 	  if cmp -s policies/default.yaml $(POLICYFILE); then \
