@@ -846,3 +846,7 @@ def test_zsh_completion_parses():
         pytest.skip("zsh is not installed")
     p = sh("zsh", "-n", str(COMP / "_sandlua"))
     assert p.returncode == 0, p.stderr
+    # compinit finds it in fpath and binds it to the sandlua command.
+    p = sh("zsh", "-f", "-c", f"fpath=({COMP} $fpath); autoload -Uz "
+           "compinit; compinit -D -u; print -r -- $_comps[sandlua]")
+    assert p.stdout.strip() == "_sandlua", p.stdout + p.stderr
