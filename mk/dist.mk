@@ -4,7 +4,9 @@
 #                    SYSTEMDUNITDIR may be set (on both `make` and
 #                    `make install`: SYSCONFDIR is compiled in)
 #   make uninstall   the same variables
-#   make deb         build/sandlua_<version>_<arch>.deb (dpkg-buildpackage -b)
+#   make deb         build/sandlua_<version>_<arch>.deb and the source
+#                    package (.dsc, .orig.tar.gz, .debian.tar.xz) from
+#                    one dpkg-buildpackage run
 #   make rpm         build/sandlua-<version>-<release>.<arch>.rpm (rpmbuild -bb)
 #   make check-packaging   the packaging tests alone (they also run in check)
 #
@@ -17,6 +19,12 @@
 #   $(DATADIR)/sandlua/types/                  LuaLS ---@meta stubs
 #   $(MANDIR)/man1/sandlua.1, man5/sandlua-policy.5
 #   $(SYSTEMDUNITDIR)/sandlua@.service         hardened template unit
+#   $(DOCDIR)/                                 README, CHANGELOG, LICENSE,
+#                                              docs/*.md, policies/README.md
+#   $(BASHCOMPDIR)/sandlua, $(ZSHCOMPDIR)/_sandlua   shell completion
+#
+# The man pages and the unit are installed with the paths of this install
+# (SYSCONFDIR, BINDIR, DATADIR, SYSTEMDUNITDIR) in place of the packages'.
 
 # Where things go.  SYSCONFDIR follows the GNU convention: /etc when
 # installing into /usr (distribution packages), $(PREFIX)/etc otherwise.
@@ -26,6 +34,9 @@ DATADIR        ?= $(PREFIX)/share
 MANDIR         ?= $(DATADIR)/man
 SYSCONFDIR     ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR         ?= $(DATADIR)/doc/sandlua
+BASHCOMPDIR    ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR     ?= $(DATADIR)/zsh/site-functions
 DESTDIR        ?=
 INSTALL        ?= install
 
@@ -52,6 +63,15 @@ STUBS        = $(wildcard stdlib/types/*.d.lua)
 MAN1         = packaging/man/sandlua.1
 MAN5         = packaging/man/sandlua-policy.5
 UNIT         = packaging/systemd/sandlua@.service
+DOCS         = README.md CHANGELOG.md LICENSE
+DOCS_MD      = $(wildcard docs/*.md)
+BASHCOMP     = packaging/completion/sandlua.bash
+ZSHCOMP      = packaging/completion/_sandlua
+# The packages' paths in the man pages and the unit, made this install's.
+PATHSED      = sed -e 's|/usr/bin/sandlua|$(BINDIR)/sandlua|g' \
+                   -e 's|/etc/sandlua/|$(SYSCONFDIR)/sandlua/|g' \
+                   -e 's|/usr/share/sandlua/|$(DATADIR)/sandlua/|g' \
+                   -e 's|/lib/systemd/system/|$(SYSTEMDUNITDIR)/|g'
 POLICYFILE   = $(DESTDIR)$(SYSCONFDIR)/sandlua/policy.yaml
 SHARE        = $(DESTDIR)$(DATADIR)/sandlua
 
@@ -59,7 +79,9 @@ install: all
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/sandlua \
 	  $(SHARE)/examples $(SHARE)/types \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
-	  $(DESTDIR)$(SYSTEMDUNITDIR)
+	  $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(DOCDIR)/docs \
+	  $(DESTDIR)$(DOCDIR)/policies $(DESTDIR)$(BASHCOMPDIR) \
+	  $(DESTDIR)$(ZSHCOMPDIR)
 	$(INSTALL) -m 0755 $(B)/sandlua $(DESTDIR)$(BINDIR)/sandlua
 	@if [ -e $(POLICYFILE) ]; then \
 	  echo "keeping existing $(POLICYFILE)"; \
@@ -72,12 +94,17 @@ install: all
 	$(if $(POLICY_EXAMPLES),$(INSTALL) -m 0644 $(POLICY_EXAMPLES) \
 	  $(SHARE)/examples/policies/)
 	$(INSTALL) -m 0644 $(STUBS) $(SHARE)/types/
-	$(INSTALL) -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
-	$(INSTALL) -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
-	sed -e 's|/usr/bin/sandlua|$(BINDIR)/sandlua|g' \
-	    -e 's|/etc/sandlua|$(SYSCONFDIR)/sandlua|g' $(UNIT) \
-	  >$(DESTDIR)$(SYSTEMDUNITDIR)/sandlua@.service
-	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/sandlua@.service
+	$(PATHSED) $(MAN1) >$(DESTDIR)$(MANDIR)/man1/sandlua.1
+	$(PATHSED) $(MAN5) >$(DESTDIR)$(MANDIR)/man5/sandlua-policy.5
+	$(PATHSED) $(UNIT) >$(DESTDIR)$(SYSTEMDUNITDIR)/sandlua@.service
+	chmod 0644 $(DESTDIR)$(MANDIR)/man1/sandlua.1 \
+	  $(DESTDIR)$(MANDIR)/man5/sandlua-policy.5 \
+	  $(DESTDIR)$(SYSTEMDUNITDIR)/sandlua@.service
+	$(INSTALL) -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -m 0644 $(DOCS_MD) $(DESTDIR)$(DOCDIR)/docs/
+	$(INSTALL) -m 0644 policies/README.md $(DESTDIR)$(DOCDIR)/policies/
+	$(INSTALL) -m 0644 $(BASHCOMP) $(DESTDIR)$(BASHCOMPDIR)/sandlua
+	$(INSTALL) -m 0644 $(ZSHCOMP) $(DESTDIR)$(ZSHCOMPDIR)/_sandlua
 
 # The policy is removed only when it is still the shipped one: local edits
 # are never lost.
@@ -85,8 +112,9 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/sandlua \
 	  $(DESTDIR)$(MANDIR)/man1/sandlua.1 \
 	  $(DESTDIR)$(MANDIR)/man5/sandlua-policy.5 \
-	  $(DESTDIR)$(SYSTEMDUNITDIR)/sandlua@.service
-	rm -rf $(SHARE)
+	  $(DESTDIR)$(SYSTEMDUNITDIR)/sandlua@.service \
+	  $(DESTDIR)$(BASHCOMPDIR)/sandlua $(DESTDIR)$(ZSHCOMPDIR)/_sandlua
+	rm -rf $(SHARE) $(DESTDIR)$(DOCDIR)
 	@if [ -f $(POLICYFILE) ]; then \
 	  if cmp -s policies/default.yaml $(POLICYFILE); then \
 	    echo "rm -f $(POLICYFILE)"; rm -f $(POLICYFILE); \
@@ -126,7 +154,8 @@ else \
 fi
 endef
 
-# dpkg-buildpackage -b: binary package only, unsigned.  DEB_BUILD_OPTIONS
+# dpkg-buildpackage: source and binary packages, unsigned; the upstream
+# tarball (.orig.tar.gz, for the 3.0 (quilt) format) is the clean tree.  DEB_BUILD_OPTIONS
 # from the environment apply (nocheck, parallel=N, ...).
 deb:
 	@test "$(VERSION)" = "$(word 1,$(subst -, ,$(DEB_VERSION)))" || \
@@ -136,12 +165,18 @@ deb:
 	src=$$tmp/sandlua-$(VERSION); \
 	$(call srccopy,$$src); \
 	rm -rf $$src/build $$src/build-asan $$src/build-fuzz $$src/debian; \
+	tar -czf $$tmp/sandlua_$(VERSION).orig.tar.gz -C $$tmp \
+	  sandlua-$(VERSION); \
 	cp -r packaging/debian $$src/debian; \
-	(cd $$src && dpkg-buildpackage -b --no-sign) >$$tmp/build.log 2>&1 || \
+	(cd $$src && dpkg-buildpackage --no-sign) >$$tmp/build.log 2>&1 || \
 	  { tail -40 $$tmp/build.log; exit 1; }; \
 	mkdir -p $(PKGOUT); \
-	cp $$tmp/sandlua_$(DEB_VERSION)_$(DEB_ARCH).deb $(PKGOUT)/; \
-	echo "$(PKGOUT)/sandlua_$(DEB_VERSION)_$(DEB_ARCH).deb"
+	cp $$tmp/sandlua_$(DEB_VERSION)_$(DEB_ARCH).deb \
+	  $$tmp/sandlua_$(DEB_VERSION).dsc \
+	  $$tmp/sandlua_$(VERSION).orig.tar.gz \
+	  $$tmp/sandlua_$(DEB_VERSION).debian.tar.xz $(PKGOUT)/; \
+	echo "$(PKGOUT)/sandlua_$(DEB_VERSION)_$(DEB_ARCH).deb"; \
+	echo "$(PKGOUT)/sandlua_$(DEB_VERSION).dsc"
 
 # lintian on the built package: any error or warning fails.
 lintian: deb

@@ -5,9 +5,9 @@ set -eu
 
 # The packaging checks that make check runs (tests/integration/test_dist.py,
 # test_packaging.py): man pages, the .deb and its lintian run, the .rpm,
-# the systemd unit.
+# the systemd unit; zsh checks the zsh completion.
 DIST_PKGS="build-essential debhelper dpkg-dev fakeroot groff-base lintian
-man-db mandoc python3-yaml rpm systemd"
+man-db mandoc python3-yaml rpm systemd zsh"
 
 # libwebsockets-dev: only for bench/'s raw lws C client (sandlua does not
 # link it).

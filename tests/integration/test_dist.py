@@ -7,6 +7,7 @@ import pathlib
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -382,6 +383,12 @@ def test_install_and_uninstall(tmp_path):
                  for e in (ROOT / "examples").glob("*.lua")}
     expected |= {pre + "share/sandlua/examples/policies/" + e.name
                  for e in (ROOT / "policies" / "examples").glob("*.yaml")}
+    doc = pre + "share/doc/sandlua/"
+    expected |= {doc + "README.md", doc + "CHANGELOG.md", doc + "LICENSE",
+                 doc + "policies/README.md"}
+    expected |= {doc + "docs/" + d.name for d in (ROOT / "docs").glob("*.md")}
+    expected |= {pre + "share/bash-completion/completions/sandlua",
+                 pre + "share/zsh/site-functions/_sandlua"}
     assert set(files) == expected
     usr = dest / "usr" / "local"
     assert os.stat(usr / "bin" / "sandlua").st_mode & 0o777 == 0o755
@@ -391,6 +398,15 @@ def test_install_and_uninstall(tmp_path):
     assert "ExecStart=/usr/local/bin/sandlua --policy " \
            "/usr/local/etc/sandlua/%i.yaml /usr/local/etc/sandlua/%i.lua" \
            in unit
+    # The man pages name this install's paths, not the packages'.
+    for page in ("share/man/man1/sandlua.1", "share/man/man5/sandlua-policy.5"):
+        text = (usr / page).read_text()
+        assert "/usr/local/etc/sandlua/policy.yaml" in text, page
+        assert not re.search(r"(?<!/usr/local)/etc/sandlua", text), page
+        assert not re.search(r"(?<!/local)/usr/share/sandlua", text), page
+    man1 = (usr / "share/man/man1/sandlua.1").read_text()
+    assert "/usr/local/lib/systemd/system/sandlua@.service" in man1
+    assert "/usr/local/share/sandlua/types/" in man1
     # The binary reads the policy that was installed (once it reads one).
     exe = (usr / "bin" / "sandlua").read_bytes()
     if b"sandlua/policy.yaml" in exe:
@@ -628,3 +644,209 @@ def test_static_libs_names_only_linked_libraries():
     assert p.returncode == 2
     assert "STATIC_LIBS: foo: not among the libraries sandlua links" in \
         p.stderr
+
+
+# ---------------------------------------------------------------- docs
+
+def readme_commands():
+    """The README's `sandlua ...` lines that end in # allowed / # denied."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    cmds, cur = [], ""
+    for line in lines:
+        if cur or line.startswith("    sandlua "):
+            cur += line.strip()
+            if cur.endswith("\\"):
+                cur = cur[:-1] + " "
+                continue
+            m = re.match(r"(.*?)\s+#\s*(allowed|denied)$", cur)
+            if m:
+                cmds.append((m.group(1).split(), m.group(2)))
+            cur = ""
+    return cmds
+
+
+def test_readme_has_allowed_and_denied_commands():
+    outcomes = [o for _, o in readme_commands()]
+    assert "allowed" in outcomes and "denied" in outcomes, outcomes
+    # Every --policy command of the README is annotated, so none can
+    # silently be denied.
+    text = (ROOT / "README.md").read_text()
+    assert text.count("    sandlua --policy ") == \
+        sum(1 for c, _ in readme_commands() if "--policy" in c)
+
+
+@pytest.mark.parametrize("cmd,outcome", readme_commands(),
+                         ids=lambda v: v if isinstance(v, str) else None)
+def test_readme_command_is_decided_as_it_says(sandlua, cmd, outcome):
+    args, i = [], 1
+    while i < len(cmd) and cmd[i].startswith("--"):
+        args += [cmd[i], cmd[i + 1].strip("'")]
+        i += 2
+    url = cmd[-1]
+    assert re.match(r"wss?://", url), cmd
+    p = sh(sandlua, "policy", "check", *args, "websocket.connect.url", url,
+           cwd=ROOT)
+    word = "allow" if outcome == "allowed" else "deny"
+    assert p.stdout.splitlines()[0] == word, (cmd, p.stdout, p.stderr)
+
+
+DOC_FILES = [ROOT / "README.md", ROOT / "CHANGELOG.md",
+             ROOT / "policies" / "README.md",
+             *sorted((ROOT / "docs").glob("*.md"))]
+
+
+@pytest.mark.parametrize("doc", DOC_FILES, ids=lambda p: p.name)
+def test_doc_links_stay_inside_the_repository(doc):
+    text = doc.read_text()
+    bad = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+            continue
+        path = (doc.parent / target.split("#")[0]).resolve()
+        if ROOT not in path.parents or not path.exists():
+            bad.append(target)
+    # A path in backquotes that climbs out of the tree (../shared/...).
+    for target in re.findall(r"`(\.\./[^`\s]+)`", text):
+        path = (doc.parent / target).resolve()
+        if ROOT not in path.parents or not path.exists():
+            bad.append(target)
+    assert not re.search(r"/work/|\.\./shared/", text), doc
+    assert not bad, bad
+
+
+def test_license_is_mit_as_the_packages_say():
+    lic = (ROOT / "LICENSE").read_text()
+    assert lic.startswith("MIT License\n")
+    copyright = (ROOT / "packaging/debian/copyright").read_text()
+    body = copyright.split("License: Expat\n")[-1]
+    expat = " ".join("" if l.strip() == "." else l.strip()
+                     for l in body.splitlines())
+    mine = " ".join(l.strip() for l in lic.split("\n\n", 2)[2].splitlines())
+    assert " ".join(expat.split()) == " ".join(mine.split())
+    spec = (ROOT / "packaging/rpm/sandlua.spec").read_text()
+    assert re.search(r"^License:\s+MIT$", spec, re.M)
+    assert re.search(r"^%license LICENSE$", spec, re.M)
+
+
+def test_changelog_has_every_release():
+    text = (ROOT / "CHANGELOG.md").read_text()
+    releases = re.findall(r"^## (\d+\.\d+\.\d+) - (\d{4}-\d\d-\d\d)$", text,
+                          re.M)
+    assert releases and releases[0][0] == version(), releases
+    deb = (ROOT / "packaging/debian/changelog").read_text()
+    debv = re.findall(r"^sandlua \((\d+\.\d+\.\d+)-\d+\)", deb, re.M)
+    assert [v for v, _ in releases] == debv
+
+
+def test_maintainer_and_homepage_agree():
+    control = (ROOT / "packaging/debian/control").read_text()
+    maint = re.search(r"^Maintainer: (.+)$", control, re.M).group(1)
+    assert re.fullmatch(r"[^<>]+ <[^@<>\s]+@[^@<>\s]+\.[a-z]+>", maint)
+    changelog = (ROOT / "packaging/debian/changelog").read_text()
+    for m in re.findall(r"^ -- (.+?)  ", changelog, re.M):
+        assert m == maint
+    copyright = (ROOT / "packaging/debian/copyright").read_text()
+    assert f"Upstream-Contact: {maint}\n" in copyright
+    spec = (ROOT / "packaging/rpm/sandlua.spec").read_text()
+    for m in re.findall(r"^\* \w{3} \w{3} \d+ \d{4} (.+) - ", spec, re.M):
+        assert m == maint
+    home = re.search(r"^Homepage: (\S+)$", control, re.M).group(1)
+    assert re.search(rf"^URL:\s+{re.escape(home)}$", spec, re.M)
+    assert f"Source: {home}\n" in copyright
+
+
+def test_spec_has_the_systemd_scriptlets():
+    spec = (ROOT / "packaging/rpm/sandlua.spec").read_text()
+    for part, macro in (("post", "systemd_post"), ("preun", "systemd_preun"),
+                        ("postun", "systemd_postun_with_restart")):
+        assert re.search(rf"^%{part}\n%{macro} sandlua@\.service$", spec,
+                         re.M), part
+
+
+# ---------------------------------------------------------------- completion
+
+COMP = ROOT / "packaging" / "completion"
+
+
+def help_options(sandlua, *args):
+    p = sh(sandlua, *args, "--help")
+    opts = set(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", p.stdout))
+    return opts
+
+
+def test_help_options_are_parsed(sandlua):
+    opts = help_options(sandlua)
+    assert {"-e", "-E", "--policy", "--seccomp", "--help"} <= opts
+
+
+def completion_options(script):
+    """The options a completion script offers: bash's compgen -W word
+    lists, zsh's _arguments specs."""
+    text = (COMP / script).read_text()
+    if script.endswith(".bash"):
+        words = " ".join(re.findall(r"compgen -W '([^']*)'", text)).split()
+        words += re.findall(r'opts=\'([^\']*)\'', text)
+        words = " ".join(words).split()
+        return {w for w in words if w.startswith("-")}
+    return set(re.findall(r"'(?:\([^)]*\))?\*?(--?[A-Za-z][\w-]*)\[", text))
+
+
+@pytest.mark.parametrize("script", ["sandlua.bash", "_sandlua"])
+def test_completion_offers_exactly_the_options_of_help(sandlua, script):
+    offered = completion_options(script)
+    want = help_options(sandlua) | help_options(sandlua, "policy")
+    if script.endswith(".bash"):
+        want |= {"--", "-"}
+    assert offered == want, (sorted(want - offered), sorted(offered - want))
+    text = (COMP / script).read_text()
+    usage = sh(sandlua, "policy", "--help").stdout
+    for sub in re.findall(r"sandlua policy (\w+)", usage):
+        assert re.search(rf"\b{sub}\b", text), sub
+
+
+def test_completion_check_fails_on_a_missing_option(sandlua, tmp_path,
+                                                    monkeypatch):
+    # The check above is not vacuous: drop one option and it differs.
+    text = (COMP / "sandlua.bash").read_text().replace(" --audit-all", "")
+    (tmp_path / "sandlua.bash").write_text(text)
+    monkeypatch.setattr(sys.modules[__name__], "COMP", tmp_path)
+    want = help_options(sandlua) | help_options(sandlua, "policy")
+    assert "--audit-all" in want - completion_options("sandlua.bash")
+
+
+def complete(words):
+    """What bash completion offers for the command line `words` (the last
+    word is the one being completed)."""
+    script = (f"source {COMP / 'sandlua.bash'}\n"
+              "COMP_WORDS=(\"$@\"); COMP_CWORD=$(($# - 1))\n"
+              "_sandlua; printf '%s\\n' \"${COMPREPLY[@]}\"\n")
+    p = sh("bash", "-c", script, "bash", *words, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    return set(p.stdout.split())
+
+
+def test_bash_completion_completes():
+    assert complete(["sandlua", "--pol"]) == {"--policy"}
+    assert complete(["sandlua", "--seccomp", ""]) == {"strict", "log", "off"}
+    assert complete(["sandlua", "pol"]) == {"policy"}
+    assert complete(["sandlua", "policy", ""]) >= {"lint", "check", "test"}
+    assert complete(["sandlua", "policy", "test", "--j"]) == {"--junit"}
+    assert complete(["sandlua", "policy", "check", "--i"]) == {"--ip"}
+    assert complete(["sandlua", "policy", "check", "websocket.connect."]) == \
+        {"websocket.connect.url"}
+    assert "examples/errors.lua" in complete(["sandlua", "examples/err"])
+    # After the script, the words are the script's: no options offered.
+    assert complete(["sandlua", "x.lua", "--pol"]) == set()
+    # An option's value is not the script.
+    assert complete(["sandlua", "--timeout", "5s", "--pol"]) == {"--policy"}
+
+
+def test_zsh_completion_parses():
+    if not shutil.which("zsh"):
+        pytest.skip("zsh is not installed")
+    p = sh("zsh", "-n", str(COMP / "_sandlua"))
+    assert p.returncode == 0, p.stderr
+    # compinit finds it in fpath and binds it to the sandlua command.
+    p = sh("zsh", "-f", "-c", f"fpath=({COMP} $fpath); autoload -Uz "
+           "compinit; compinit -D -u; print -r -- $_comps[sandlua]")
+    assert p.stdout.strip() == "_sandlua", p.stdout + p.stderr

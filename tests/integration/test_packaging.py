@@ -6,6 +6,7 @@ namespace of its own, root only): this system's dpkg database, /usr and
 /etc are never touched.
 """
 import contextlib
+import gzip
 import io
 import os
 import pathlib
@@ -53,6 +54,15 @@ def package_files(stubs=True):
               for p in (ROOT / "examples").glob("*.lua")}
     files |= {"/usr/share/sandlua/examples/policies/" + p.name
               for p in (ROOT / "policies" / "examples").glob("*.yaml")}
+    files |= {"/usr/share/bash-completion/completions/sandlua"}
+    return files
+
+
+def doc_files():
+    """The documentation both packages put in /usr/share/doc/sandlua."""
+    doc = "/usr/share/doc/sandlua/"
+    files = {doc + "README.md", doc + "policies/README.md"}
+    files |= {doc + "docs/" + p.name for p in (ROOT / "docs").glob("*.md")}
     return files
 
 
@@ -89,11 +99,13 @@ def test_deb_contents_and_metadata(deb):
         names = {m.name[1:] for m in tf.getmembers() if not m.isdir()}
         tf.extractall(tmp)
     # dh_compress compresses documentation over 4 KiB.
-    names = {n[:-3] if n.startswith("/usr/share/doc/sandlua/README") and
-             n.endswith(".gz") else n for n in names}
+    names = {n[:-3] if n.startswith("/usr/share/doc/sandlua/") and
+             n.endswith(".md.gz") else n for n in names}
     want = {f + ".gz" if "/man/" in f else f for f in package_files()}
+    want |= doc_files()
     want |= {"/lib/systemd/system/sandlua@.service",
-             "/usr/share/doc/sandlua/README.md",
+             "/usr/share/zsh/vendor-completions/_sandlua",
+             "/usr/share/doc/sandlua/changelog.gz",
              "/usr/share/doc/sandlua/changelog.Debian.gz",
              "/usr/share/doc/sandlua/copyright",
              "/usr/share/lintian/overrides/sandlua"}
@@ -123,6 +135,34 @@ def test_deb_contents_and_metadata(deb):
     assert "BIND_NOW" in dyn and "PIE" in dyn
     unit = (tmp / "lib/systemd/system/sandlua@.service").read_text()
     assert "ExecStart=/usr/bin/sandlua --policy /etc/sandlua/%i.yaml" in unit
+    # The upstream changelog is CHANGELOG.md.
+    with gzip.open(tmp / "usr/share/doc/sandlua/changelog.gz", "rt") as f:
+        assert f.read() == (ROOT / "CHANGELOG.md").read_text()
+    home = sh("dpkg-deb", "-f", str(deb), "Homepage").stdout.strip()
+    assert home.startswith("https://"), home
+
+
+def test_deb_source_package(deb, tmp_path):
+    """make deb builds the source package too, and it unpacks to the tree."""
+    need("dpkg-source")
+    v = version()
+    dsc = deb.parent / f"sandlua_{v}-1.dsc"
+    for f in (dsc, deb.parent / f"sandlua_{v}.orig.tar.gz",
+              deb.parent / f"sandlua_{v}-1.debian.tar.xz"):
+        assert f.is_file(), f
+    text = dsc.read_text()
+    assert "Format: 3.0 (quilt)" in text
+    assert f"sandlua_{v}.orig.tar.gz" in text
+    p = sh("dpkg-source", "--no-check", "-x", str(dsc),
+           str(tmp_path / "src"))
+    assert p.returncode == 0, p.stdout + p.stderr
+    src = tmp_path / "src"
+    assert (src / "debian" / "rules").is_file()
+    assert (src / "LICENSE").read_text() == (ROOT / "LICENSE").read_text()
+    assert not (src / "build").exists()
+    if shutil.which("lintian"):
+        p = sh("lintian", "--fail-on", "error,warning", str(dsc))
+        assert p.returncode == 0, p.stdout + p.stderr
 
 
 def man_excluded():
@@ -252,9 +292,22 @@ def test_rpm_installs_the_same_files(rpm):
     files = {line.split(" ", 1)[1] for line in p.stdout.splitlines()
              if line.startswith("-")}
     files = {f for f in files if not f.startswith("/usr/lib/.build-id/")}
-    want = package_files() | {"/usr/lib/systemd/system/sandlua@.service",
-                              f"/usr/share/doc/sandlua-{version()}/README.md"}
-    assert files == want
+    want = package_files() | doc_files()
+    want |= {"/usr/lib/systemd/system/sandlua@.service",
+             "/usr/share/zsh/site-functions/_sandlua",
+             "/usr/share/doc/sandlua/CHANGELOG.md"}
+    lic = sh("rpm", "-qpL", str(rpm)).stdout.split()
+    assert len(lic) == 1 and lic[0].endswith("/LICENSE"), lic
+    assert files == want | set(lic)
+    url = sh("rpm", "-qp", "--qf", "%{URL}", str(rpm)).stdout
+    assert url.startswith("https://"), url
+    # The systemd scriptlets: systemd sees the unit after an install, and
+    # instances are stopped on removal and restarted after an upgrade.
+    scripts = sh("rpm", "-qp", "--scripts", str(rpm)).stdout
+    for part in ("postinstall", "preuninstall", "postuninstall"):
+        assert f"{part} scriptlet" in scripts, scripts
+    assert "sandlua@" in scripts and "systemctl" in scripts or \
+        "systemd-update-helper" in scripts, scripts
     p = sh("rpm", "-qp", "--configfiles", str(rpm))
     assert p.stdout.split() == ["/etc/sandlua/policy.yaml"]
     # Unpack and run it.
