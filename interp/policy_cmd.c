@@ -61,7 +61,7 @@ static void usage(FILE *f) {
       "1 deny).\n"
       "test: run expectation cases, TAP on stdout (exit 0 all pass, 1 a "
       "case failed).\n"
-      "'" P " COMMAND --help' shows each command's options.\n"
+      "--help after a command shows its options.\n"
       "Without --policy, check and test use " INTERP_DEFAULT_POLICY
       " if present.\n");
 }

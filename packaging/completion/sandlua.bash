@@ -9,7 +9,9 @@ _sandlua_policy()
     case $prev in
         --policy|--junit)
             COMPREPLY=($(compgen -f -- "$cur")); return ;;
-        --allow-url|--actor|--actor-meta|--meta|--ip)
+        --format)
+            COMPREPLY=($(compgen -W 'tap json' -- "$cur")); return ;;
+        --allow-url|--actor|--actor-meta|--meta|--ip|--run)
             return ;;
     esac
     if [[ -z $sub ]]; then
@@ -18,8 +20,11 @@ _sandlua_policy()
     fi
     local opts=
     case $sub in
-        check) opts='--policy --allow-url --actor --actor-meta --meta --ip' ;;
-        test)  opts='--policy --junit' ;;
+        lint)  opts='--allow-unknown --help' ;;
+        check) opts='--policy --allow-url --actor --actor-meta --meta --ip
+                     --allow-unknown --help' ;;
+        test)  opts='--policy --junit --run --format -v --allow-unknown
+                     --help' ;;
     esac
     if [[ $cur == -* && -n $opts ]]; then
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
@@ -48,7 +53,7 @@ _sandlua()
             --policy|--allow-url|--actor|--actor-meta|--audit-log|\
             --audit-log-max|--dns-server|--ca-file|--memory-limit|\
             --cpu-limit|--timeout|--instruction-limit|--max-connections|\
-            --max-output|--module-path|--seccomp|-e|-l)
+            --max-output|--module-path|--allow-read|--seccomp|-e|-l)
                 ((i++)) ;;
             policy) ((i == 1)) && policy=1 || return ;;
             --|-) return ;;
@@ -66,6 +71,8 @@ _sandlua()
             COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --module-path)
             COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --allow-read)
+            COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --seccomp)
             COMPREPLY=($(compgen -W 'strict log off' -- "$cur")); return ;;
         --allow-url|--actor|--actor-meta|--audit-log-max|--dns-server|\
@@ -78,7 +85,8 @@ _sandlua()
             --policy --allow-url --actor --actor-meta --audit-log --audit-all
             --audit-log-max --dns-server --ca-file --memory-limit --cpu-limit
             --timeout --instruction-limit --max-connections --max-output
-            --module-path --seccomp --unsafe-no-sandbox --help --version' \
+            --module-path --allow-read --allow-unknown --seccomp
+            --unsafe-no-sandbox --help --version' \
             -- "$cur"))
         return
     fi

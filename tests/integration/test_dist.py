@@ -795,6 +795,8 @@ def completion_options(script):
 def test_completion_offers_exactly_the_options_of_help(sandlua, script):
     offered = completion_options(script)
     want = help_options(sandlua) | help_options(sandlua, "policy")
+    for sub in ("lint", "check", "test"):
+        want |= help_options(sandlua, "policy", sub)
     if script.endswith(".bash"):
         want |= {"--", "-"}
     assert offered == want, (sorted(want - offered), sorted(offered - want))
@@ -811,6 +813,8 @@ def test_completion_check_fails_on_a_missing_option(sandlua, tmp_path,
     (tmp_path / "sandlua.bash").write_text(text)
     monkeypatch.setattr(sys.modules[__name__], "COMP", tmp_path)
     want = help_options(sandlua) | help_options(sandlua, "policy")
+    for sub in ("lint", "check", "test"):
+        want |= help_options(sandlua, "policy", sub)
     assert "--audit-all" in want - completion_options("sandlua.bash")
 
 
