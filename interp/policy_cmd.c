@@ -34,12 +34,14 @@ static const char *const USAGE_LINT =
 static const char *const USAGE_CHECK =
     "usage: " P " check [--policy FILE]... [--allow-url PATTERN]...\n"
     "                 [--actor ID] [--actor-meta K=V]... [--meta K=V]...\n"
-    "                 [--ip ADDRESS]... [--allow-unknown] ACTION RESOURCE\n"
+    "                 [--ip ADDRESS]... [--allow-unknown] [--explain]\n"
+    "                 ACTION RESOURCE\n"
     "Print allow or deny and the deciding policy, as the runtime decides\n"
     "(the site policy " INTERP_SITE_POLICY_DIR "/*.yaml included; without\n"
     "--policy, " INTERP_DEFAULT_POLICY " if present).  --ip: the resolved\n"
     "addresses, the first allowed one wins.  An ACTION that looks like a\n"
     "misspelt guarded action is a usage error unless --allow-unknown.\n"
+    "--explain: every policy considered and why it applied or not.\n"
     "Exit 0 allow, 1 deny, 2 usage, 3 invalid policy.\n";
 static const char *const USAGE_TEST =
     "usage: " P " test [--policy FILE]... [--junit FILE] [--allow-unknown]\n"
@@ -169,6 +171,7 @@ typedef struct cmd_opts {
   const char *run;         /* test: --run REGEX */
   int verbose;             /* test: -v */
   int json;                /* test: --format json */
+  int explain;             /* check: --explain */
   char **rest;             /* positional arguments */
   int n_rest;
 } cmd_opts;
@@ -198,6 +201,10 @@ static int parse_opts(int argc, char **argv, int for_test, cmd_opts *o) {
     }
     if (strcmp(a, "--allow-unknown") == 0) {
       o->cfg.allow_unknown = 1;
+      continue;
+    }
+    if (!for_test && strcmp(a, "--explain") == 0) {
+      o->explain = 1;
       continue;
     }
     if (for_test && strcmp(a, "--verbose") == 0) {
@@ -267,6 +274,18 @@ static void free_opts(cmd_opts *o) {
 ** check
 ** ======================================================= */
 
+static void explain_line(void *ud, const policy *p, const char *verdict) {
+  (void)ud;
+  if (p == NULL) {
+    printf("  %s\n", verdict);
+    return;
+  }
+  if (strcmp(p->file, "--allow-url") == 0)
+    printf("  %s (--allow-url): %s\n", p->name, verdict);
+  else
+    printf("  %s (%s:%d): %s\n", p->name, p->file, p->line, verdict);
+}
+
 static int cmd_check(int argc, char **argv) {
   cmd_opts o;
   int rc = parse_opts(argc, argv, 0, &o);
@@ -322,6 +341,16 @@ static int cmd_check(int argc, char **argv) {
     }
   }
   if (d.detail[0]) printf("detail: %s\n", d.detail);
+  if (o.explain) {  /* every policy, and what it made of the request */
+    policy_url *eu = malloc(sizeof *eu);
+    printf("explain:\n");
+    if (eu != NULL)
+      policy_explain(set, &set->actor, action, resource, meta,
+                     (size_t)o.n_meta, o.n_ips > 0 ? &o.ips[which] : NULL,
+                     eu, explain_line, NULL);
+    if (set->n == 0) printf("  (no policy loaded: everything is denied)\n");
+    free(eu);
+  }
   for (int i = 0; i < o.n_meta; i++) free(meta[i].key);
   free(meta);
   free(u);

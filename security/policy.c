@@ -837,6 +837,63 @@ void policy_decide(const policy_set *set, const policy_request *req,
   d->allow = !policy_set_strict(set);
 }
 
+void policy_explain(const policy_set *set, const policy_actor *actor,
+                    const char *action, const char *resource,
+                    const policy_kv *meta, size_t n_meta,
+                    const policy_ip *ip, policy_url *u,
+                    policy_explain_fn fn, void *ud) {
+  policy_request r;
+  char why[POLICY_URL_MAX + 128];
+  memset(&r, 0, sizeof r);
+  r.actor = actor;
+  r.action = action;
+  r.resource = resource;
+  r.meta = meta;
+  r.n_meta = n_meta;
+  if (policy_action_is_url(action, resource)) {
+    char err[200];
+    if (policy_url_parse(resource, u, err, sizeof err) != 0) {
+      snprintf(why, sizeof why, "invalid URL: %s (decided before any policy)",
+               err);
+      fn(ud, NULL, why);
+      return;
+    }
+    r.url = u;
+    r.resource = u->canonical;
+    r.ip = ip;
+    r.ip_pending = ip == NULL;
+  }
+  for (size_t i = 0; i < set->n; i++) {
+    const policy *p = &set->items[i];
+    const char *eff = p->effect == POLICY_DENY ? "deny" : "allow";
+    if (!action_matches(p, r.action)) {
+      snprintf(why, sizeof why, "skipped: no action pattern matches %s",
+               r.action);
+    } else if (resource_matches(p, &r) == NULL) {
+      snprintf(why, sizeof why, "skipped: no resource pattern matches %s",
+               r.resource ? r.resource : "(none)");
+    } else {
+      why[0] = '\0';
+      for (size_t j = 0; j < p->n_conds && why[0] == '\0'; j++) {
+        int c = eval_cond(&r, &p->conds[j]);
+        const char *op = OPS[p->conds[j].op];
+        if (c == C_FALSE)
+          snprintf(why, sizeof why, "skipped: condition %zu (%s) is false",
+                   j + 1, op);
+        else if (c == C_ERROR)
+          snprintf(why, sizeof why, "condition %zu (%s) cannot be evaluated: "
+                   "%s", j + 1, op, p->effect == POLICY_DENY
+                       ? "applies, a deny fails closed" : "skipped");
+        else if (c == C_DEFERRED)
+          snprintf(why, sizeof why, "condition %zu (%s) waits for the "
+                   "resolved address (give --ip)", j + 1, op);
+      }
+      if (why[0] == '\0') snprintf(why, sizeof why, "applies: %s", eff);
+    }
+    fn(ud, p, why);
+  }
+}
+
 int policy_check(const policy_set *set, const policy_actor *actor,
                  const char *action, const char *resource,
                  const policy_kv *meta, size_t n_meta, const policy_ip *ip,

@@ -256,6 +256,22 @@ const policy *policy_set_find(const policy_set *set, const char *name);
 */
 int policy_action_suspect(const char *action, const char **suggest);
 
+/*
+** What every policy of set makes of the request policy_check would make
+** (after DNS when ip is given): fn(ud, p, verdict) in set order, verdict
+** one of "skipped: no action pattern matches ...", "skipped: no resource
+** pattern matches ...", "skipped: condition N (op) is false", "condition N
+** ... cannot be evaluated: ...", "applies: allow|deny"; or once with p NULL
+** for an invalid URL.  For `sandlua policy check --explain`.
+*/
+typedef void (*policy_explain_fn)(void *ud, const policy *p,
+                                  const char *verdict);
+void policy_explain(const policy_set *set, const policy_actor *actor,
+                    const char *action, const char *resource,
+                    const policy_kv *meta, size_t n_meta,
+                    const policy_ip *ip, policy_url *u,
+                    policy_explain_fn fn, void *ud);
+
 /* Levenshtein distance of two short names (99 past 64 bytes). */
 int policy_edit_distance(const char *a, const char *b);
 

@@ -22,7 +22,7 @@ _sandlua_policy()
     case $sub in
         lint)  opts='--allow-unknown --help' ;;
         check) opts='--policy --allow-url --actor --actor-meta --meta --ip
-                     --allow-unknown --help' ;;
+                     --allow-unknown --explain --help' ;;
         test)  opts='--policy --junit --run --format -v --allow-unknown
                      --help' ;;
     esac

@@ -350,6 +350,33 @@ entries:
         "over every allow: change that policy to allow it"), p.stdout
 
 
+def test_check_explain(run):
+    p = run("policy", "check", "--explain",
+            "--policy", str(EXAMPLES / "roles.yaml"),
+            "--policy", str(EXAMPLES / "deny-internal.yaml"),
+            "--allow-url", "wss://chat.example.com/*", "--ip", "10.0.0.5",
+            "websocket.connect.url", "wss://chat.example.com/ws/1")
+    assert p.returncode == 1, p.stderr
+    out = p.stdout.split("explain:\n", 1)[1].splitlines()
+    roles = str(EXAMPLES / "roles.yaml")
+    assert out[0] == (f"  examples.roles:feed ({roles}:14): skipped: no "
+                      "resource pattern matches wss://chat.example.com:443/ws/1")
+    assert f"  examples.roles:no-test-actors ({roles}:51): skipped: " \
+           "condition 1 (matches) is false" in out
+    assert any(ln.startswith("  examples.internal:no-internal (") and
+               ln.endswith("): applies: deny") for ln in out), out
+    assert out[-1].endswith("(--allow-url): applies: allow")
+    # without --ip, a condition on meta.ip waits for the address
+    p = run("policy", "check", "--explain",
+            "--policy", str(EXAMPLES / "deny-internal.yaml"),
+            "websocket.connect.url", "wss://chat.example.com/ws/1")
+    assert "waits for the resolved address (give --ip)" in p.stdout
+    p = run("policy", "check", "--explain", "websocket.connect.url",
+            "wss://a@b.test/")
+    assert "invalid URL: userinfo" in p.stdout
+    assert "(no policy loaded: everything is denied)" in p.stdout
+
+
 def test_check_with_an_unknown_action(run):
     p = run("policy", "check", "websocket.conect", "ws://x.test/")
     assert p.returncode == 2 and p.stdout == ""
