@@ -658,10 +658,10 @@ def _peak_rss_kib(cmd, nofile):
 
 
 def test_descriptor_limit_is_lowered_before_the_event_loop(sandlua):
-    # libwebsockets sizes its descriptor tables by RLIMIT_NOFILE when the
-    # event loop is created and marks every slot of one of them: 8 MiB
-    # written at every start where the limit is 1M, as on many servers.
-    # The sandbox lowers the limit first, so a high one costs nothing.
+    # A high RLIMIT_NOFILE (1M on many servers) must cost nothing at start:
+    # an event library that sizes its tables by it (libwebsockets did: 8
+    # MiB written at every start at 1M) would show here.  The sandbox
+    # lowers the limit early anyway.
     # (try-syscall runs it without address randomization: the peak is
     # then nearly always the same to the KiB.)
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
@@ -672,8 +672,11 @@ def test_descriptor_limit_is_lowered_before_the_event_loop(sandlua):
     # The page cache's fault-around makes a rare run differ: best of 5.
     low = min(_peak_rss_kib(cmd, 256) for _ in range(5))
     high = min(_peak_rss_kib(cmd, high) for _ in range(5))
-    # Without the early limit: 104 KiB more at 20000, 8 MiB at 1M.
-    assert high - low < 64, (low, high)
+    # Without the early limit: 104 KiB more at 20000, 8 MiB at 1M.  Under
+    # the sanitizers a run's peak varies by 128 KiB with when the seccomp
+    # supervisor thread first runs (ASan's per-thread caches), whatever
+    # the limit: there the bound is the 1M case's.
+    assert high - low < (1024 if SANITIZED else 64), (low, high)
 
 
 def test_sandlua_runs_under_strict_filter(run):
