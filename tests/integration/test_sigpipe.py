@@ -136,13 +136,22 @@ class _TruncatingDNS:
                     return r
                 flags = struct.unpack("!H", r[2:4])[0] | 0x0200
                 return r[:2] + struct.pack("!H", flags) + r[4:]
-        self.udp = ws_servers._add(TC(records))
         self.plain = FakeDNS(records)   # answers for the TCP side
         self.plain.stop()
         self.tcp_queries = 0
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", self.udp.port))
+        # the TCP server takes the UDP server's port number: another socket
+        # (a client's ephemeral port) may hold it on TCP, then try another
+        for _ in range(50):
+            self.udp = ws_servers._add(TC(records))
+            self.sock = socket.socket()
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                self.sock.bind(("127.0.0.1", self.udp.port))
+                break
+            except OSError:
+                self.sock.close()
+        else:
+            raise OSError("no port free for both UDP and TCP")
         self.sock.listen(64)
 
         def serve():
