@@ -46,7 +46,14 @@ def drive(argv, keys):
                 os.write(fd, keys[-1][0])
             except OSError:
                 pass
-        time.sleep(0.1)
+        # keep reading: the editor restores the terminal with TCSADRAIN,
+        # which waits for its output to be read
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try:
+                out += os.read(fd, 4096)
+            except OSError:
+                pass
     else:
         os.kill(pid, 9)
         _, st = os.waitpid(pid, 0)
