@@ -513,6 +513,11 @@ static int (*ed_add_history)(const char *line);
 static void edit_init(void) {
   void *h = dlopen("libedit.so.2", RTLD_NOW | RTLD_LOCAL);
   if (h == NULL) return;
+  /* libedit's signal handling re-sends a caught signal with kill(0, ...),
+  ** which the filter refuses (only this process may be signalled): off,
+  ** so Ctrl-C at the prompt ends the REPL as it ends lua5.4's */
+  int *catch_signals = (int *)dlsym(h, "rl_catch_signals");
+  if (catch_signals != NULL) *catch_signals = 0;
   int (*init)(void) = (int (*)(void))dlsym(h, "rl_initialize");
   ed_readline = (char *(*)(const char *))dlsym(h, "readline");
   ed_add_history = (int (*)(const char *))dlsym(h, "add_history");

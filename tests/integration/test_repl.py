@@ -92,3 +92,13 @@ def test_piped_repl_prints_values_and_explains_escapes(sandlua):
     assert "2\n" in p.stdout and "x\t2\n" in p.stdout
     assert "binary chunk" not in p.stderr
     assert "terminal escape sequence" in p.stderr
+
+
+def test_ctrl_c_at_the_prompt_ends_it_as_lua54(sandlua):
+    # libedit's own signal handling would re-send the signal with
+    # kill(0, SIGINT), which the seccomp filter refuses (status 9)
+    if ctypes.util.find_library("edit") is None:
+        pytest.skip("libedit is not installed (the REPL reads plain lines)")
+    out, st = drive([sandlua], [(b"\x03", lambda o: True)])
+    assert "blocked system call" not in out, out
+    assert os.WIFSIGNALED(st) and os.WTERMSIG(st) == 2, (st, out)
