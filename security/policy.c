@@ -837,29 +837,43 @@ void policy_decide(const policy_set *set, const policy_request *req,
   d->allow = !policy_set_strict(set);
 }
 
+/*
+** The request policy_check and policy_explain decide: the resource of a
+** URL action canonicalised into *u.  0, or -EINVAL with the URL's error in
+** err.
+*/
+static int make_request(policy_request *r, const policy_actor *actor,
+                        const char *action, const char *resource,
+                        const policy_kv *meta, size_t n_meta, policy_url *u,
+                        char *err, size_t errlen) {
+  memset(r, 0, sizeof *r);
+  r->actor = actor;
+  r->action = action;
+  r->resource = resource;
+  r->meta = meta;
+  r->n_meta = n_meta;
+  if (!policy_action_is_url(action, resource)) return 0;
+  if (policy_url_parse(resource, u, err, errlen) != 0) return -EINVAL;
+  r->url = u;
+  r->resource = u->canonical;
+  return 0;
+}
+
 void policy_explain(const policy_set *set, const policy_actor *actor,
                     const char *action, const char *resource,
                     const policy_kv *meta, size_t n_meta,
                     const policy_ip *ip, policy_url *u,
                     policy_explain_fn fn, void *ud) {
   policy_request r;
-  char why[POLICY_URL_MAX + 128];
-  memset(&r, 0, sizeof r);
-  r.actor = actor;
-  r.action = action;
-  r.resource = resource;
-  r.meta = meta;
-  r.n_meta = n_meta;
-  if (policy_action_is_url(action, resource)) {
-    char err[200];
-    if (policy_url_parse(resource, u, err, sizeof err) != 0) {
-      snprintf(why, sizeof why, "invalid URL: %s (decided before any policy)",
-               err);
-      fn(ud, NULL, why);
-      return;
-    }
-    r.url = u;
-    r.resource = u->canonical;
+  char why[POLICY_URL_MAX + 128], err[200];
+  if (make_request(&r, actor, action, resource, meta, n_meta, u, err,
+                   sizeof err) != 0) {
+    snprintf(why, sizeof why, "invalid URL: %s (decided before any policy)",
+             err);
+    fn(ud, NULL, why);
+    return;
+  }
+  if (r.url != NULL) {
     r.ip = ip;
     r.ip_pending = ip == NULL;
   }
@@ -899,22 +913,15 @@ int policy_check(const policy_set *set, const policy_actor *actor,
                  const policy_kv *meta, size_t n_meta, const policy_ip *ip,
                  policy_url *u, policy_decision *d) {
   policy_request r;
-  memset(&r, 0, sizeof r);
-  r.actor = actor;
-  r.action = action;
-  r.resource = resource;
-  r.meta = meta;
-  r.n_meta = n_meta;
-  if (policy_action_is_url(action, resource)) {
-    char err[200];
-    if (policy_url_parse(resource, u, err, sizeof err) != 0) {
-      memset(d, 0, sizeof *d);
-      d->why = POLICY_WHY_INVALID;
-      snprintf(d->detail, sizeof d->detail, "%s", err);
-      return -EINVAL;
-    }
-    r.url = u;
-    r.resource = u->canonical;
+  char err[200];
+  if (make_request(&r, actor, action, resource, meta, n_meta, u, err,
+                   sizeof err) != 0) {
+    memset(d, 0, sizeof *d);
+    d->why = POLICY_WHY_INVALID;
+    snprintf(d->detail, sizeof d->detail, "%s", err);
+    return -EINVAL;
+  }
+  if (r.url != NULL) {
     r.ip_pending = 1;
     policy_decide(set, &r, d);
     if (!d->allow || ip == NULL) return 0;
